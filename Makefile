@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOME_DIR ?= var
+export DAGSTER_HOME ?= $(abspath $(HOME_DIR))/dagster
+export DO_NOT_TRACK := 1
+
+.PHONY: demo test lint install browser dagster-ui validate-defs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: synthetic packs -> pipeline -> dashboards under ./var
+demo: $(STAMP)
+	$(BIN)/safeguarding-audit demo --home $(HOME_DIR)
+
+## Lint and the whole test suite
+test: $(STAMP) browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+## Headless Chromium for the dashboard browser tests (Debian package)
+browser:
+	@bash .ci/install-chromium
+
+validate-defs: $(STAMP)
+	$(BIN)/dagster definitions validate -m pipelines.definitions
+
+## The Dagster UI on http://127.0.0.1:3000, sharing ./var/dagster with the command line
+dagster-ui: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,81 @@
+"""Ingest an inbox: every pack that is new or changed is read, checked, standardised and loaded,
+or rejected with its reason. A pack seen before (same name, same content) is left alone, so a
+second run over the same inbox changes nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from assets import warehouse
+from assets.reading import Pack, PackRejected, check_identity, discover_packs, open_pack, read_tables
+from assets.standardise import standardise
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PackOutcome:
+    source: str
+    la_code: str | None
+    period: str | None
+    status: str  # loaded | rejected | unchanged
+    cases_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str = ""
+    rule: str | None = None
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[PackOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def changed(self) -> bool:
+        return any(o.status != "unchanged" for o in self.outcomes)
+
+
+def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
+                 progress: Progress = lambda _: None) -> IngestReport:
+    report = IngestReport()
+    paths = discover_packs(inbox)
+    packs = [open_pack(path) for path in paths]
+    claims = Counter((p.la_code, p.period) for p in packs if p.la_code)
+    progress(f"{len(packs)} pack(s) in {inbox}")
+    for number, pack in enumerate(packs, start=1):
+        prefix = f"[{number}/{len(packs)}] {pack.source}"
+        if warehouse.already_received(con, pack):
+            report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "unchanged"))
+            progress(f"{prefix}: unchanged, skipped")
+            continue
+        try:
+            if pack.la_code and claims[(pack.la_code, pack.period)] > 1:
+                raise PackRejected("duplicate_pack", f"{pack.source}: the inbox holds another pack for "
+                                   f"{pack.la_code} {pack.period}. Keep one and run again.")
+            outcome = ingest_pack(con, pack, secret)
+        except PackRejected as error:
+            warehouse.record_rejection(con, pack, error)
+            outcome = PackOutcome(pack.source, pack.la_code, pack.period, "rejected", message=error.message,
+                                  rule=error.rule)
+            progress(f"{prefix}: REJECTED ({error.rule}) {error.message}")
+        else:
+            progress(f"{prefix}: loaded {outcome.cases_loaded} cases, "
+                     f"{outcome.rows_quarantined} row(s) quarantined")
+        report.outcomes.append(outcome)
+    return report
+
+
+def ingest_pack(con: duckdb.DuckDBPyConnection, pack: Pack, secret: bytes) -> PackOutcome:
+    check_identity(pack)
+    read_tables(pack)
+    std = standardise(pack, secret)
+    warehouse.load_pack(con, pack, std)
+    return PackOutcome(pack.source, pack.la_code, pack.period, "loaded", std.rows_loaded["cases"],
+                       std.total_quarantined, warehouse.loaded_message(std))

@@ -1,0 +1,248 @@
+"""Find export packs in an inbox and read their tables as text, whatever form they came in.
+
+Every value is read as text (or blank) so that the contract's rules, not a file reader's guesses,
+decide what a value means. Excel date cells become ISO dates, Excel numbers lose a spurious ".0".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from assets.config import contract, local_authorities
+
+TABLES = ("cases", "meetings", "actions")
+TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+PACK_NAME = re.compile(r"^(?P<la_code>[A-Za-z0-9]+)_(?P<period>[0-9A-Za-z]+)$")
+PERIOD = re.compile(r"^(?P<year>\d{4})Q(?P<quarter>[1-4])$")
+
+
+class PackRejected(Exception):
+    """The pack is refused as a whole; nothing from it may be stored."""
+
+    def __init__(self, rule: str, message: str, table: str | None = None, column: str | None = None):
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.table = table
+        self.column = column
+
+
+@dataclass
+class RawTable:
+    """One table of a pack, every cell as text ('' for blank), with its source file name."""
+
+    name: str
+    source_file: str
+    frame: pd.DataFrame
+
+
+@dataclass
+class Pack:
+    source: str  # folder or workbook name as found in the inbox
+    path: Path
+    la_code: str | None = None
+    period: str | None = None
+    content_sha256: str = ""
+    tables: dict[str, RawTable] = field(default_factory=dict)
+
+
+def period_bounds(period: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a quarter written YYYYQn."""
+    match = PERIOD.match(period)
+    if not match:
+        raise ValueError(f"not a quarter: {period}")
+    year, quarter = int(match["year"]), int(match["quarter"])
+    start = dt.date(year, 3 * quarter - 2, 1)
+    end = dt.date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+def discover_packs(inbox: Path) -> list[Path]:
+    """Pack folders and workbooks in the inbox, in name order. Hidden files are ignored."""
+    if not inbox.exists():
+        return []
+    return sorted(
+        entry
+        for entry in inbox.iterdir()
+        if not entry.name.startswith((".", "~$"))
+        and (entry.is_dir() or entry.suffix.lower() == ".xlsx")
+        and entry.name != "faults_manifest.json"
+    )
+
+
+def open_pack(path: Path) -> Pack:
+    """A pack as found in the inbox: its name read as LA code and period, and its content hash."""
+    name = path.stem if path.is_file() else path.name
+    pack = Pack(source=path.name, path=path, content_sha256=content_sha256(path))
+    match = PACK_NAME.match(name)
+    if match:
+        pack.la_code, pack.period = match["la_code"].upper(), match["period"].upper()
+    return pack
+
+
+def check_identity(pack: Pack) -> None:
+    """The LA code must be an English or Welsh LA's, the period a quarter."""
+    if pack.la_code is None:
+        raise PackRejected("bad_pack_name", f"{pack.source}: the name must be <LA code>_<period>, "
+                           "for example E06000001_2025Q3.")
+    if pack.la_code not in local_authorities():
+        raise PackRejected("unknown_la_code", f"{pack.source}: {pack.la_code} is not an English or Welsh "
+                           "local authority code (see config/la_codes.csv).")
+    if not PERIOD.match(pack.period):
+        raise PackRejected("bad_period", f"{pack.source}: {pack.period} is not a quarter written YYYYQn, "
+                           "for example 2025Q3.")
+
+
+def content_sha256(path: Path) -> str:
+    """Hash of a pack's content: file names and bytes, so a touched but unchanged pack is the same."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path if path.is_dir() else path.parent)).encode())
+        digest.update(b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def read_tables(pack: Pack) -> dict[str, RawTable]:
+    """Read the pack's three tables. Raises PackRejected for a missing, empty or unreadable file."""
+    if pack.path.is_dir():
+        found: dict[str, Path] = {}
+        for file in sorted(pack.path.iterdir()):
+            if file.suffix.lower() in TABLE_SUFFIXES and file.stem.lower() in TABLES:
+                if file.stem.lower() in found:
+                    raise PackRejected("duplicate_table", f"{pack.source}: two files for table {file.stem.lower()}.",
+                                       file.stem.lower())
+                found[file.stem.lower()] = file
+        for table in TABLES:
+            if table not in found:
+                raise PackRejected("missing_table", f"{pack.source}: no file for table '{table}' "
+                                   "(expected cases, meetings and actions as .csv, .xlsx or .parquet).", table)
+        tables = {table: read_table_file(found[table], table) for table in TABLES}
+    else:
+        tables = read_workbook(pack.path)
+    pack.tables = tables
+    return tables
+
+
+def read_table_file(file: Path, table: str) -> RawTable:
+    """One table from a .csv, .xlsx (first sheet) or .parquet file."""
+    if file.stat().st_size == 0:
+        raise PackRejected("empty_file", f"{file.name} is empty: it has no header row.", table)
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = read_csv_text(file.read_bytes())
+        elif suffix == ".parquet":
+            frame = read_parquet_text(file)
+        else:
+            sheets = read_xlsx_sheets(file)
+            frame = next(iter(sheets.values()))
+    except PackRejected:
+        raise
+    except Exception as error:  # any parser failure is the file's fault, reported plainly
+        raise PackRejected("unreadable", f"{file.name} could not be read as {suffix[1:].upper()}: "
+                           f"{type(error).__name__}.", table) from error
+    return RawTable(table, file.name, tidy_header(frame, file.name, table))
+
+
+def read_workbook(path: Path) -> dict[str, RawTable]:
+    """A one-workbook pack: sheets cases, meetings and actions."""
+    if path.stat().st_size == 0:
+        raise PackRejected("empty_file", f"{path.name} is empty.")
+    try:
+        sheets = {name.strip().lower(): frame for name, frame in read_xlsx_sheets(path).items()}
+    except Exception as error:
+        raise PackRejected("unreadable", f"{path.name} could not be read as an Excel workbook: "
+                           f"{type(error).__name__}.") from error
+    tables = {}
+    for table in TABLES:
+        if table not in sheets:
+            raise PackRejected("missing_table", f"{path.name}: no sheet named '{table}' "
+                               "(expected sheets cases, meetings and actions).", table)
+        tables[table] = RawTable(table, f"{path.name}:{table}", tidy_header(sheets[table], path.name, table))
+    return tables
+
+
+def read_csv_text(data: bytes) -> pd.DataFrame:
+    """CSV in UTF-8 (with or without BOM) or Windows-1252, comma or semicolon separated."""
+    text = None
+    for encoding in contract()["values"]["encodings"]:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        raise PackRejected("unreadable", "the file is neither UTF-8 nor Windows-1252 text.")
+    if not text.strip():
+        raise PackRejected("empty_file", "the file has no header row.")
+    header = text.split("\n", 1)[0]
+    separator = ";" if header.count(";") > header.count(",") else ","
+    return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False,
+                       skip_blank_lines=True)
+
+
+def read_parquet_text(file: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(file)
+    return frame.apply(lambda column: column.map(cell_text))
+
+
+def read_xlsx_sheets(file: Path) -> dict[str, pd.DataFrame]:
+    """Every sheet of a workbook as text; date cells become ISO dates."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+    try:
+        sheets = {}
+        for sheet in workbook.worksheets:
+            rows = sheet.iter_rows(values_only=True)
+            header = next(rows, None)
+            if header is None:
+                sheets[sheet.title] = pd.DataFrame()
+                continue
+            width = len(header)
+            body = [[cell_text(v) for v in row[:width]] + [""] * (width - len(row)) for row in rows
+                    if any(v is not None and str(v).strip() for v in row)]
+            names = ["" if h is None else str(h) for h in header]
+            sheets[sheet.title] = pd.DataFrame(body, columns=names, dtype=str)
+        return sheets
+    finally:
+        workbook.close()
+
+
+def cell_text(value) -> str:
+    """A cell from Excel or Parquet as the text the contract reads."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if value is pd.NaT:
+        return ""
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def tidy_header(frame: pd.DataFrame, file_name: str, table: str) -> pd.DataFrame:
+    """Column names trimmed and lower-cased; a file without a header is empty."""
+    if frame.shape[1] == 0:
+        raise PackRejected("empty_file", f"{file_name} has no header row.", table)
+    names = [str(name).strip().lstrip("\ufeff").lower() for name in frame.columns]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise PackRejected("duplicate_column", f"{file_name}: column '{duplicates[0]}' appears twice.",
+                           table, duplicates[0])
+    frame.columns = names
+    return frame.astype(str)

@@ -1,0 +1,247 @@
+"""Score every case against the indicator framework (config/indicators.yaml) in DuckDB.
+
+The framework is data; this module turns it into SQL. Per case: tallies of its meetings and
+actions dated inside the period, then each indicator's applicability, value and met rule. Rates,
+domain scores and the practice score are all derived from `case_indicators`, never computed twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import duckdb
+import pandas as pd
+
+from assets.config import load_yaml
+from assets.warehouse import SCHEMA_SQL
+from dashboards.statistics import wilson_interval
+
+REQUIRED_KEYS = ("id", "domain", "title", "question", "applicable", "met", "direction", "source")
+DIRECTIONS = ("higher", "lower")
+TALLY_SOURCES = {"meetings": "meeting_date", "actions": "action_date"}
+
+# First and last day of a period 'YYYYQn'.
+PERIOD_START = "make_date(CAST(left({p}, 4) AS INTEGER), 3 * CAST(right({p}, 1) AS INTEGER) - 2, 1)"
+PERIOD_END = f"CAST(({PERIOD_START}) + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE)"
+
+
+class FrameworkError(ValueError):
+    """A definition in the framework file is wrong; the message names the indicator."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    domain: str
+    title: str
+    question: str
+    applicable: str
+    met: str
+    value: str | None
+    direction: str
+    informational: bool
+    source: str
+    citation: str
+
+
+@dataclass(frozen=True)
+class Framework:
+    domains: dict
+    weights: dict
+    flags: dict
+    tallies: dict
+    sources: dict
+    indicators: tuple[Indicator, ...]
+
+    @property
+    def scored_domains(self) -> list[str]:
+        return [d for d, spec in self.domains.items() if spec.get("scored")]
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        return next(i for i in self.indicators if i.id == indicator_id)
+
+
+def parse_framework(data: dict) -> Framework:
+    """Check the framework's structure; every problem names the indicator it is in."""
+    domains = data.get("domains") or {}
+    tallies = data.get("tallies") or {}
+    for name, tally in tallies.items():
+        if tally.get("from") not in TALLY_SOURCES:
+            raise FrameworkError(f"tally {name}: 'from' must be one of {', '.join(TALLY_SOURCES)}")
+        if "count_where" not in tally:
+            raise FrameworkError(f"tally {name}: 'count_where' is missing")
+    indicators, seen = [], set()
+    for position, entry in enumerate(data.get("indicators") or [], start=1):
+        label = entry.get("id") or f"number {position}"
+        missing = [k for k in REQUIRED_KEYS if not entry.get(k)]
+        if missing:
+            raise FrameworkError(f"indicator {label}: missing {', '.join(missing)}")
+        if label in seen:
+            raise FrameworkError(f"indicator {label}: the id is used twice")
+        seen.add(label)
+        if entry["domain"] not in domains:
+            raise FrameworkError(f"indicator {label}: domain {entry['domain']} is not listed under domains")
+        if entry["direction"] not in DIRECTIONS:
+            raise FrameworkError(f"indicator {label}: direction must be higher or lower")
+        if entry["source"] not in (data.get("sources") or {}):
+            raise FrameworkError(f"indicator {label}: source {entry['source']} is not listed under sources")
+        indicators.append(Indicator(
+            id=entry["id"], domain=entry["domain"], title=entry["title"], question=entry["question"],
+            applicable=str(entry["applicable"]), met=str(entry["met"]),
+            value=str(entry["value"]) if entry.get("value") else None, direction=entry["direction"],
+            informational=bool(entry.get("informational", False)) or not domains[entry["domain"]].get("scored"),
+            source=entry["source"], citation=entry.get("citation", ""),
+        ))
+    framework = Framework(domains, data.get("practice_score_weights") or {}, data.get("flags") or {}, tallies,
+                          data.get("sources") or {}, tuple(indicators))
+    check_sql(framework)
+    return framework
+
+
+@cache
+def framework() -> Framework:
+    return parse_framework(load_yaml("indicators.yaml"))
+
+
+def check_sql(framework: Framework) -> None:
+    """Compile every indicator against an empty warehouse so a bad rule fails at load, by id."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(SCHEMA_SQL)
+        try:
+            con.execute(f"CREATE TEMP TABLE case_base AS {case_base_sql(framework)}", [None])
+        except duckdb.Error as error:
+            raise FrameworkError(f"flags or tallies: {first_line(error)}") from error
+        for indicator in framework.indicators:
+            try:
+                con.execute(f"EXPLAIN {indicator_sql(indicator)}")
+            except duckdb.Error as error:
+                raise FrameworkError(f"indicator {indicator.id}: {first_line(error)}") from error
+    finally:
+        con.close()
+
+
+def first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def case_base_sql(framework: Framework) -> str:
+    """One row per case of the packs in scope ($1: list of 'LA|period' keys, or NULL for all), with
+    its flags and tallies."""
+    parts = []
+    for source, date_column in TALLY_SOURCES.items():
+        selected = {n: t for n, t in framework.tallies.items() if t["from"] == source}
+        if not selected:
+            continue
+        columns = ", ".join(
+            (f"count(DISTINCT {t['count_distinct']})" if t.get("count_distinct") else "count(*)")
+            + f" FILTER (WHERE {t['count_where']}) AS {name}"
+            for name, t in selected.items()
+        )
+        parts.append((source, list(selected), f"""
+            SELECT la_code, period, case_key, {columns}
+            FROM {source}
+            WHERE {date_column} BETWEEN {PERIOD_START.format(p='period')} AND {PERIOD_END.format(p='period')}
+              AND ($1 IS NULL OR list_contains($1, la_code || '|' || period))
+            GROUP BY la_code, period, case_key"""))
+    joins = " ".join(f"LEFT JOIN ({sql}) t_{source} USING (la_code, period, case_key)"
+                     for source, _, sql in parts)
+    tallies = ", ".join(f"coalesce({name}, 0) AS {name}" for _, names, _ in parts for name in names)
+    flags = ", ".join(f"({expression}) AS {name}" for name, expression in framework.flags.items())
+    return f"""
+        SELECT c.* {', ' + tallies if tallies else ''}
+        FROM (SELECT cases.*, {flags or 'NULL AS no_flags'} FROM cases
+              WHERE $1 IS NULL OR list_contains($1, la_code || '|' || period)) c
+        {joins}"""
+
+
+def indicator_sql(indicator: Indicator) -> str:
+    value = indicator.value or "NULL"
+    return f"""
+        SELECT la_code, period, case_key, '{indicator.id}' AS indicator_id,
+               applicable,
+               CASE WHEN applicable THEN coalesce(({indicator.met}), false) END AS met,
+               CASE WHEN applicable THEN {'value' if indicator.value else
+                   f'CAST(coalesce(({indicator.met}), false) AS DOUBLE)'} END AS value
+        FROM (SELECT *, coalesce(({indicator.applicable}), false) AS applicable, ({value}) AS value
+              FROM case_base)"""
+
+
+def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = None,
+          fw: Framework | None = None) -> None:
+    """(Re)compute case_indicators, case_domain_scores, indicator_rates and pack_scores for the given
+    packs, or for every pack, in one transaction."""
+    fw = fw or framework()
+    keys = None if packs is None else [f"{la}|{period}" for la, period in packs]
+    scope = "($1 IS NULL OR list_contains($1, la_code || '|' || period))"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE case_base AS {case_base_sql(fw)}", [keys])
+        for table in ("case_indicators", "case_domain_scores", "indicator_rates", "pack_scores"):
+            con.execute(f"DELETE FROM {table} WHERE {scope}", [keys])
+        con.execute("INSERT INTO case_indicators " + " UNION ALL ".join(indicator_sql(i) for i in fw.indicators))
+        con.register("indicator_domains", indicator_domains(fw))
+        con.execute(f"""
+            INSERT INTO case_domain_scores
+            SELECT ci.la_code, ci.period, ci.case_key, d.domain,
+                   avg(ci.value) FILTER (WHERE ci.applicable) AS score,
+                   count(*) FILTER (WHERE ci.applicable) AS indicators_applicable
+            FROM case_indicators ci JOIN indicator_domains d USING (indicator_id)
+            WHERE d.scored AND {scope}
+            GROUP BY ALL""", [keys])
+        con.register("domain_weights", pd.DataFrame(
+            {"domain": fw.scored_domains, "weight": [float(fw.weights.get(d, 1)) for d in fw.scored_domains]}))
+        con.execute(f"""
+            INSERT INTO pack_scores
+            SELECT la_code, period, domain, avg(score), count(score)
+            FROM case_domain_scores WHERE {scope} GROUP BY ALL""", [keys])
+        con.execute(f"""
+            INSERT INTO pack_scores
+            SELECT la_code, period, 'PRACTICE', sum(score * weight) / sum(weight), max(cases_scored)
+            FROM pack_scores JOIN domain_weights USING (domain)
+            WHERE score IS NOT NULL AND {scope} GROUP BY ALL""", [keys])
+        rates = pooled_rates(con, ["la_code", "period", "indicator_id"], keys)
+        con.register("new_rates", rates)
+        con.execute("INSERT INTO indicator_rates BY NAME SELECT * FROM new_rates")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for view in ("indicator_domains", "domain_weights", "new_rates"):
+            try:
+                con.unregister(view)
+            except duckdb.Error:
+                pass
+
+
+def indicator_domains(fw: Framework) -> pd.DataFrame:
+    return pd.DataFrame({
+        "indicator_id": [i.id for i in fw.indicators],
+        "domain": [i.domain for i in fw.indicators],
+        "scored": [not i.informational for i in fw.indicators],
+    })
+
+
+def pooled_rates(con: duckdb.DuckDBPyConnection, group_by: list[str], packs: list[str] | None = None,
+                 table: str = "case_indicators") -> pd.DataFrame:
+    """Numerator (cases met), denominator (cases applicable), rate and 95% Wilson interval, pooled
+    over any grouping of case_indicators' columns (pack, LA-year, partnership-quarter...). Groups
+    where nothing applies keep a row with denominator 0 and no rate."""
+    allowed = {"la_code", "period", "indicator_id", "year"}
+    if not set(group_by) <= allowed:
+        raise ValueError(f"can group only by {sorted(allowed)}")
+    columns = ", ".join("left(period, 4) AS year" if g == "year" else g for g in group_by)
+    frame = con.execute(f"""
+        SELECT {columns},
+               count(*) FILTER (WHERE applicable AND met) AS numerator,
+               count(*) FILTER (WHERE applicable) AS denominator
+        FROM {table}
+        WHERE $1 IS NULL OR list_contains($1, la_code || '|' || period)
+        GROUP BY ALL ORDER BY ALL""", [packs]).df()
+    frame["numerator"] = frame["numerator"].astype("int64")
+    frame["denominator"] = frame["denominator"].astype("int64")
+    rate, low, high = wilson_interval(frame["numerator"].to_numpy(), frame["denominator"].to_numpy())
+    frame["rate"], frame["ci_low"], frame["ci_high"] = rate, low, high
+    return frame

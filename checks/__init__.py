@@ -1,0 +1,1 @@
+"""Validation: the contract's row rules, the direct-identifier scan and the asset checks."""

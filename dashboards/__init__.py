@@ -1,0 +1,1 @@
+"""Publishing: statistics, disclosure control, figures and the static dashboard site."""

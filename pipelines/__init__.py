@@ -1,0 +1,1 @@
+"""Orchestration: Dagster definitions, resources and the `safeguarding-audit` command line."""

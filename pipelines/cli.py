@@ -1,0 +1,177 @@
+"""The `safeguarding-audit` command line (contract: docs/cli.md).
+
+`run` and `demo` execute the Dagster job of pipelines.definitions in-process against the Dagster
+instance under <home>/dagster, so every run also appears in the Dagster UI's history."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from pipelines.settings import AuditHome
+
+EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one plain paragraph, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_ERROR
+    setup_progress_display()
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("Interrupted; the warehouse keeps its last complete state.", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # one plain paragraph unless --debug
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"safeguarding-audit {args.command}: {error}", file=sys.stderr)
+            print("(run again with --debug for the details)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safeguarding-audit",
+        description="Measure whether practice with children harmed outside the family treats parents as "
+                    "partners, targets offenders and changes contexts.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = command("demo", cmd_demo, "Make synthetic packs, run the whole pipeline and publish the dashboards.")
+    add_home(demo)
+    demo.add_argument("--las", type=positive, default=4, help="number of local authorities (default 4)")
+    demo.add_argument("--quarters", type=positive, default=4, help="number of quarters (default 4)")
+    demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+
+    run = command("run", cmd_run, "Ingest every new or changed pack in the inbox, score and publish.")
+    add_home(run)
+    run.add_argument("--inbox", type=Path, help="folder of packs (default <home>/inbox)")
+
+    synth = command("synth", cmd_synth, "Write synthetic export packs.")
+    synth.add_argument("--out", type=Path, required=True, help="folder to write the packs into")
+    synth.add_argument("--las", type=positive, default=3, help="number of local authorities (default 3)")
+    synth.add_argument("--quarters", type=positive, default=4, help="number of quarters (default 4)")
+    synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    synth.add_argument("--cases-per-la", type=positive, help="cases per pack (default: in proportion to each "
+                       "LA's published exploitation and missing assessments)")
+    synth.add_argument("--faults", action="store_true",
+                       help="also plant the bad inputs a real inbox gets, with a manifest of what and where")
+    synth.add_argument("--formats", choices=["mixed", "csv"], default="mixed",
+                       help="mixed: CSV, Excel and Parquet in the encodings the contract accepts (default)")
+    return parser
+
+
+def add_home(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--home", type=Path, help="the audit home (default ./var or $SAFEGUARDING_AUDIT_HOME)")
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def setup_progress_display() -> None:
+    logger = logging.getLogger("safeguarding_audit")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def say(message: str) -> None:
+    logging.getLogger("safeguarding_audit").info(message)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+def cmd_synth(args) -> int:
+    from pipelines.synth import write_packs
+
+    packs = write_packs(args.out, las=args.las, quarters=args.quarters, seed=args.seed,
+                        cases_per_la=args.cases_per_la, faults=args.faults, formats=args.formats, progress=say)
+    print(f"{len(packs)} pack(s) written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from pipelines.synth import write_packs
+
+    home = AuditHome.resolve(args.home).prepare()
+    say(f"writing synthetic packs for {args.las} LA(s) x {args.quarters} quarter(s) into {home.inbox}")
+    write_packs(home.inbox, las=args.las, quarters=args.quarters, seed=args.seed, progress=say)
+    run_pipeline(home)
+    print(home.site / "index.html")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    home = AuditHome.resolve(args.home).prepare()
+    inbox = (args.inbox or home.inbox).resolve()
+    if not inbox.is_dir():
+        raise UsageError(f"the inbox {inbox} does not exist or is not a folder.")
+    rejected = run_pipeline(home, inbox)
+    print(home.site / "index.html")
+    if rejected:
+        print(f"{len(rejected)} pack(s) rejected: " + "; ".join(rejected), file=sys.stderr)
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
+    """Run the audit job through Dagster; returns the inbox packs that stand rejected."""
+    import dagster as dg
+
+    from assets import warehouse
+    from assets.reading import discover_packs, open_pack
+    from pipelines.definitions import AUDIT_JOB, build_definitions
+
+    os.environ["DAGSTER_HOME"] = str(home.dagster_home)
+    defs = build_definitions(str(home.root), str(inbox) if inbox else None)
+    instance = dg.DagsterInstance.get()
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    result = defs.get_job_def(AUDIT_JOB).execute_in_process(instance=instance, run_config=quiet,
+                                                            raise_on_error=False)
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_failure), None)
+        detail = failure.event_specific_data.error.message.strip() if failure and getattr(
+            failure.event_specific_data, "error", None) else "see the Dagster UI for the run's log"
+        raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {detail}")
+    say(f"Dagster run {result.run_id[:8]} succeeded")
+    con = warehouse.connect(home.warehouse, read_only=True)
+    try:
+        rejected = []
+        for path in discover_packs(inbox or home.inbox):
+            pack = open_pack(path)
+            row = con.execute("SELECT status, message FROM submissions WHERE source = ? AND content_sha256 = ?",
+                              [pack.source, pack.content_sha256]).fetchone()
+            if row and row[0] == "rejected":
+                rejected.append(pack.source)
+        return rejected
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The thin end-to-end slice: a hand-built pack through the real Dagster assets into DuckDB and the
+site, checked against values worked out by hand (tests/fixtures/tiny_pack)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.definitions import AUDIT_JOB, build_definitions
+
+# Worked by hand from tests/fixtures/tiny_pack/E06000001_2025Q3 (cases A1-A4). None = not applicable.
+EXPECTED_CASE_RESULTS = {
+    "A1": {"PI1": True, "PI2": True, "PI3": True, "PI4": False, "PI5": True, "PI6": False,
+           "OF1": True, "OF2": False, "OF3": True, "OF4": None,
+           "CI1": False, "CI2": False, "CI3": True, "CI4": False,
+           "PF1": True, "PF2": True, "OC1": True, "OC2": True},
+    "A2": {"PI1": True, "PI2": True, "PI3": False, "PI4": True, "PI5": False, "PI6": False,
+           "OF1": False, "OF2": False, "OF3": False, "OF4": True,
+           "CI1": True, "CI2": True, "CI3": True, "CI4": True,
+           "PF1": True, "PF2": False, "OC1": False, "OC2": None},
+    "A3": {"PI1": None, "PI2": None, "PI3": None, "PI4": None, "PI5": None, "PI6": None,
+           "OF1": False, "OF2": False, "OF3": None, "OF4": False,
+           "CI1": False, "CI2": False, "CI3": False, "CI4": None,
+           "PF1": None, "PF2": None, "OC1": None, "OC2": None},
+    "A4": {"PI1": None, "PI2": None, "PI3": None, "PI4": None, "PI5": None, "PI6": None,
+           "OF1": False, "OF2": False, "OF3": None, "OF4": None,
+           "CI1": False, "CI2": False, "CI3": False, "CI4": None,
+           "PF1": None, "PF2": False, "OC1": False, "OC2": None},
+}
+EXPECTED_PF1_VALUES = {"A1": 0.5, "A2": 2 / 3}
+EXPECTED_RATES = {  # indicator: (numerator, denominator)
+    "PI1": (2, 2), "PI2": (2, 2), "PI3": (1, 2), "PI4": (1, 2), "PI5": (1, 2), "PI6": (0, 2),
+    "OF1": (1, 4), "OF2": (0, 4), "OF3": (1, 2), "OF4": (1, 2),
+    "CI1": (1, 4), "CI2": (1, 4), "CI3": (2, 4), "CI4": (1, 2),
+    "PF1": (2, 2), "PF2": (1, 3), "OC1": (1, 3), "OC2": (1, 1),
+}
+EXPECTED_PACK_SCORES = {
+    "PI": (4 / 6 + 3 / 6) / 2,
+    "OF": (2 / 3 + 1 / 4 + 0 + 0) / 4,
+    "CI": (1 / 4 + 1 + 0 + 0) / 4,
+    "PF": (0.5 + 2 / 3) / 2,
+}
+EXPECTED_PACK_SCORES["PRACTICE"] = sum(EXPECTED_PACK_SCORES.values()) / 4
+
+
+def key_of(case_id: str) -> str:
+    return hmac.new(b"test-key", f"E06000001:{case_id}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+@pytest.fixture
+def materialised(audit_home, tiny_inbox):
+    defs = build_definitions(str(audit_home))
+    result = defs.get_job_def(AUDIT_JOB).execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def test_case_indicators_match_hand_worked_values(materialised):
+    rows = materialised.execute(
+        "SELECT case_key, indicator_id, applicable, met, value FROM case_indicators").fetchall()
+    assert len(rows) == 4 * 18
+    by_key = {(key, ind): (app, met, value) for key, ind, app, met, value in rows}
+    for case_id, expected in EXPECTED_CASE_RESULTS.items():
+        for indicator, met in expected.items():
+            applicable, got_met, value = by_key[(key_of(case_id), indicator)]
+            assert applicable == (met is not None), (case_id, indicator)
+            assert got_met == met, (case_id, indicator)
+            if met is None:
+                assert value is None
+            elif indicator == "PF1":
+                assert value == pytest.approx(EXPECTED_PF1_VALUES[case_id], abs=1e-12)
+            else:
+                assert value == (1.0 if met else 0.0)
+
+
+def test_indicator_rates_and_scores_match_hand_worked_values(materialised):
+    rates = {r[0]: r[1:] for r in materialised.execute(
+        "SELECT indicator_id, numerator, denominator, rate, ci_low, ci_high FROM indicator_rates "
+        "WHERE la_code = 'E06000001' AND period = '2025Q3'").fetchall()}
+    assert set(rates) == set(EXPECTED_RATES)
+    for indicator, (numerator, denominator) in EXPECTED_RATES.items():
+        got = rates[indicator]
+        assert got[:2] == (numerator, denominator), indicator
+        assert got[2] == pytest.approx(numerator / denominator)
+        assert got[3] <= got[2] <= got[4]
+    # Wilson interval for 1 of 2, worked by hand with z = 1.959963984540054.
+    assert rates["PI3"][3] == pytest.approx(0.0945312, abs=1e-6)
+    assert rates["PI3"][4] == pytest.approx(0.9054688, abs=1e-6)
+    scores = dict(materialised.execute(
+        "SELECT domain, score FROM pack_scores WHERE la_code = 'E06000001' AND period = '2025Q3'").fetchall())
+    assert scores == pytest.approx(EXPECTED_PACK_SCORES, abs=1e-12)
+
+
+def test_warehouse_holds_no_raw_case_reference(materialised, audit_home):
+    columns = materialised.execute(
+        "SELECT table_name, column_name FROM information_schema.columns").fetchall()
+    assert not [c for c in columns if c[1] in ("case_id", "meeting_id", "action_id")]
+    keys = {r[0] for r in materialised.execute("SELECT case_key FROM cases").fetchall()}
+    assert keys == {key_of(c) for c in EXPECTED_CASE_RESULTS}
+    submission = materialised.execute(
+        "SELECT status, cases_loaded, rows_quarantined FROM submissions").fetchall()
+    assert submission == [("loaded", 4, 0)]
+
+
+def test_site_has_an_offline_chart(materialised, audit_home):
+    index = (audit_home / "site" / "index.html").read_text()
+    assert '<script src="plotly.min.js"></script>' in index
+    assert "Plotly.newPlot" in index
+    assert "cdn" not in index.lower()
+    assert (audit_home / "site" / "plotly.min.js").stat().st_size > 1_000_000
