@@ -7,6 +7,8 @@ domain scores and the practice score are all derived from `case_indicators`, nev
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import cache
 
@@ -53,6 +55,7 @@ class Framework:
     tallies: dict
     sources: dict
     indicators: tuple[Indicator, ...]
+    sha256: str = ""  # of the framework file's content: a change rescores every pack
 
     @property
     def scored_domains(self) -> list[str]:
@@ -94,7 +97,8 @@ def parse_framework(data: dict) -> Framework:
             source=entry["source"], citation=entry.get("citation", ""),
         ))
     framework = Framework(domains, data.get("practice_score_weights") or {}, data.get("flags") or {}, tallies,
-                          data.get("sources") or {}, tuple(indicators))
+                          data.get("sources") or {}, tuple(indicators),
+                          hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest())
     check_sql(framework)
     return framework
 
@@ -185,7 +189,7 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
         con.execute(f"""
             INSERT INTO case_domain_scores
             SELECT ci.la_code, ci.period, ci.case_key, d.domain,
-                   avg(ci.value) FILTER (WHERE ci.applicable) AS score,
+                   avg(ci.value ORDER BY ci.indicator_id) FILTER (WHERE ci.applicable) AS score,
                    count(*) FILTER (WHERE ci.applicable) AS indicators_applicable
             FROM case_indicators ci JOIN indicator_domains d USING (indicator_id)
             WHERE d.scored AND {scope}
@@ -194,16 +198,20 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
             {"domain": fw.scored_domains, "weight": [float(fw.weights.get(d, 1)) for d in fw.scored_domains]}))
         con.execute(f"""
             INSERT INTO pack_scores
-            SELECT la_code, period, domain, avg(score), count(score)
+            SELECT la_code, period, domain, avg(score ORDER BY case_key), count(score)
             FROM case_domain_scores WHERE {scope} GROUP BY ALL""", [keys])
         con.execute(f"""
             INSERT INTO pack_scores
-            SELECT la_code, period, 'PRACTICE', sum(score * weight) / sum(weight), max(cases_scored)
+            SELECT la_code, period, 'PRACTICE', sum(score * weight ORDER BY domain) / sum(weight), max(cases_scored)
             FROM pack_scores JOIN domain_weights USING (domain)
             WHERE score IS NOT NULL AND {scope} GROUP BY ALL""", [keys])
         rates = pooled_rates(con, ["la_code", "period", "indicator_id"], keys)
         con.register("new_rates", rates)
         con.execute("INSERT INTO indicator_rates BY NAME SELECT * FROM new_rates")
+        con.execute(f"DELETE FROM scored_packs WHERE {scope}", [keys])
+        con.execute(f"""
+            INSERT INTO scored_packs SELECT la_code, period, content_sha256, $2 FROM submissions
+            WHERE status = 'loaded' AND {scope}""", [keys, fw.sha256])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -214,6 +222,30 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
                 con.unregister(view)
             except duckdb.Error:
                 pass
+
+
+def packs_to_score(con: duckdb.DuckDBPyConnection, fw: Framework) -> list[tuple[str, str]] | None:
+    """Packs loaded since they were last scored, or None (all) when the framework has changed."""
+    stamp = con.execute("SELECT DISTINCT framework_sha256 FROM scored_packs").fetchall()
+    if stamp and stamp != [(fw.sha256,)]:
+        return None
+    return [tuple(r) for r in con.execute("""
+        SELECT s.la_code, s.period FROM submissions s
+        WHERE s.status = 'loaded' AND NOT EXISTS (
+            SELECT 1 FROM scored_packs p WHERE p.la_code = s.la_code AND p.period = s.period
+              AND p.content_sha256 = s.content_sha256)
+        ORDER BY ALL""").fetchall()]
+
+
+def score_pending(con: duckdb.DuckDBPyConnection, fw: Framework | None = None) -> list[tuple[str, str]] | None:
+    """Score what is new: only the packs loaded since the last scoring, everything when the
+    framework file changed. Returns the packs scored (None: all of them)."""
+    fw = fw or framework()
+    packs = packs_to_score(con, fw)
+    if packs == []:
+        return []
+    score(con, packs, fw)
+    return packs
 
 
 def indicator_domains(fw: Framework) -> pd.DataFrame:

@@ -7,9 +7,10 @@ from dagster_duckdb import DuckDBResource
 
 from assets import warehouse as warehouse_tables
 from assets.ingest import ingest_inbox
-from assets.scoring import framework, score
+from assets.scoring import framework, score_pending
 from assets.secret import load_secret
 from checks import reconciliation
+from checks.expectations import validate_loaded
 from dashboards.site import write_site
 from pipelines.resources import AuditHomeResource, progress_for
 
@@ -34,8 +35,14 @@ def row_counts(con, tables: list[str]) -> dict[str, int]:
         dg.AssetSpec("quarantine", description="Rows refused by a rule: where, which rule, and how to fix.",
                      kinds={"duckdb"}, group_name="ingest"),
     ],
-    check_specs=[dg.AssetCheckSpec("rows_reconcile", asset="submissions", blocking=True,
-                                   description="For every loaded pack, rows received = loaded + quarantined.")],
+    check_specs=[
+        dg.AssetCheckSpec("rows_reconcile", asset="submissions", blocking=True,
+                          description="For every loaded pack, rows received = loaded + quarantined."),
+        *[dg.AssetCheckSpec("contract_expectations", asset=table, blocking=True,
+                            description=f"Great Expectations suite from the contract over the {table} rows "
+                                        "loaded in this run.")
+          for table in ("cases", "meetings", "actions")],
+    ],
 )
 def inbox_packs(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource):
     """Every new or changed pack in the inbox, read, checked, standardised and loaded or rejected."""
@@ -46,6 +53,8 @@ def inbox_packs(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         report = ingest_inbox(con, audit_home.inbox_path, secret, progress_for(context))
         counts = row_counts(con, PACK_TABLE_KEYS)
         unreconciled = reconciliation.unreconciled_packs(con)
+        loaded = [(o.la_code, o.period) for o in report.outcomes if o.status == "loaded"]
+        suites = validate_loaded(con, loaded)
     for key in PACK_TABLE_KEYS:
         yield dg.MaterializeResult(asset_key=key, metadata={
             "dagster/row_count": counts[key],
@@ -57,6 +66,12 @@ def inbox_packs(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         check_name="rows_reconcile", asset_key="submissions", passed=not unreconciled,
         metadata={"unreconciled_packs": len(unreconciled),
                   "packs": ", ".join(f"{la} {p}" for la, p, *_ in unreconciled[:20])})
+    for suite in suites:
+        yield dg.AssetCheckResult(
+            check_name="contract_expectations", asset_key=suite.table, passed=suite.success,
+            metadata={"packs_checked": len(loaded), "rows_checked": suite.rows,
+                      "expectations_evaluated": suite.evaluated, "expectations_failed": len(suite.failures),
+                      "failures": dg.MetadataValue.json(suite.failures[:20])})
 
 
 @dg.multi_asset(
@@ -83,8 +98,9 @@ def scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     progress = progress_for(context)
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
-        progress(f"scoring {len(fw.indicators)} indicators")
-        score(con, fw=fw)
+        scored = score_pending(con, fw)
+        progress("scored every pack (the framework changed)" if scored is None else
+                 f"scored {len(scored)} new or changed pack(s) against {len(fw.indicators)} indicators")
         counts = row_counts(con, SCORE_TABLE_KEYS)
         incomplete = reconciliation.incomplete_cases(con, len(fw.indicators))
         mismatched = reconciliation.rate_mismatches(con)

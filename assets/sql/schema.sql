@@ -107,3 +107,11 @@ CREATE TABLE IF NOT EXISTS pack_scores (
     score DOUBLE,
     cases_scored BIGINT NOT NULL
 );
+
+-- Which content of each pack was scored, under which framework: scoring is incremental.
+CREATE TABLE IF NOT EXISTS scored_packs (
+    la_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    content_sha256 VARCHAR NOT NULL,
+    framework_sha256 VARCHAR NOT NULL
+);
