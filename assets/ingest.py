@@ -12,8 +12,9 @@ from pathlib import Path
 import duckdb
 
 from assets import warehouse
+from assets.profiles import apply_profile, load_profile, profiles_for, table_file_names
 from assets.reading import Pack, PackRejected, check_identity, discover_packs, open_pack, read_tables
-from assets.standardise import standardise
+from assets.standardise import StandardisedPack, standardise
 
 Progress = Callable[[str], None]
 
@@ -72,10 +73,23 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
     return report
 
 
-def ingest_pack(con: duckdb.DuckDBPyConnection, pack: Pack, secret: bytes) -> PackOutcome:
+def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None) -> StandardisedPack:
+    """Identify, read, map and standardise a pack, storing nothing. Raises PackRejected.
+
+    The mapping profile is the one given, or else those in config/profiles/ that name the LA."""
     check_identity(pack)
-    read_tables(pack)
-    std = standardise(pack, secret)
+    chosen = [load_profile(profile)] if profile else profiles_for(pack.la_code)
+    aliases = {}
+    for item in chosen:
+        aliases.update(table_file_names(item))
+    read_tables(pack, aliases)
+    for item in chosen:
+        pack.tables = apply_profile(pack.tables, item)
+    return standardise(pack, secret)
+
+
+def ingest_pack(con: duckdb.DuckDBPyConnection, pack: Pack, secret: bytes) -> PackOutcome:
+    std = prepare_pack(pack, secret)
     warehouse.load_pack(con, pack, std)
     return PackOutcome(pack.source, pack.la_code, pack.period, "loaded", std.rows_loaded["cases"],
                        std.total_quarantined, warehouse.loaded_message(std))

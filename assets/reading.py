@@ -113,23 +113,27 @@ def content_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_tables(pack: Pack) -> dict[str, RawTable]:
-    """Read the pack's three tables. Raises PackRejected for a missing, empty or unreadable file."""
+def read_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, RawTable]:
+    """Read the pack's three tables. Raises PackRejected for a missing, empty or unreadable file.
+
+    `aliases` gives an LA's own file or sheet name for a table (from its mapping profile)."""
+    names = {table: table for table in TABLES}
+    names.update({alias.strip().lower(): table for table, alias in (aliases or {}).items()})
     if pack.path.is_dir():
         found: dict[str, Path] = {}
         for file in sorted(pack.path.iterdir()):
-            if file.suffix.lower() in TABLE_SUFFIXES and file.stem.lower() in TABLES:
-                if file.stem.lower() in found:
-                    raise PackRejected("duplicate_table", f"{pack.source}: two files for table {file.stem.lower()}.",
-                                       file.stem.lower())
-                found[file.stem.lower()] = file
+            table = names.get(file.stem.strip().lower())
+            if file.suffix.lower() in TABLE_SUFFIXES and table:
+                if table in found:
+                    raise PackRejected("duplicate_table", f"{pack.source}: two files for table {table}.", table)
+                found[table] = file
         for table in TABLES:
             if table not in found:
                 raise PackRejected("missing_table", f"{pack.source}: no file for table '{table}' "
                                    "(expected cases, meetings and actions as .csv, .xlsx or .parquet).", table)
         tables = {table: read_table_file(found[table], table) for table in TABLES}
     else:
-        tables = read_workbook(pack.path)
+        tables = read_workbook(pack.path, names)
     pack.tables = tables
     return tables
 
@@ -147,20 +151,21 @@ def read_table_file(file: Path, table: str) -> RawTable:
         else:
             sheets = read_xlsx_sheets(file)
             frame = next(iter(sheets.values()))
-    except PackRejected:
-        raise
+    except PackRejected as error:
+        raise PackRejected(error.rule, f"{file.name}: {error.message}", table) from error
     except Exception as error:  # any parser failure is the file's fault, reported plainly
         raise PackRejected("unreadable", f"{file.name} could not be read as {suffix[1:].upper()}: "
                            f"{type(error).__name__}.", table) from error
     return RawTable(table, file.name, tidy_header(frame, file.name, table))
 
 
-def read_workbook(path: Path) -> dict[str, RawTable]:
-    """A one-workbook pack: sheets cases, meetings and actions."""
+def read_workbook(path: Path, names: dict[str, str] | None = None) -> dict[str, RawTable]:
+    """A one-workbook pack: sheets cases, meetings and actions (or their names in `names`)."""
+    names = names or {table: table for table in TABLES}
     if path.stat().st_size == 0:
         raise PackRejected("empty_file", f"{path.name} is empty.")
     try:
-        sheets = {name.strip().lower(): frame for name, frame in read_xlsx_sheets(path).items()}
+        sheets = {names.get(name.strip().lower()): frame for name, frame in read_xlsx_sheets(path).items()}
     except Exception as error:
         raise PackRejected("unreadable", f"{path.name} could not be read as an Excel workbook: "
                            f"{type(error).__name__}.") from error
@@ -188,8 +193,18 @@ def read_csv_text(data: bytes) -> pd.DataFrame:
         raise PackRejected("empty_file", "the file has no header row.")
     header = text.split("\n", 1)[0]
     separator = ";" if header.count(";") > header.count(",") else ","
-    return pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False,
-                       skip_blank_lines=True)
+    try:
+        # header=None: a row with more fields than the header is an error, not silently re-aligned.
+        frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=True, header=None)
+    except pd.errors.ParserError as error:
+        # For example a list written with ';' in a ';'-separated file without quotes.
+        detail = str(error).split("error:")[-1].strip().rstrip(".")
+        raise PackRejected("unreadable", f"the file's rows do not line up with its header ({detail}; line 1 is "
+                           "the header). Quote values that contain the separator, or use the other "
+                           "separator.") from error
+    frame.columns = list(frame.iloc[0])
+    return frame.iloc[1:].reset_index(drop=True)
 
 
 def read_parquet_text(file: Path) -> pd.DataFrame:

@@ -27,9 +27,11 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
 
 
 def already_received(con: duckdb.DuckDBPyConnection, pack: Pack) -> str | None:
-    """The status of this exact pack (same source name and content) if it was seen before."""
+    """The status of this exact pack (same source name and content) if it was seen before. A pack
+    refused only because another pack claimed its slot is looked at again."""
     row = con.execute(
-        "SELECT status FROM submissions WHERE source = ? AND content_sha256 = ?",
+        "SELECT status FROM submissions WHERE source = ? AND content_sha256 = ? "
+        "AND coalesce(rule, '') <> 'duplicate_pack'",
         [pack.source, pack.content_sha256],
     ).fetchone()
     return row[0] if row else None

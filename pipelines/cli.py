@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_home(run)
     run.add_argument("--inbox", type=Path, help="folder of packs (default <home>/inbox)")
 
+    validate = command("validate", cmd_validate, "Check one pack as the pipeline would, storing nothing "
+                       "(exit 0 valid, 1 valid with rows to quarantine, 2 rejected).")
+    validate.add_argument("path", type=Path,
+                          help="a pack folder <LA code>_<period>/ or workbook <LA code>_<period>.xlsx")
+    validate.add_argument("--profile", type=Path, help="a mapping profile (YAML) for the LA's own layout")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON (see docs/cli.md)")
+
     synth = command("synth", cmd_synth, "Write synthetic export packs.")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the packs into")
     synth.add_argument("--las", type=positive, default=3, help="number of local authorities (default 3)")
@@ -113,6 +120,18 @@ def cmd_synth(args) -> int:
                         cases_per_la=args.cases_per_la, faults=args.faults, formats=args.formats, progress=say)
     print(f"{len(packs)} pack(s) written to {args.out}")
     return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from checks.pack_validation import validate_pack
+
+    if not args.path.exists():
+        raise UsageError(f"{args.path} does not exist. Give the path of a pack folder or workbook.")
+    if args.profile and not args.profile.is_file():
+        raise UsageError(f"the mapping profile {args.profile} does not exist.")
+    report = validate_pack(args.path, args.profile)
+    print(report.to_json() if args.json else report.to_text())
+    return report.exit_code
 
 
 def cmd_demo(args) -> int:

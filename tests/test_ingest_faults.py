@@ -1,0 +1,172 @@
+"""Every fault that `synth --faults` plants is caught with the right outcome, and no clean row is
+lost; the mixed pack forms load exactly the same data as plain CSV."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from assets import warehouse
+from assets.ingest import ingest_inbox
+from pipelines.synth import MANIFEST_NAME, write_packs
+
+SECRET = b"test-key"
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults")
+    inbox = root / "inbox"
+    write_packs(inbox, las=3, quarters=2, seed=7, cases_per_la=25, faults=True, formats="mixed")
+    manifest = json.loads((inbox / MANIFEST_NAME).read_text())
+    con = warehouse.connect(root / "warehouse.duckdb")
+    report = ingest_inbox(con, inbox, SECRET)
+    yield con, manifest, report
+    con.close()
+
+
+def test_every_planted_row_fault_is_quarantined_with_its_rule(faulty):
+    con, manifest, _ = faulty
+    quarantined = set(con.execute(
+        "SELECT la_code || '_' || period, table_name, row_number, column_name, rule FROM quarantine").fetchall())
+    planted = [f for f in manifest["faults"] if f["outcome"] == "quarantine"]
+    assert {f["rule"] for f in planted} >= {
+        "required", "type_integer", "type_date", "range", "vocabulary", "unique", "references", "outside_period",
+        "return_interviews_exceed_missing", "attended_not_invited", "end_before_referral", "info_source_required"}
+    for fault in planted:
+        key = (fault["pack"].removesuffix(".xlsx"), fault["table"], fault["row_number"], fault["column"],
+               fault["rule"])
+        assert key in quarantined, fault
+    # Nothing was quarantined that was not planted: clean rows are never refused.
+    assert len(quarantined) == len(planted)
+
+
+def test_every_planted_pack_fault_is_rejected_with_its_reason(faulty):
+    con, manifest, report = faulty
+    rejected = {o.source: o.rule for o in report.outcomes if o.status == "rejected"}
+    planted = {f["pack"]: f["rule"] for f in manifest["faults"] if f["outcome"] == "reject"}
+    assert rejected == planted
+    stored = con.execute("SELECT source, status, rule, message FROM submissions WHERE status = 'rejected'").fetchall()
+    assert {row[0]: row[2] for row in stored} == planted
+    assert all(row[3] for row in stored)  # every rejection says why
+    for source in planted:
+        name = source.removesuffix(".xlsx")
+        la_code, _, period = name.partition("_")
+        for table in ("cases", "meetings", "actions", "quarantine"):
+            loaded = con.execute(f"SELECT count(*) FROM {table} WHERE la_code = ? AND period = ?",
+                                 [la_code, period]).fetchone()[0]
+            clean_same_slot = manifest["clean_rows"].get(name, {}).get(table, 0) if table != "quarantine" else 0
+            assert loaded == clean_same_slot or name not in manifest["rows"], (source, table)
+
+
+def test_no_clean_row_is_lost_and_rows_reconcile(faulty):
+    con, manifest, _ = faulty
+    loaded_packs = con.execute(
+        "SELECT la_code || '_' || period, rows_received, rows_quarantined FROM submissions "
+        "WHERE status = 'loaded'").fetchall()
+    for pack, rows_received, rows_quarantined in loaded_packs:
+        entry = next(k for k in manifest["rows"] if k.removesuffix(".xlsx") == pack)
+        for table in ("cases", "meetings", "actions"):
+            loaded = con.execute(f"SELECT count(*) FROM {table} WHERE la_code || '_' || period = ?",
+                                 [pack]).fetchone()[0]
+            assert loaded == manifest["clean_rows"][entry][table], (pack, table)
+        assert rows_received == sum(manifest["rows"][entry].values())
+        quarantined_rows = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT table_name, row_number FROM quarantine "
+            "WHERE la_code || '_' || period = ?)", [pack]).fetchone()[0]
+        assert rows_received == sum(manifest["clean_rows"][entry].values()) + quarantined_rows
+        assert rows_quarantined == quarantined_rows
+
+
+def test_quarantine_messages_hold_no_values(faulty):
+    con, _, _ = faulty
+    messages = [r[0] for r in con.execute("SELECT message FROM quarantine").fetchall()]
+    assert messages and all("Fill in" in m or "." in m for m in messages)
+    # No planted bad value appears in any message.
+    for bad in ("abc", "31/02/2025", "lunch", "40"):
+        assert not any(bad in m for m in messages)
+
+
+def tables_of(con) -> dict:
+    return {t: sorted(map(str, con.execute(f"SELECT * EXCLUDE (source_row) FROM {t}"
+                                          if t != "cases" else "SELECT * FROM cases").fetchall()))
+            for t in ("cases", "meetings", "actions")}
+
+
+def test_mixed_forms_load_the_same_data_as_plain_csv(tmp_path):
+    results = {}
+    for formats in ("csv", "mixed"):
+        inbox = tmp_path / formats
+        write_packs(inbox, las=4, quarters=3, seed=3, cases_per_la=15, formats=formats)
+        con = warehouse.connect(tmp_path / f"{formats}.duckdb")
+        report = ingest_inbox(con, inbox, SECRET)
+        assert report.count("loaded") == 12 and report.count("rejected") == 0
+        assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+        results[formats] = tables_of(con)
+        con.close()
+    assert results["csv"] == results["mixed"]
+    forms = {p.suffix or "folder" for p in (tmp_path / "mixed").iterdir()}
+    files = {f.suffix for f in (tmp_path / "mixed").rglob("*") if f.is_file()}
+    assert ".xlsx" in forms and {".csv", ".parquet", ".xlsx"} <= files
+
+
+def test_unknown_la_and_bad_name_are_rejected_before_reading(tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "not-a-pack").mkdir(parents=True)
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    report = ingest_inbox(con, inbox, SECRET)
+    assert [(o.status, o.rule) for o in report.outcomes] == [("rejected", "bad_pack_name")]
+
+
+def test_duplicate_packs_for_one_slot_are_both_refused(tmp_path):
+    inbox = tmp_path / "inbox"
+    write_packs(inbox, las=1, quarters=1, seed=1, cases_per_la=5, formats="csv")
+    pack = next(p for p in inbox.iterdir() if p.is_dir())
+    import shutil
+
+    from assets.reading import open_pack, read_tables
+    tables = read_tables(open_pack(pack))
+    workbook = inbox / f"{pack.name}.xlsx"
+    with pd.ExcelWriter(workbook) as writer:
+        for name, raw in tables.items():
+            raw.frame.to_excel(writer, sheet_name=name, index=False)
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    report = ingest_inbox(con, inbox, SECRET)
+    assert {o.rule for o in report.outcomes} == {"duplicate_pack"}
+    assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+    shutil.rmtree(pack)
+    assert ingest_inbox(con, inbox, SECRET).count("loaded") == 1
+
+
+@pytest.mark.parametrize("encoding,separator", [("utf-8", ","), ("utf-8-sig", ";"), ("cp1252", ";")])
+def test_csv_encodings_and_separators(tmp_path, encoding, separator):
+    fixture = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
+    pack = tmp_path / "inbox" / "E06000001_2025Q3"
+    pack.mkdir(parents=True)
+    for file in fixture.iterdir():
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+        if file.name == "cases.csv":  # a non-ASCII character, in a column that is not stored
+            frame["team"] = "Équipe Nord – café"
+        frame.to_csv(pack / file.name, sep=separator, encoding=encoding, index=False)
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    report = ingest_inbox(con, tmp_path / "inbox", SECRET)
+    assert report.outcomes[0].status == "loaded", report.outcomes[0].message
+    assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 4
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+    assert con.execute("SELECT harm_types FROM cases ORDER BY age LIMIT 1").fetchone()[0] == ["online"]
+    assert "team" in con.execute("SELECT message FROM submissions").fetchone()[0]  # said, not stored
+
+
+def test_rows_that_do_not_line_up_with_the_header_reject_the_pack(tmp_path):
+    pack = tmp_path / "inbox" / "E06000001_2025Q3"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3", pack)
+    text = (pack / "cases.csv").read_text().replace(",", ";")  # harm_types lists now split the row
+    (pack / "cases.csv").write_text(text)
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    outcome = ingest_inbox(con, tmp_path / "inbox", SECRET).outcomes[0]
+    assert (outcome.status, outcome.rule) == ("rejected", "unreadable")
+    assert "line 2" in outcome.message and "cases.csv" in outcome.message
