@@ -7,7 +7,7 @@ HOME_DIR ?= var
 export DAGSTER_HOME ?= $(abspath $(HOME_DIR))/dagster
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint install browser dagster-ui validate-defs clean
+.PHONY: demo test install browser dagster-ui validate-defs clean docs template
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,12 @@ dagster-ui: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+## Regenerate the reference docs that come from config/ (docs/export-pack.md, docs/indicators.md)
+docs: $(STAMP)
+	$(BIN)/python -m pipelines.reference_docs
+
+## The Excel template an LA data team fills in
+template: $(STAMP)
+	mkdir -p $(HOME_DIR)
+	$(BIN)/python -c "from pipelines.template import write_template; print(write_template(__import__('pathlib').Path('$(HOME_DIR)/export-pack-template.xlsx')))"

@@ -1,0 +1,149 @@
+"""Reference documents generated from the configuration, so they cannot drift from it:
+docs/export-pack.md from config/contract.yaml and config/rules.yaml.
+
+Regenerate with `make docs` (`python -m pipelines.reference_docs`); a test fails when a committed
+document differs from what the configuration now says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from assets.config import contract, load_yaml
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+GENERATED_NOTE = "<!-- Generated from {sources} by `make docs`; edit those files, not this one. -->"
+
+TYPE_TEXT = {
+    "text": "text",
+    "integer": "whole number",
+    "code": "code",
+    "codelist": "list of codes",
+    "yn": "Y/N",
+    "date": "date",
+}
+
+
+def column_rule(column: str, spec: dict) -> str:
+    parts = []
+    if spec["type"] == "code":
+        values = sorted(contract()["action_targets"]) if "values_from" in spec else spec["values"]
+        if "values_from" in spec:
+            parts.append("an action type from the vocabulary below")
+        else:
+            parts.append("one of " + ", ".join(f"`{v}`" for v in values))
+    if spec["type"] == "codelist":
+        parts.append(f"one or more of {', '.join(f'`{v}`' for v in spec['values'])}, separated by "
+                     f"`{spec['separator']}`")
+    if "min" in spec or "max" in spec:
+        low, high = spec.get("min"), spec.get("max")
+        parts.append(f"from {low} to {high}" if high is not None else f"{low} or more")
+    if "max_length" in spec:
+        parts.append(f"at most {spec['max_length']} characters")
+    if spec.get("unique"):
+        parts.append("unique within the pack")
+    if spec.get("references"):
+        parts.append(f"must match a `{spec['references'].split('.')[1]}` in `{spec['references'].split('.')[0]}`")
+    if spec.get("inside_period"):
+        parts.append("inside the period")
+    if spec.get("not_after") == "period_end":
+        parts.append("on or before the period end")
+    if "not_before_column" in spec:
+        parts.append(f"on or after `{spec['not_before_column']}`")
+    if "not_above_column" in spec:
+        parts.append(f"at most `{spec['not_above_column']}`")
+    if "not_yes_unless_yes" in spec:
+        parts.append(f"N where `{spec['not_yes_unless_yes']}` is N")
+    if "required_when" in spec:
+        (other, value), = spec["required_when"].items()
+        parts.append(f"required when `{other}` is `{value}`")
+    if spec.get("identifier"):
+        parts.append("pseudonymised or dropped on arrival, never stored")
+    return "; ".join(parts)
+
+
+def render_export_pack() -> str:
+    spec = contract()
+    rules = load_yaml("rules.yaml")["row_rules"]
+    out = [GENERATED_NOTE.format(sources="config/contract.yaml and config/rules.yaml"), "",
+           "# The export pack: a guide for LA data teams", "",
+           "What your authority sends each quarter, and what happens to it. This page is generated from",
+           "the contract the pipeline itself reads (`config/contract.yaml`), so it is always what is checked.",
+           "",
+           "## Before you send",
+           "",
+           "1. Start from the Excel template: `make template` writes `var/export-pack-template.xlsx`, with",
+           "   a read-me sheet, one sheet per table, the header row and drop-down lists for every code.",
+           "   Or export CSV (UTF-8 or Windows-1252, comma or semicolon separated) or Parquet files.",
+           "2. Name the pack `<LA code>_<period>`: a folder `E06000001_2025Q3/` holding `cases`, `meetings`",
+           "   and `actions` files, or one workbook `E06000001_2025Q3.xlsx` with those three sheets. The LA",
+           "   code is your 9-character GSS code (E06, E08, E09, E10 or W06); the period a quarter `YYYYQn`.",
+           "3. If your case system names columns or codes differently, ask for a mapping profile",
+           "   (see [mapping-profiles.md](mapping-profiles.md)) instead of editing the export by hand.",
+           "4. Check it: `safeguarding-audit validate E06000001_2025Q3/` stores nothing and lists every",
+           "   problem with the table, row and column, and what to do (exit 0 valid, 1 some rows would be",
+           "   quarantined, 2 the pack would be rejected).",
+           "",
+           "## Never send direct identifiers",
+           "",
+           "No names, dates of birth, addresses or full postcodes, NHS numbers, UPNs, phone numbers or e-mail",
+           "addresses. A pack with a column that looks like any of these is **rejected whole** and nothing",
+           "from it is stored; the message names the table, column and kind of identifier, never the value.",
+           "Your own `case_id` is turned into a keyed pseudonym on arrival and is never stored.",
+           "",
+           "## Values",
+           "",
+           f"- Y/N columns accept {', '.join(spec['values']['yes_values'])} for yes and "
+           f"{', '.join(spec['values']['no_values'])} for no, in any case; blank is missing.",
+           "- Dates: `YYYY-MM-DD`, `DD/MM/YYYY` (UK order, never US) or an Excel date cell.",
+           "- Codes match without regard to case or surrounding spaces.",
+           "- Columns outside the contract are not stored (they are still scanned for identifiers).",
+           ""]
+    for table, table_spec in spec["tables"].items():
+        out += [f"## Table `{table}`", "", "| column | type | required | values and rules |", "|---|---|---|---|"]
+        for column, column_spec in table_spec["columns"].items():
+            required = "yes" if column_spec.get("required") else "no"
+            out.append(f"| `{column}` | {TYPE_TEXT[column_spec['type']]} | {required} | "
+                       f"{column_rule(column, column_spec)} |")
+        out.append("")
+    out += ["## Action types and their targets", "", "| target | action types |", "|---|---|"]
+    for target, types in spec["action_targets"].items():
+        out.append(f"| {target} | {', '.join(f'`{t}`' for t in types)} |")
+    out += ["", "## What happens to a row that breaks a rule", "",
+            "The row is **quarantined**: it is not loaded, and the `quarantine` table records the file, table,",
+            "row number (data rows from 1, the header is not a row), column, rule and the message below. The",
+            "rest of the pack loads. A meeting or action whose case was quarantined is quarantined too.", "",
+            "| rule | message | what to do |", "|---|---|---|"]
+    for rule, text in rules.items():
+        out.append(f"| `{rule}` | {text['message'].format(column='*column*', table='*table*')} | "
+                   f"{text['fix'].format(column='*column*', table='*table*')} |")
+    out += ["", "## What rejects a whole pack", "",
+            "Nothing from a rejected pack is stored; `submissions` records why. A pack is rejected when its",
+            "name is not `<LA code>_<period>` (`bad_pack_name`), the LA code is not an English or Welsh",
+            "authority's (`unknown_la_code`), the period is not a quarter (`bad_period`), a table is missing",
+            "(`missing_table`) or appears twice (`duplicate_table`), a required column is missing",
+            "(`missing_column`) or a column appears twice (`duplicate_column`), a file is empty",
+            "(`empty_file`) or cannot be read, or its rows do not line up with its header (`unreadable`), an",
+            "`la_code` or `period` column disagrees with the name (`name_mismatch`), a column holds direct",
+            "identifiers (`direct_identifier`), or the inbox holds two packs for the same LA and period",
+            "(`duplicate_pack`).", "",
+            "Sending the same pack again changes nothing. A corrected pack for the same LA and period",
+            "replaces the earlier one completely.", ""]
+    return "\n".join(out)
+
+
+GENERATED = {"export-pack.md": render_export_pack}
+
+
+def write_all(folder: Path = DOCS) -> list[Path]:
+    written = []
+    for name, render in GENERATED.items():
+        path = folder / name
+        path.write_text(render(), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS):
+        print(path)

@@ -1,0 +1,62 @@
+"""The Great Expectations suites generated from the contract pass on a clean load and catch rows
+that break the contract if they ever get past quarantine."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assets import warehouse
+from assets.ingest import ingest_inbox
+from checks.expectations import contract_expectations, validate_loaded
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
+PACK = [("E06000001", "2025Q3")]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gx")
+    shutil.copytree(FIXTURE, root / "inbox" / FIXTURE.name)
+    con = warehouse.connect(root / "w.duckdb")
+    ingest_inbox(con, root / "inbox", b"test-key")
+    yield con
+    con.close()
+
+
+def test_suites_are_generated_from_the_contract():
+    kinds = {e.expectation_type for e in contract_expectations("meetings")}
+    assert {"expect_column_values_to_be_in_set", "expect_column_values_to_not_be_null",
+            "expect_column_pair_values_a_to_be_greater_than_b"} <= kinds
+    columns = {getattr(e, "column", None) for e in contract_expectations("cases")}
+    assert {"age", "sex", "plan_type", "pack_case_key"} <= columns
+    assert "case_id" not in columns
+
+
+def test_a_clean_load_meets_every_expectation(loaded):
+    outcomes = validate_loaded(loaded, PACK)
+    assert [(o.table, o.rows, o.success) for o in outcomes] == [
+        ("cases", 4, True), ("meetings", 5, True), ("actions", 9, True)]
+    assert all(o.evaluated > 10 for o in outcomes)
+
+
+def test_rows_that_break_the_contract_fail_the_suites(loaded):
+    loaded.execute("BEGIN TRANSACTION")
+    try:
+        loaded.execute("""INSERT INTO meetings VALUES ('E06000001', '2025Q3', 'no-such-case', 99, DATE '2025-10-02',
+                          'lunch', true, true, true, true)""")
+        loaded.execute("""INSERT INTO cases SELECT * REPLACE (40 AS age, 'Q' AS sex) FROM cases LIMIT 1""")
+        outcomes = {o.table: o for o in validate_loaded(loaded, PACK)}
+    finally:
+        loaded.execute("ROLLBACK")
+    meeting_failures = {(f["expectation"], f["column"]) for f in outcomes["meetings"].failures}
+    assert ("expect_column_values_to_be_in_set", "meeting_type") in meeting_failures
+    assert ("expect_column_values_to_be_in_set", "case_loaded") in meeting_failures
+    assert ("expect_column_pair_values_a_to_be_greater_than_b", "period_end vs meeting_date") in meeting_failures
+    case_failures = {(f["expectation"], f["column"]) for f in outcomes["cases"].failures}
+    assert case_failures == {("expect_column_values_to_be_between", "age"),
+                             ("expect_column_values_to_be_in_set", "sex"),
+                             ("expect_column_values_to_be_unique", "pack_case_key")}
+    assert outcomes["actions"].success
