@@ -15,7 +15,7 @@ from functools import cache
 import duckdb
 import pandas as pd
 
-from assets.config import load_yaml
+from assets.config import CONFIG_DIR, load_yaml
 from assets.warehouse import SCHEMA_SQL
 from dashboards.statistics import wilson_interval
 
@@ -103,9 +103,32 @@ def parse_framework(data: dict) -> Framework:
     return framework
 
 
+LOCAL_FRAMEWORK = "indicators.local.yaml"
+
+
+def merge_local(data: dict, local: dict, source: str = LOCAL_FRAMEWORK) -> dict:
+    """Add a partnership's own indicators (and the domains, flags, tallies and sources they need)
+    to the framework. Local names may not replace built-in ones."""
+    merged = {**data}
+    for section in ("domains", "flags", "tallies", "sources"):
+        clash = set(local.get(section) or {}) & set(data.get(section) or {})
+        if clash:
+            raise FrameworkError(f"{source}: {section} {', '.join(sorted(clash))} already defined in indicators.yaml")
+        merged[section] = {**(data.get(section) or {}), **(local.get(section) or {})}
+    merged["practice_score_weights"] = {**(data.get("practice_score_weights") or {}),
+                                        **(local.get("practice_score_weights") or {})}
+    merged["indicators"] = list(data.get("indicators") or []) + list(local.get("indicators") or [])
+    return merged
+
+
 @cache
 def framework() -> Framework:
-    return parse_framework(load_yaml("indicators.yaml"))
+    """The framework in config/indicators.yaml, plus any local indicators in
+    config/indicators.local.yaml."""
+    data = load_yaml("indicators.yaml")
+    if (CONFIG_DIR / LOCAL_FRAMEWORK).exists():
+        data = merge_local(data, load_yaml(LOCAL_FRAMEWORK) or {})
+    return parse_framework(data)
 
 
 def check_sql(framework: Framework) -> None:

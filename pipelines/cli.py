@@ -72,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--profile", type=Path, help="a mapping profile (YAML) for the LA's own layout")
     validate.add_argument("--json", action="store_true", help="print the report as JSON (see docs/cli.md)")
 
+    explain = command("explain", cmd_explain, "Show why each indicator is met or not for one case, and which "
+                      "meetings and actions counted.")
+    add_home(explain)
+    explain.add_argument("--la", required=True, help="LA code, e.g. E06000001")
+    explain.add_argument("--period", required=True, help="quarter, e.g. 2025Q3")
+    explain.add_argument("--case-key", required=True, help="the case's 16-character case_key")
+
     synth = command("synth", cmd_synth, "Write synthetic export packs.")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the packs into")
     synth.add_argument("--las", type=positive, default=3, help="number of local authorities (default 3)")
@@ -132,6 +139,24 @@ def cmd_validate(args) -> int:
     report = validate_pack(args.path, args.profile)
     print(report.to_json() if args.json else report.to_text())
     return report.exit_code
+
+
+def cmd_explain(args) -> int:
+    from assets import warehouse
+    from assets.explain import explain_case
+
+    home = AuditHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
+    con = warehouse.connect(home.warehouse, read_only=True)
+    try:
+        explanation = explain_case(con, args.la.strip().upper(), args.period.strip().upper(), args.case_key.strip())
+    except LookupError as error:
+        raise UsageError(str(error)) from error
+    finally:
+        con.close()
+    print(explanation.to_text())
+    return EXIT_OK
 
 
 def cmd_demo(args) -> int:

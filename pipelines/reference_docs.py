@@ -1,5 +1,6 @@
 """Reference documents generated from the configuration, so they cannot drift from it:
-docs/export-pack.md from config/contract.yaml and config/rules.yaml.
+docs/export-pack.md from config/contract.yaml and config/rules.yaml, docs/indicators.md from
+config/indicators.yaml.
 
 Regenerate with `make docs` (`python -m pipelines.reference_docs`); a test fails when a committed
 document differs from what the configuration now says."""
@@ -132,7 +133,60 @@ def render_export_pack() -> str:
     return "\n".join(out)
 
 
-GENERATED = {"export-pack.md": render_export_pack}
+def render_indicators() -> str:
+    from assets.scoring import parse_framework
+
+    # The shipped framework only: a partnership's local indicators are its own, not part of these docs.
+    fw = parse_framework(load_yaml("indicators.yaml"))
+    out = [GENERATED_NOTE.format(sources="config/indicators.yaml"), "",
+           "# The indicators", "",
+           "Every indicator is computed per case and per pack (LA and period) in DuckDB, from the",
+           "definitions in `config/indicators.yaml`; this page is generated from that file. For each case an",
+           "indicator is either **not applicable**, or applicable and **met** or **not met**. Only meetings and",
+           "actions dated inside the period count, and actions with status `not_done` never count as done.", "",
+           "Rules are DuckDB SQL over one case: its own columns, the *flags* and *tallies* defined below,",
+           "and `value` for indicators that define one. `safeguarding-audit explain` shows them for a case.", "",
+           "## Domains and scores", "",
+           "| domain | title | in the practice score |", "|---|---|---|"]
+    for domain, spec in fw.domains.items():
+        weight = fw.weights.get(domain, 1) if spec.get("scored") else None
+        out.append(f"| {domain} | {spec['title']} | {'weight ' + str(weight) if weight else 'no (context only)'} |")
+    out += ["",
+            "- **Case domain score**: the mean, over the domain's applicable indicators, of met = 1 and not",
+            "  met = 0 (PF1 contributes its value); undefined where none applies. Informational indicators",
+            "  never enter a score.",
+            "- **Pack domain score**: the mean of the case domain scores that are defined.",
+            "- **Practice score**: the weighted mean of the pack domain scores.",
+            "- **Rates**: numerator = cases met, denominator = cases applicable, with a 95% Wilson score",
+            "  interval; pooled over any group of packs by adding numerators and denominators.", ""]
+    for domain, spec in fw.domains.items():
+        members = [i for i in fw.indicators if i.domain == domain]
+        if not members:
+            continue
+        out += [f"## {domain}: {spec['title']}", ""]
+        for i in members:
+            kind = "informational (reported, never scored)" if i.informational else "scored"
+            out += [f"### {i.id} {i.title}", "",
+                    f"*{i.question}*", "",
+                    f"- Applicable when: `{i.applicable}`"]
+            if i.value:
+                out.append(f"- Value: `{i.value}`")
+            out += [f"- Met when: `{i.met}`",
+                    f"- Direction: {i.direction} is better; {kind}",
+                    f"- Source: {i.citation} ({fw.sources[i.source].strip()})", ""]
+    out += ["## Flags", "", "| flag | definition |", "|---|---|"]
+    out += [f"| `{name}` | `{expression}` |" for name, expression in fw.flags.items()]
+    out += ["", "## Tallies", "",
+            "Counts over the case's meetings or actions dated inside the period.", "",
+            "| tally | over | counts |", "|---|---|---|"]
+    for name, tally in fw.tallies.items():
+        what = f"distinct `{tally['count_distinct']}` where " if tally.get("count_distinct") else "rows where "
+        out.append(f"| `{name}` | {tally['from']} | {what}`{tally['count_where']}` |")
+    out.append("")
+    return "\n".join(out)
+
+
+GENERATED = {"export-pack.md": render_export_pack, "indicators.md": render_indicators}
 
 
 def write_all(folder: Path = DOCS) -> list[Path]:

@@ -101,3 +101,22 @@ def test_demo_prints_the_index_page_holding_a_chart(tmp_path):
                                           "value"]
     assert columns["indicator_rates"] == ["la_code", "period", "indicator_id", "numerator", "denominator",
                                           "rate", "ci_low", "ci_high"]
+
+
+def test_explain_shows_why_each_indicator_is_met(audit_home, tiny_inbox):
+    assert run_cli("run", "--home", str(audit_home)).returncode == 0
+    import hashlib
+    import hmac
+    key = hmac.new(b"test-key", b"E06000001:A1", hashlib.sha256).hexdigest()[:16]
+    result = run_cli("explain", "--home", str(audit_home), "--la", "E06000001", "--period", "2025Q3",
+                     "--case-key", key)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "PI4 Parents told the outcome of every meeting: not met" in out
+    assert "meetings_any = 3 (meetings rows 1, 2, 3); meetings_parent_informed = 2 (meetings rows 1, 2)" in out
+    assert "PF1 Plan targets contexts and offenders: MET (value 0.500)" in out
+    assert "OF4 Trafficking victims referred to the NRM: not applicable" in out
+    assert "A1" not in out  # the LA's own reference is never shown
+    missing = run_cli("explain", "--home", str(audit_home), "--la", "E06000001", "--period", "2025Q3",
+                      "--case-key", "0000000000000000")
+    assert missing.returncode == 2 and "no case 0000000000000000" in missing.stderr
