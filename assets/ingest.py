@@ -13,7 +13,15 @@ import duckdb
 
 from assets import warehouse
 from assets.profiles import apply_profile, load_profile, profiles_for, table_file_names
-from assets.reading import Pack, PackRejected, check_identity, discover_packs, open_pack, read_tables
+from assets.reading import (
+    Pack,
+    PackRejected,
+    check_identity,
+    content_sha256,
+    discover_packs,
+    open_pack,
+    read_tables,
+)
 from assets.standardise import StandardisedPack, standardise
 
 Progress = Callable[[str], None]
@@ -43,13 +51,21 @@ class IngestReport:
         return any(o.status != "unchanged" for o in self.outcomes)
 
 
+def inbox_keys(inbox: Path) -> list[str]:
+    """The partition keys of the packs in an inbox, in name order, each once."""
+    return list(dict.fromkeys(open_pack(path, hash_content=False).key for path in discover_packs(inbox)))
+
+
 def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
-                 progress: Progress = lambda _: None) -> IngestReport:
+                 progress: Progress = lambda _: None, keys: set[str] | None = None) -> IngestReport:
+    """Ingest the inbox's new or changed packs; with `keys`, only the packs with those partition keys."""
     report = IngestReport()
-    paths = discover_packs(inbox)
-    packs = [open_pack(path) for path in paths]
-    claims = Counter((p.la_code, p.period) for p in packs if p.la_code)
-    progress(f"{len(packs)} pack(s) in {inbox}")
+    every_pack = [open_pack(path, hash_content=False) for path in discover_packs(inbox)]
+    claims = Counter((p.la_code, p.period) for p in every_pack if p.la_code)
+    packs = [p for p in every_pack if keys is None or p.key in keys]
+    for pack in packs:
+        pack.content_sha256 = content_sha256(pack.path)
+    progress(f"{len(packs)} pack(s) to look at in {inbox}")
     for number, pack in enumerate(packs, start=1):
         prefix = f"[{number}/{len(packs)}] {pack.source}"
         if warehouse.already_received(con, pack):

@@ -52,6 +52,12 @@ class Pack:
     content_sha256: str = ""
     tables: dict[str, RawTable] = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        """The pack's partition key, `<LA code>|<period>`; a pack whose name does not parse is keyed
+        by its own name, so that it is still seen, and rejected."""
+        return f"{self.la_code}|{self.period}" if self.la_code else self.source
+
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:
     """First and last day of a quarter written YYYYQn."""
@@ -77,10 +83,10 @@ def discover_packs(inbox: Path) -> list[Path]:
     )
 
 
-def open_pack(path: Path) -> Pack:
+def open_pack(path: Path, hash_content: bool = True) -> Pack:
     """A pack as found in the inbox: its name read as LA code and period, and its content hash."""
     name = path.stem if path.is_file() else path.name
-    pack = Pack(source=path.name, path=path, content_sha256=content_sha256(path))
+    pack = Pack(source=path.name, path=path, content_sha256=content_sha256(path) if hash_content else "")
     match = PACK_NAME.match(name)
     if match:
         pack.la_code, pack.period = match["la_code"].upper(), match["period"].upper()

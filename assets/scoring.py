@@ -260,14 +260,22 @@ def packs_to_score(con: duckdb.DuckDBPyConnection, fw: Framework) -> list[tuple[
         ORDER BY ALL""").fetchall()]
 
 
-def score_pending(con: duckdb.DuckDBPyConnection, fw: Framework | None = None) -> list[tuple[str, str]] | None:
-    """Score what is new: only the packs loaded since the last scoring, everything when the
-    framework file changed. Returns the packs scored (None: all of them)."""
+def score_pending(con: duckdb.DuckDBPyConnection, fw: Framework | None = None, keys: set[str] | None = None,
+                  force: set[str] = frozenset()) -> list[tuple[str, str]] | None:
+    """Score what is new: the packs loaded since they were last scored (only those with partition
+    keys in `keys`, when given), plus the packs in `force`; every pack when the framework file
+    changed, so the warehouse never mixes two frameworks. Returns the packs scored (None: all)."""
     fw = fw or framework()
-    packs = packs_to_score(con, fw)
-    if packs == []:
-        return []
-    score(con, packs, fw)
+    pending = packs_to_score(con, fw)
+    if pending is None:
+        score(con, None, fw)
+        return None
+    loaded = {f"{la}|{p}": (la, p) for la, p in con.execute(
+        "SELECT la_code, period FROM submissions WHERE status = 'loaded'").fetchall()}
+    packs = sorted({pack for pack in pending if keys is None or f"{pack[0]}|{pack[1]}" in keys}
+                   | {loaded[key] for key in force if key in loaded})
+    if packs:
+        score(con, packs, fw)
     return packs
 
 

@@ -184,37 +184,48 @@ def cmd_run(args) -> int:
 
 
 def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
-    """Run the audit job through Dagster; returns the inbox packs that stand rejected."""
+    """Run the audit job through Dagster over every pack in the inbox; returns the packs that stand
+    rejected. Each pack is a partition; one run covers them all, and unchanged packs are skipped."""
     import dagster as dg
 
     from assets import warehouse
     from assets.reading import discover_packs, open_pack
-    from pipelines.definitions import AUDIT_JOB, build_definitions
+    from pipelines.partitions import execute_audit
 
+    inbox = inbox or home.inbox
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
-    defs = build_definitions(str(home.root), str(inbox) if inbox else None)
     instance = dg.DagsterInstance.get()
-    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    result = defs.get_job_def(AUDIT_JOB).execute_in_process(instance=instance, run_config=quiet,
-                                                            raise_on_error=False)
+    try:
+        result = execute_audit(instance, home.root, inbox, progress=say)
+    finally:
+        instance.dispose()
     if not result.success:
-        failure = next((e for e in result.all_events if e.is_failure), None)
-        detail = failure.event_specific_data.error.message.strip() if failure and getattr(
-            failure.event_specific_data, "error", None) else "see the Dagster UI for the run's log"
-        raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {detail}")
+        raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {failure_message(result)}")
     say(f"Dagster run {result.run_id[:8]} succeeded")
     con = warehouse.connect(home.warehouse, read_only=True)
     try:
         rejected = []
-        for path in discover_packs(inbox or home.inbox):
+        for path in discover_packs(inbox):
             pack = open_pack(path)
-            row = con.execute("SELECT status, message FROM submissions WHERE source = ? AND content_sha256 = ?",
+            row = con.execute("SELECT status FROM submissions WHERE source = ? AND content_sha256 = ?",
                               [pack.source, pack.content_sha256]).fetchone()
             if row and row[0] == "rejected":
                 rejected.append(pack.source)
         return rejected
     finally:
         con.close()
+
+
+def failure_message(result) -> str:
+    """The first failed step's error, or the first failed check's name."""
+    for event in result.all_events:
+        if event.is_step_failure and getattr(event.event_specific_data, "error", None):
+            return event.event_specific_data.error.message.strip()
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
+            return f"the check {event.event_specific_data.check_name} on " \
+                   f"{event.event_specific_data.asset_key.to_user_string()} failed"
+    return "see the run's log in the Dagster UI"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """The asset graph. Each asset is a thin wrapper over a plain function in `assets/`, `checks/` or
-`dashboards/`, which can be run and tested without Dagster."""
+`dashboards/`, which can be run and tested without Dagster.
 
+Per-pack work (ingest, validate, standardise, score) is partitioned by pack: dynamic partitions
+keyed `<LA code>|<period>`, added as packs arrive. A run may cover one pack or a range of them in a
+single run (the command line runs every pack in the inbox at once; unchanged packs are skipped by
+their content hash). Partnership-wide assets (the site) depend on every partition."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -12,14 +16,29 @@ from assets.secret import load_secret
 from checks import reconciliation
 from checks.expectations import validate_loaded
 from dashboards.site import write_site
+from pipelines.partitions import pack_partitions
 from pipelines.resources import AuditHomeResource, progress_for
 
 PACK_TABLE_KEYS = ["submissions", "cases", "meetings", "actions", "quarantine"]
 SCORE_TABLE_KEYS = ["case_indicators", "case_domain_scores", "indicator_rates", "pack_scores"]
+PER_PACK = {"partitions_def": pack_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
 
 
-def row_counts(con, tables: list[str]) -> dict[str, int]:
-    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+def row_counts(con, tables: list[str], keys: list[str]) -> dict[str, int]:
+    """Rows held for the given packs in each table."""
+    return {t: con.execute(f"SELECT count(*) FROM {t} WHERE list_contains($1, la_code || '|' || period)",
+                           [keys]).fetchone()[0] for t in tables}
+
+
+def markdown_table(rows: list[tuple], header: tuple) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def column_schema(con, table: str) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind, *_ in
+                                   con.execute(f"DESCRIBE {table}").fetchall()])
 
 
 @dg.multi_asset(
@@ -43,25 +62,36 @@ def row_counts(con, tables: list[str]) -> dict[str, int]:
                                         "loaded in this run.")
           for table in ("cases", "meetings", "actions")],
     ],
+    **PER_PACK,
 )
-def inbox_packs(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource):
-    """Every new or changed pack in the inbox, read, checked, standardised and loaded or rejected."""
+def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource):
+    """The packs of this run's partitions, read from the inbox, checked, standardised and loaded or
+    rejected. A pack whose content was loaded before is skipped."""
+    keys = list(context.partition_keys)
     paths = audit_home.paths.prepare()
     secret = load_secret(paths.key_file)
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
-        report = ingest_inbox(con, audit_home.inbox_path, secret, progress_for(context))
-        counts = row_counts(con, PACK_TABLE_KEYS)
+        report = ingest_inbox(con, audit_home.inbox_path, secret, progress_for(context), keys=set(keys))
+        counts = row_counts(con, PACK_TABLE_KEYS, keys)
+        schemas = {t: column_schema(con, t) for t in PACK_TABLE_KEYS}
         unreconciled = reconciliation.unreconciled_packs(con)
         loaded = [(o.la_code, o.period) for o in report.outcomes if o.status == "loaded"]
         suites = validate_loaded(con, loaded)
+        rules = con.execute("""SELECT rule, count(*) FROM quarantine WHERE list_contains($1, la_code || '|' || period)
+                               GROUP BY ALL ORDER BY 2 DESC, 1""", [keys]).fetchall()
+    outcomes = [(o.source, o.status, o.cases_loaded, o.rows_quarantined, o.rule or "") for o in report.outcomes]
+    summary = {"packs_loaded": report.count("loaded"), "packs_rejected": report.count("rejected"),
+               "packs_unchanged": report.count("unchanged")}
+    previews = {
+        "submissions": markdown_table(outcomes[:50], ("pack", "status", "cases loaded", "rows quarantined", "rule")),
+        "quarantine": markdown_table(rules, ("rule", "rows")),
+    }
     for key in PACK_TABLE_KEYS:
-        yield dg.MaterializeResult(asset_key=key, metadata={
-            "dagster/row_count": counts[key],
-            "packs_loaded": report.count("loaded"),
-            "packs_rejected": report.count("rejected"),
-            "packs_unchanged": report.count("unchanged"),
-        })
+        metadata = {"dagster/row_count": counts[key], "dagster/column_schema": schemas[key], **summary}
+        if key in previews:
+            metadata["preview"] = dg.MetadataValue.md(previews[key])
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     yield dg.AssetCheckResult(
         check_name="rows_reconcile", asset_key="submissions", passed=not unreconciled,
         metadata={"unreconciled_packs": len(unreconciled),
@@ -91,21 +121,31 @@ def inbox_packs(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         dg.AssetCheckSpec("rates_reconcile", asset="indicator_rates", blocking=True,
                           description="Rates recount exactly from case_indicators."),
     ],
+    **PER_PACK,
 )
-def scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
-    """Score every case against the indicator framework, then pool rates and scores per pack."""
+def pack_scoring(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+    """Score the cases of this run's packs against the indicator framework, then pool rates and
+    scores per pack. A run for one pack always rescores it; a change to the framework rescores all."""
+    keys = list(context.partition_keys)
     fw = framework()
     progress = progress_for(context)
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
-        scored = score_pending(con, fw)
+        scored = score_pending(con, fw, keys=set(keys), force=set(keys) if len(keys) == 1 else set())
         progress("scored every pack (the framework changed)" if scored is None else
                  f"scored {len(scored)} new or changed pack(s) against {len(fw.indicators)} indicators")
-        counts = row_counts(con, SCORE_TABLE_KEYS)
+        counts = row_counts(con, SCORE_TABLE_KEYS, keys)
+        schemas = {t: column_schema(con, t) for t in SCORE_TABLE_KEYS}
         incomplete = reconciliation.incomplete_cases(con, len(fw.indicators))
         mismatched = reconciliation.rate_mismatches(con)
+        practice = con.execute("""SELECT la_code, period, round(score, 3) FROM pack_scores
+                                  WHERE domain = 'PRACTICE' AND list_contains($1, la_code || '|' || period)
+                                  ORDER BY ALL LIMIT 50""", [keys]).fetchall()
     for key in SCORE_TABLE_KEYS:
-        yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": counts[key]})
+        metadata = {"dagster/row_count": counts[key], "dagster/column_schema": schemas[key]}
+        if key == "pack_scores":
+            metadata["preview"] = dg.MetadataValue.md(markdown_table(practice, ("LA", "period", "practice score")))
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     yield dg.AssetCheckResult(check_name="every_case_scored", asset_key="case_indicators",
                               passed=not incomplete, metadata={"cases_incomplete": len(incomplete)})
     yield dg.AssetCheckResult(check_name="rates_reconcile", asset_key="indicator_rates",
@@ -114,11 +154,12 @@ def scores(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
 
 @dg.asset(deps=["indicator_rates", "pack_scores", "submissions", "quarantine"], kinds={"html"},
           group_name="publish")
-def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource):
+def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource) -> None:
     """The static dashboard site under <home>/site/: aggregates only, opens offline."""
     paths = audit_home.paths
     with warehouse.get_connection() as con:
+        con.execute(warehouse_tables.SCHEMA_SQL)
         pages = write_site(con, paths.site)
     progress_for(context)(f"site written: {paths.site / 'index.html'}")
-    return dg.MaterializeResult(metadata={"pages": len(pages), "index": dg.MetadataValue.path(
-        str(paths.site / "index.html"))})
+    context.add_output_metadata({"pages": len(pages),
+                                 "index": dg.MetadataValue.path(str(paths.site / "index.html"))})

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.dagster_assets import inbox_packs, scores, site
+from pipelines.dagster_assets import pack_scoring, pack_tables, site
+from pipelines.partitions import pack_partitions
 from pipelines.resources import build_resources
 
 AUDIT_JOB = "audit"
+PUBLISH_JOB = "publish"
 
 
 def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.Definitions:
-    audit_job = dg.define_asset_job(AUDIT_JOB, selection=dg.AssetSelection.all(),
-                                    description="Ingest new packs, score every case, publish the site.")
-    return dg.Definitions(assets=[inbox_packs, scores, site], jobs=[audit_job], resources=build_resources(home, inbox))
+    audit_job = dg.define_asset_job(
+        AUDIT_JOB, selection=dg.AssetSelection.all(), partitions_def=pack_partitions,
+        description="Ingest the packs of the chosen partitions (skipping unchanged ones), score them, publish.")
+    publish_job = dg.define_asset_job(
+        PUBLISH_JOB, selection=dg.AssetSelection.assets(site),
+        description="Republish the site from the warehouse as it is.")
+    return dg.Definitions(assets=[pack_tables, pack_scoring, site], jobs=[audit_job, publish_job],
+                          resources=build_resources(home, inbox))
 
 
 defs = build_definitions()

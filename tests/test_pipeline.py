@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.definitions import AUDIT_JOB, build_definitions
+from pipelines.partitions import execute_audit
 
 # Worked by hand from tests/fixtures/tiny_pack/E06000001_2025Q3 (cases A1-A4). None = not applicable.
 EXPECTED_CASE_RESULTS = {
@@ -53,8 +53,7 @@ def key_of(case_id: str) -> str:
 
 @pytest.fixture
 def materialised(audit_home, tiny_inbox):
-    defs = build_definitions(str(audit_home))
-    result = defs.get_job_def(AUDIT_JOB).execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    result = execute_audit(dg.DagsterInstance.ephemeral(), audit_home, tiny_inbox)
     assert result.success
     con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
     yield con
@@ -114,3 +113,27 @@ def test_site_has_an_offline_chart(materialised, audit_home):
     assert "Plotly.newPlot" in index
     assert "cdn" not in index.lower()
     assert (audit_home / "site" / "plotly.min.js").stat().st_size > 1_000_000
+
+
+def test_one_pack_partition_reruns_alone(audit_home, tiny_inbox):
+    import shutil
+
+    from pipelines.definitions import AUDIT_JOB, build_definitions
+
+    shutil.copytree(tiny_inbox / "E06000001_2025Q3", tiny_inbox / "E06000002_2025Q3")
+    instance = dg.DagsterInstance.ephemeral()
+    assert execute_audit(instance, audit_home, tiny_inbox).success
+    assert instance.get_dynamic_partitions("packs") == ["E06000001|2025Q3", "E06000002|2025Q3"]
+    con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
+    before = con.execute("SELECT * FROM indicator_rates ORDER BY ALL").fetchall()
+    con.close()
+
+    job = build_definitions(str(audit_home), str(tiny_inbox)).get_job_def(AUDIT_JOB)
+    result = job.execute_in_process(instance=instance, partition_key="E06000002|2025Q3")
+    assert result.success
+    materialised = {(e.asset_key.to_user_string(), e.partition) for e in result.get_asset_materialization_events()
+                    for e in [e.event_specific_data.materialization]}
+    assert ("cases", "E06000002|2025Q3") in materialised and ("site", None) in materialised
+    assert not any(partition == "E06000001|2025Q3" for _, partition in materialised)
+    con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT * FROM indicator_rates ORDER BY ALL").fetchall() == before
