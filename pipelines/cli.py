@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--profile", type=Path, help="a mapping profile (YAML) for the LA's own layout")
     validate.add_argument("--json", action="store_true", help="print the report as JSON (see docs/cli.md)")
 
+    export = command("export", cmd_export, "Write the publishable aggregates (suppressed) as CSV and Parquet, "
+                     "with a data dictionary, for researchers.")
+    add_home(export)
+    export.add_argument("--out", type=Path, help="folder to write into (default <home>/exports); replaced whole")
+
     explain = command("explain", cmd_explain, "Show why each indicator is met or not for one case, and which "
                       "meetings and actions counted.")
     add_home(explain)
@@ -139,6 +144,27 @@ def cmd_validate(args) -> int:
     report = validate_pack(args.path, args.profile)
     print(report.to_json() if args.json else report.to_text())
     return report.exit_code
+
+
+def cmd_export(args) -> int:
+    from assets import warehouse
+    from dashboards.exports import write_exports
+    from dashboards.publication import build_publication
+
+    home = AuditHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
+    out = (args.out or home.exports).resolve()
+    con = warehouse.connect(home.warehouse, read_only=True)
+    try:
+        say("building the published aggregates (disclosure control applied)")
+        written = write_exports(build_publication(con), out)
+    finally:
+        con.close()
+    for path in written:
+        say(f"  {path.name}")
+    print(out)
+    return EXIT_OK
 
 
 def cmd_explain(args) -> int:

@@ -15,6 +15,8 @@ from assets.scoring import framework, score_pending
 from assets.secret import load_secret
 from checks import reconciliation
 from checks.expectations import validate_loaded
+from dashboards.exports import write_exports
+from dashboards.publication import build_publication, tidy_export
 from dashboards.site import write_site
 from pipelines.partitions import pack_partitions
 from pipelines.resources import AuditHomeResource, progress_for
@@ -152,8 +154,29 @@ def pack_scoring(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
                               passed=not mismatched, metadata={"rates_mismatched": len(mismatched)})
 
 
-@dg.asset(deps=["indicator_rates", "pack_scores", "submissions", "quarantine"], kinds={"html"},
-          group_name="publish")
+PUBLISHED_FROM = ["indicator_rates", "pack_scores", "case_domain_scores", "submissions", "quarantine"]
+
+
+@dg.asset(deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish")
+def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource) -> None:
+    """Open data under <home>/exports/: the published aggregates (suppressed) as CSV and Parquet in
+    DfE's tidy layout, with a data dictionary."""
+    paths = audit_home.paths
+    with warehouse.get_connection() as con:
+        con.execute(warehouse_tables.SCHEMA_SQL)
+        publication = build_publication(con)
+    written = write_exports(publication, paths.exports)
+    rates = tidy_export(publication)
+    hidden = int((rates["numerator"] == "c").sum())
+    context.add_output_metadata({
+        "files": len(written), "folder": dg.MetadataValue.path(str(paths.exports)),
+        "dagster/row_count": len(rates), "rates_suppressed": hidden,
+        "preview": dg.MetadataValue.md(markdown_table(
+            list(rates.head(10).itertuples(index=False, name=None)), tuple(rates.columns))),
+    })
+
+
+@dg.asset(deps=PUBLISHED_FROM, kinds={"html"}, group_name="publish")
 def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource) -> None:
     """The static dashboard site under <home>/site/: aggregates only, opens offline."""
     paths = audit_home.paths

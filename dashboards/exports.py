@@ -1,0 +1,95 @@
+"""Open-data exports for researchers: the published (disclosure-controlled) aggregates in the tidy
+layout the DfE uses on Explore Education Statistics, as CSV and Parquet, with a data dictionary.
+
+Suppressed values are `c`, not-applicable values `z`, as in DfE open data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from dashboards.publication import Publication, tidy_export, time_columns
+
+DICTIONARY = [
+    # file, column, description
+    ("*", "time_period", "Calendar year of the quarter, e.g. 2025."),
+    ("*", "time_identifier", "The quarter, e.g. 'Calendar year Q3' (1 July to 30 September)."),
+    ("*", "geographic_level", "'Local authority', or 'Partnership' for all LAs in the partnership together "
+                              "(a level of this project's, not one of DfE's)."),
+    ("*", "la_code", "GSS code of the local authority; blank on partnership rows."),
+    ("*", "la_name", "Name of the local authority, or of the partnership."),
+    ("indicator_rates", "indicator", "Indicator id (see indicators.csv and docs/indicators.md)."),
+    ("indicator_rates", "numerator", "Cases for which the indicator was met. c = suppressed (1 to 5, or "
+                                     "recoverable by subtraction)."),
+    ("indicator_rates", "denominator", "Cases to which the indicator applied. c = suppressed."),
+    ("indicator_rates", "rate", "numerator / denominator, 0 to 1. c = suppressed; z = no case applicable."),
+    ("indicator_rates", "ci_low", "Lower bound of the 95% Wilson score interval of the rate."),
+    ("indicator_rates", "ci_high", "Upper bound of the 95% Wilson score interval of the rate."),
+    ("scores", "domain", "PI parent inclusion, OF offender focus, CI context interventions, PF plan focus, "
+                         "PRACTICE the practice score (weighted mean of the four)."),
+    ("scores", "score", "Mean of the cases' domain scores, 0 to 1, higher is closer to the model. c = based on "
+                        "5 or fewer cases; z = no case scored."),
+    ("indicators", "indicator", "Indicator id."),
+    ("indicators", "domain", "Domain code."),
+    ("indicators", "title", "Short title."),
+    ("indicators", "question", "The question the indicator answers, in plain English."),
+    ("indicators", "direction", "'higher' or 'lower': which way is better."),
+    ("indicators", "informational", "True when reported but never part of a score."),
+]
+
+
+def write_exports(publication: Publication, out_dir: Path) -> list[Path]:
+    """Write every export into `out_dir` (replaced whole, so a reader never sees half of one)."""
+    staging = out_dir.with_name(out_dir.name + ".new")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    tables = {
+        "indicator_rates": tidy_export(publication),
+        "scores": tidy_scores(publication),
+        "indicators": pd.DataFrame([{"indicator": i.id, "domain": i.domain, "title": i.title,
+                                     "question": i.question, "direction": i.direction,
+                                     "informational": i.informational} for i in publication.framework.indicators]),
+    }
+    written = []
+    for name, frame in tables.items():
+        frame.to_csv(staging / f"{name}.csv", index=False)
+        frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(
+            staging / f"{name}.parquet", index=False)
+        written += [f"{name}.csv", f"{name}.parquet"]
+    dictionary = pd.DataFrame(DICTIONARY, columns=["file", "column", "description"])
+    dictionary.to_csv(staging / "data_dictionary.csv", index=False)
+    (staging / "README.txt").write_text(README, encoding="utf-8")
+    written += ["data_dictionary.csv", "README.txt"]
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    staging.rename(out_dir)
+    return [out_dir / name for name in written]
+
+
+def tidy_scores(publication: Publication) -> pd.DataFrame:
+    scores = publication.scores
+    out = time_columns(scores)
+    out["domain"] = scores["domain"].to_numpy()
+    out["score"] = [("c" if hidden else ("z" if pd.isna(value) else f"{value:.6f}"))
+                    for value, hidden in zip(scores["score"], scores["score_suppressed"], strict=True)]
+    return out
+
+
+README = """safeguarding-audit open data
+
+indicator_rates  one row per quarter, geography and indicator: numerator, denominator, rate and its
+                 95% Wilson score interval.
+scores           one row per quarter, geography and domain: the domain scores and the practice score.
+indicators       the indicator definitions (full rules in docs/indicators.md of the project).
+data_dictionary  every column of every file.
+
+Each file comes as CSV and as Parquet. Layout: the tidy format of DfE open data (time_period,
+time_identifier, geographic_level, la_code, la_name, then filters and measures).
+
+Symbols: c = confidential (a count from 1 to 5, or one that could be worked out by subtraction
+from published totals, and any rate built on it); z = not applicable; x = not available.
+Only aggregates are published: no case-level data, no case references.
+"""

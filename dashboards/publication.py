@@ -1,0 +1,169 @@
+"""The publishable aggregates: every number the site and the exports show, computed from the
+restricted warehouse and passed through disclosure control here, once. Pages and exports render
+these tables; they never read case-level tables themselves.
+
+Published tables carry numbers plus `<column>_suppressed` flags (see dashboards/disclosure.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import duckdb
+import pandas as pd
+
+from assets.config import load_yaml, local_authorities
+from assets.scoring import Framework, framework, pooled_rates
+from dashboards.disclosure import Relation, suppress_counts, suppress_rates, suppress_scores, threshold
+
+PARTNERSHIP_CODE = ""  # la_code of partnership rows (no LA)
+
+
+@cache
+def partnership_name() -> str:
+    return load_yaml("publication.yaml")["partnership"]["name"]
+
+
+def la_name(code: str) -> str:
+    return partnership_name() if code == PARTNERSHIP_CODE else local_authorities()[code].name
+
+
+@dataclass
+class Publication:
+    """Everything that may be published, already disclosure-controlled."""
+
+    rates: pd.DataFrame  # per quarter, indicator and LA (plus partnership rows)
+    scores: pd.DataFrame  # per quarter, domain (and PRACTICE) and LA (plus partnership rows)
+    submissions: pd.DataFrame  # per quarter and LA: status, cases, rows received and quarantined
+    quarantine_rules: pd.DataFrame  # per quarter, LA and rule: rule breaches
+    periods: list[str]
+    la_codes: list[str]
+    framework: Framework
+
+
+def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = None) -> Publication:
+    fw = fw or framework()
+    rates = published_rates(con)
+    return Publication(
+        rates=rates,
+        scores=published_scores(con),
+        submissions=published_submissions(con),
+        quarantine_rules=published_quarantine_rules(con),
+        periods=sorted(rates["period"].unique().tolist()) if len(rates) else [],
+        la_codes=sorted(c for c in rates["la_code"].unique().tolist() if c != PARTNERSHIP_CODE) if len(rates)
+        else [],
+        framework=fw,
+    )
+
+
+def with_names(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["la_name"] = frame["la_code"].map(la_name)
+    frame["geographic_level"] = frame["la_code"].map(
+        lambda c: "Partnership" if c == PARTNERSHIP_CODE else "Local authority")
+    return frame
+
+
+def published_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Indicator rates per LA and quarter, and pooled for the partnership per quarter, with Wilson
+    intervals; LAs add up to the partnership within each quarter and indicator."""
+    las = pooled_rates(con, ["la_code", "period", "indicator_id"])
+    total = pooled_rates(con, ["period", "indicator_id"])
+    total["la_code"] = PARTNERSHIP_CODE
+    frame = pd.concat([las, total], ignore_index=True)
+    frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
+    frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"))
+    frame = suppress_rates(frame)
+    return with_names(frame).sort_values(["period", "indicator_id", "is_total", "la_code"], ignore_index=True)
+
+
+def published_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Domain and practice scores per LA and quarter (from pack_scores) and for the partnership
+    (the mean over all its cases' domain scores, then the weighted mean for practice)."""
+    fw = framework()
+    las = con.execute("SELECT la_code, period, domain, score, cases_scored FROM pack_scores").df()
+    total = con.execute("""
+        SELECT period, domain, avg(score ORDER BY la_code, case_key) AS score, count(score) AS cases_scored
+        FROM case_domain_scores GROUP BY ALL""").df()
+    weights = {d: float(fw.weights.get(d, 1)) for d in fw.scored_domains}
+    practice = (total[total["domain"].isin(weights) & total["score"].notna()]
+                .assign(weight=lambda f: f["domain"].map(weights))
+                .groupby("period")
+                .apply(lambda g: pd.Series({"score": (g["score"] * g["weight"]).sum() / g["weight"].sum(),
+                                            "cases_scored": g["cases_scored"].max()}), include_groups=False)
+                .reset_index())
+    practice["domain"] = "PRACTICE"
+    total = pd.concat([total, practice], ignore_index=True)
+    total["la_code"] = PARTNERSHIP_CODE
+    frame = pd.concat([las, total], ignore_index=True)
+    frame["cases_scored"] = frame["cases_scored"].astype("int64")
+    frame = suppress_scores(frame, "cases_scored", ("score",))
+    frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
+    return with_names(frame).sort_values(["period", "domain", "is_total", "la_code"], ignore_index=True)
+
+
+def published_submissions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per LA and quarter: whether its pack loaded, and how many cases and rows; partnership totals."""
+    las = con.execute("""
+        SELECT la_code, period, status, cases_loaded AS cases, coalesce(rows_received, 0) AS rows_received,
+               rows_quarantined, content_sha256, received_at
+        FROM submissions WHERE status = 'loaded'""").df()
+    rejected = con.execute("""
+        SELECT la_code, period, count(*) AS packs_rejected FROM submissions
+        WHERE status = 'rejected' AND la_code IN (SELECT la_code FROM submissions WHERE status = 'loaded')
+        GROUP BY ALL""").df()
+    las = las.merge(rejected, on=["la_code", "period"], how="left")
+    las["packs_rejected"] = las["packs_rejected"].fillna(0).astype("int64")
+    totals = (las.groupby("period")[["cases", "rows_received", "rows_quarantined", "packs_rejected"]].sum()
+              .reset_index())
+    totals["la_code"] = PARTNERSHIP_CODE
+    totals["status"] = ""
+    frame = pd.concat([las, totals], ignore_index=True)
+    frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
+    relation = Relation(("period",), "is_total")
+    for column in ("cases", "rows_received", "rows_quarantined"):
+        frame = suppress_counts(frame, numerator=column, denominator=None, relation=relation)
+    return with_names(frame).sort_values(["period", "is_total", "la_code"], ignore_index=True)
+
+
+def published_quarantine_rules(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rule breaches per LA, quarter and rule, with each LA-quarter's total over its rules."""
+    rules = con.execute("""
+        SELECT la_code, period, rule, count(*) AS breaches FROM quarantine
+        WHERE la_code IS NOT NULL GROUP BY ALL""").df()
+    if rules.empty:
+        return with_names(rules.assign(breaches_suppressed=pd.Series(dtype=bool), is_total=pd.Series(dtype=bool)))
+    totals = rules.groupby(["la_code", "period"])["breaches"].sum().reset_index()
+    totals["rule"] = "all rules"
+    frame = pd.concat([rules, totals], ignore_index=True)
+    frame["is_total"] = frame["rule"] == "all rules"
+    frame = suppress_counts(frame, numerator="breaches", denominator=None,
+                            relation=Relation(("la_code", "period"), "is_total"))
+    return with_names(frame).sort_values(["period", "la_code", "is_total", "rule"], ignore_index=True)
+
+
+def time_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The DfE open-data columns that say when and where: 2025Q3 -> 2025, 'Calendar year Q3'."""
+    return pd.DataFrame({
+        "time_period": frame["period"].str[:4].to_numpy(),
+        "time_identifier": ("Calendar year Q" + frame["period"].str[-1]).to_numpy(),
+        "geographic_level": frame["geographic_level"].to_numpy(),
+        "la_code": frame["la_code"].to_numpy(),
+        "la_name": frame["la_name"].to_numpy(),
+    })
+
+
+def tidy_export(publication: Publication) -> pd.DataFrame:
+    """The rates in the tidy layout DfE uses for open data, suppressed values as `c`."""
+    rates = publication.rates
+    out = time_columns(rates)
+    out["indicator"] = rates["indicator_id"].to_numpy()
+    for column in ("numerator", "denominator"):
+        out[column] = [("c" if hidden else str(int(value)))
+                       for value, hidden in zip(rates[column], rates[f"{column}_suppressed"], strict=True)]
+    for column in ("rate", "ci_low", "ci_high"):
+        out[column] = [("c" if hidden else ("z" if pd.isna(value) else f"{value:.6f}"))
+                       for value, hidden in zip(rates[column], rates[f"{column}_suppressed"], strict=True)]
+    return out
+
+
+__all__ = ["Publication", "build_publication", "tidy_export", "threshold", "PARTNERSHIP_CODE"]
