@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from assets.config import contract, load_yaml
+from pipelines.template import rule_text
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 GENERATED_NOTE = "<!-- Generated from {sources} by `make docs`; edit those files, not this one. -->"
@@ -25,42 +26,15 @@ TYPE_TEXT = {
 }
 
 
-def column_rule(column: str, spec: dict) -> str:
-    parts = []
-    if spec["type"] == "code":
-        values = sorted(contract()["action_targets"]) if "values_from" in spec else spec["values"]
-        if "values_from" in spec:
-            parts.append("an action type from the vocabulary below")
-        else:
-            parts.append("one of " + ", ".join(f"`{v}`" for v in values))
-    if spec["type"] == "codelist":
-        parts.append(f"one or more of {', '.join(f'`{v}`' for v in spec['values'])}, separated by "
-                     f"`{spec['separator']}`")
-    if "min" in spec or "max" in spec:
-        low, high = spec.get("min"), spec.get("max")
-        parts.append(f"from {low} to {high}" if high is not None else f"{low} or more")
-    if "max_length" in spec:
-        parts.append(f"at most {spec['max_length']} characters")
-    if spec.get("unique"):
-        parts.append("unique within the pack")
-    if spec.get("references"):
-        parts.append(f"must match a `{spec['references'].split('.')[1]}` in `{spec['references'].split('.')[0]}`")
-    if spec.get("inside_period"):
-        parts.append("inside the period")
-    if spec.get("not_after") == "period_end":
-        parts.append("on or before the period end")
-    if "not_before_column" in spec:
-        parts.append(f"on or after `{spec['not_before_column']}`")
-    if "not_above_column" in spec:
-        parts.append(f"at most `{spec['not_above_column']}`")
-    if "not_yes_unless_yes" in spec:
-        parts.append(f"N where `{spec['not_yes_unless_yes']}` is N")
-    if "required_when" in spec:
-        (other, value), = spec["required_when"].items()
-        parts.append(f"required when `{other}` is `{value}`")
-    if spec.get("identifier"):
-        parts.append("pseudonymised or dropped on arrival, never stored")
-    return "; ".join(parts)
+def column_rule(spec: dict) -> str:
+    """Allowed codes, then the same plain-words rules as the Excel template's read-me sheet."""
+    values = ""
+    if spec["type"] in ("code", "codelist") and "values_from" not in spec:
+        values = "One of " + ", ".join(f"`{v}`" for v in spec["values"]) + ". "
+    elif "values_from" in spec:
+        values = "An action type from the vocabulary below. "
+    privacy = " Pseudonymised or dropped on arrival, never stored." if spec.get("identifier") else ""
+    return values + rule_text(spec) + privacy
 
 
 def render_export_pack() -> str:
@@ -105,7 +79,7 @@ def render_export_pack() -> str:
         for column, column_spec in table_spec["columns"].items():
             required = "yes" if column_spec.get("required") else "no"
             out.append(f"| `{column}` | {TYPE_TEXT[column_spec['type']]} | {required} | "
-                       f"{column_rule(column, column_spec)} |")
+                       f"{column_rule(column_spec)} |")
         out.append("")
     out += ["## Action types and their targets", "", "| target | action types |", "|---|---|"]
     for target, types in spec["action_targets"].items():

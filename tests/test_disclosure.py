@@ -80,7 +80,7 @@ def test_no_small_count_can_be_derived_from_a_counts_table(data):
     rows += [{"group": g, "value": sum(values), "is_total": True} for g, values in enumerate(data)]
     frame = suppress_counts(pd.DataFrame(rows), numerator="value", denominator=None,
                             relation=Relation(("group",), "is_total"), limit=LIMIT)
-    for (i, _), value in derive(frame, ["value"], ["group"]).items():
+    for value in derive(frame, ["value"], ["group"]).values():
         assert not 1 <= value <= LIMIT, frame.to_dict("records")
 
 
