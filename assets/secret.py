@@ -10,9 +10,10 @@ from pathlib import Path
 KEY_ENV = "SAFEGUARDING_AUDIT_KEY"
 
 
-def load_secret(key_file: Path) -> bytes:
-    """The key's UTF-8 bytes. Creates the key file (mode 0600) on first use."""
-    from_env = os.environ.get(KEY_ENV)
+def load_secret(key_file: Path, key_env: str = KEY_ENV) -> bytes:
+    """The key's UTF-8 bytes: from the environment variable `key_env` when it is set, otherwise from
+    `key_file`, created (mode 0600) on first use."""
+    from_env = os.environ.get(key_env)
     if from_env:
         return from_env.encode("utf-8")
     if not key_file.exists():

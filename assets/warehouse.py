@@ -7,6 +7,10 @@ failure part-way leaves the warehouse as it was."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -24,6 +28,45 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     if not read_only:
         con.execute(SCHEMA_SQL)
     return con
+
+
+@contextmanager
+def locked(database: Path | str, exclusive: bool = True, wait_message: Callable[[str], None] | None = None,
+           timeout: float = 3600.0) -> Iterator[None]:
+    """One writer at a time: DuckDB lets one process write a database file, so every writer holds an
+    exclusive lock on `<database>.lock` (readers a shared one) and others wait their turn rather than
+    fail. The lock is released by the operating system if the process dies."""
+    lock_path = Path(f"{database}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    with open(lock_path, "a+") as handle:
+        started, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told and wait_message:
+                    wait_message(f"waiting for another run to finish with {database}")
+                    told = True
+                if time.monotonic() - started > timeout:
+                    raise TimeoutError(f"{database} stayed locked by another run for {timeout:.0f} s") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def reading(database: Path | str) -> Iterator:
+    """A read-only connection, taken only when no run is writing."""
+    with locked(database, exclusive=False):
+        con = connect(database, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def already_received(con: duckdb.DuckDBPyConnection, pack: Pack) -> str | None:

@@ -46,3 +46,15 @@ def incomplete_cases(con: duckdb.DuckDBPyConnection, indicator_count: int) -> li
 
 def rate_mismatches(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     return con.execute(RATE_MISMATCH_SQL).fetchall()
+
+
+def heavily_quarantined_packs(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]],
+                              max_share: float) -> list[tuple[str, str, float]]:
+    """Packs (of those given) that lost more than `max_share` of their rows to quarantine."""
+    if not packs:
+        return []
+    rows = con.execute("""
+        SELECT la_code, period, rows_quarantined / rows_received AS share FROM submissions
+        WHERE status = 'loaded' AND rows_received > 0 AND list_contains($1, la_code || '|' || period)
+        ORDER BY ALL""", [[f"{la}|{period}" for la, period in packs]]).fetchall()
+    return [(la, period, share) for la, period, share in rows if share > max_share]

@@ -39,16 +39,22 @@ class Publication:
     periods: list[str]
     la_codes: list[str]
     framework: Framework
+    limit: int  # the disclosure threshold these tables were suppressed with
 
 
-def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = None) -> Publication:
+def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = None,
+                      limit: int | None = None) -> Publication:
+    """Every published table, with counts from 1 to `limit` (default: config/publication.yaml)
+    and anything derivable from them suppressed."""
     fw = fw or framework()
-    rates = published_rates(con)
+    limit = threshold() if limit is None else limit
+    rates = published_rates(con, limit)
     return Publication(
         rates=rates,
-        scores=published_scores(con),
-        submissions=published_submissions(con),
-        quarantine_rules=published_quarantine_rules(con),
+        scores=published_scores(con, limit),
+        submissions=published_submissions(con, limit),
+        quarantine_rules=published_quarantine_rules(con, limit),
+        limit=limit,
         periods=sorted(rates["period"].unique().tolist()) if len(rates) else [],
         la_codes=sorted(c for c in rates["la_code"].unique().tolist() if c != PARTNERSHIP_CODE) if len(rates)
         else [],
@@ -63,7 +69,7 @@ def with_names(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def published_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def published_rates(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
     """Indicator rates per LA and quarter, and pooled for the partnership per quarter, with Wilson
     intervals; LAs add up to the partnership within each quarter and indicator."""
     las = pooled_rates(con, ["la_code", "period", "indicator_id"])
@@ -71,12 +77,12 @@ def published_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     total["la_code"] = PARTNERSHIP_CODE
     frame = pd.concat([las, total], ignore_index=True)
     frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
-    frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"))
+    frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"), limit=limit)
     frame = suppress_rates(frame)
     return with_names(frame).sort_values(["period", "indicator_id", "is_total", "la_code"], ignore_index=True)
 
 
-def published_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def published_scores(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
     """Domain and practice scores per LA and quarter (from pack_scores) and for the partnership
     (the mean over all its cases' domain scores, then the weighted mean for practice)."""
     fw = framework()
@@ -96,12 +102,12 @@ def published_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     total["la_code"] = PARTNERSHIP_CODE
     frame = pd.concat([las, total], ignore_index=True)
     frame["cases_scored"] = frame["cases_scored"].astype("int64")
-    frame = suppress_scores(frame, "cases_scored", ("score",))
+    frame = suppress_scores(frame, "cases_scored", ("score",), limit)
     frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
     return with_names(frame).sort_values(["period", "domain", "is_total", "la_code"], ignore_index=True)
 
 
-def published_submissions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def published_submissions(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
     """Per LA and quarter: whether its pack loaded, and how many cases and rows; partnership totals."""
     las = con.execute("""
         SELECT la_code, period, status, cases_loaded AS cases, coalesce(rows_received, 0) AS rows_received,
@@ -121,11 +127,11 @@ def published_submissions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
     relation = Relation(("period",), "is_total")
     for column in ("cases", "rows_received", "rows_quarantined"):
-        frame = suppress_counts(frame, numerator=column, denominator=None, relation=relation)
+        frame = suppress_counts(frame, numerator=column, denominator=None, relation=relation, limit=limit)
     return with_names(frame).sort_values(["period", "is_total", "la_code"], ignore_index=True)
 
 
-def published_quarantine_rules(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def published_quarantine_rules(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
     """Rule breaches per LA, quarter and rule, with each LA-quarter's total over its rules."""
     rules = con.execute("""
         SELECT la_code, period, rule, count(*) AS breaches FROM quarantine
@@ -137,7 +143,7 @@ def published_quarantine_rules(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     frame = pd.concat([rules, totals], ignore_index=True)
     frame["is_total"] = frame["rule"] == "all rules"
     frame = suppress_counts(frame, numerator="breaches", denominator=None,
-                            relation=Relation(("la_code", "period"), "is_total"))
+                            relation=Relation(("la_code", "period"), "is_total"), limit=limit)
     return with_names(frame).sort_values(["period", "la_code", "is_total", "rule"], ignore_index=True)
 
 

@@ -155,12 +155,9 @@ def cmd_export(args) -> int:
     if not home.warehouse.exists():
         raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
     out = (args.out or home.exports).resolve()
-    con = warehouse.connect(home.warehouse, read_only=True)
-    try:
+    with warehouse.reading(home.warehouse) as con:
         say("building the published aggregates (disclosure control applied)")
         written = write_exports(build_publication(con), out)
-    finally:
-        con.close()
     for path in written:
         say(f"  {path.name}")
     print(out)
@@ -174,13 +171,12 @@ def cmd_explain(args) -> int:
     home = AuditHome.resolve(args.home)
     if not home.warehouse.exists():
         raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
-    con = warehouse.connect(home.warehouse, read_only=True)
-    try:
-        explanation = explain_case(con, args.la.strip().upper(), args.period.strip().upper(), args.case_key.strip())
-    except LookupError as error:
-        raise UsageError(str(error)) from error
-    finally:
-        con.close()
+    with warehouse.reading(home.warehouse) as con:
+        try:
+            explanation = explain_case(con, args.la.strip().upper(), args.period.strip().upper(),
+                                       args.case_key.strip())
+        except LookupError as error:
+            raise UsageError(str(error)) from error
     print(explanation.to_text())
     return EXIT_OK
 
@@ -220,7 +216,9 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
 
     inbox = inbox or home.inbox
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
-    instance = dg.DagsterInstance.get()
+    # Two commands starting together on a new home would both create the instance's storage.
+    with warehouse.locked(home.dagster_home / "instance", wait_message=say):
+        instance = dg.DagsterInstance.get()
     try:
         result = execute_audit(instance, home.root, inbox, progress=say)
     finally:
@@ -228,8 +226,7 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
     if not result.success:
         raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {failure_message(result)}")
     say(f"Dagster run {result.run_id[:8]} succeeded")
-    con = warehouse.connect(home.warehouse, read_only=True)
-    try:
+    with warehouse.reading(home.warehouse) as con:
         rejected = []
         for path in discover_packs(inbox):
             pack = open_pack(path)
@@ -238,8 +235,6 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
             if row and row[0] == "rejected":
                 rejected.append(pack.source)
         return rejected
-    finally:
-        con.close()
 
 
 def failure_message(result) -> str:

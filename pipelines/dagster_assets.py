@@ -7,23 +7,26 @@ single run (the command line runs every pack in the inbox at once; unchanged pac
 their content hash). Partnership-wide assets (the site) depend on every partition."""
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from assets import warehouse as warehouse_tables
+from assets.config import load_yaml
 from assets.ingest import ingest_inbox
 from assets.scoring import framework, score_pending
-from assets.secret import load_secret
 from checks import reconciliation
 from checks.expectations import validate_loaded
 from dashboards.exports import write_exports
 from dashboards.publication import build_publication, tidy_export
 from dashboards.site import write_site
 from pipelines.partitions import pack_partitions
-from pipelines.resources import AuditHomeResource, progress_for
+from pipelines.resources import AuditHomeResource, WarehouseResource, progress_for
 
 PACK_TABLE_KEYS = ["submissions", "cases", "meetings", "actions", "quarantine"]
 SCORE_TABLE_KEYS = ["case_indicators", "case_domain_scores", "indicator_rates", "pack_scores"]
-PER_PACK = {"partitions_def": pack_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
+# Every asset that opens the warehouse is in the `warehouse` pool, limited to one at a time in
+# <home>/dagster/dagster.yaml: DuckDB has one writer per file.
+WAREHOUSE_POOL = "warehouse"
+PER_PACK = {"partitions_def": pack_partitions, "backfill_policy": dg.BackfillPolicy.single_run(),
+            "pool": WAREHOUSE_POOL}
 
 
 def row_counts(con, tables: list[str], keys: list[str]) -> dict[str, int]:
@@ -59,6 +62,9 @@ def column_schema(con, table: str) -> dg.TableSchema:
     check_specs=[
         dg.AssetCheckSpec("rows_reconcile", asset="submissions", blocking=True,
                           description="For every loaded pack, rows received = loaded + quarantined."),
+        dg.AssetCheckSpec("quarantine_share", asset="quarantine", blocking=True,
+                          description="No pack of the run's partitions lost more than the share of its rows "
+                                      "to quarantine set in config/checks.yaml."),
         *[dg.AssetCheckSpec("contract_expectations", asset=table, blocking=True,
                             description=f"Great Expectations suite from the contract over the {table} rows "
                                         "loaded in this run.")
@@ -66,12 +72,12 @@ def column_schema(con, table: str) -> dg.TableSchema:
     ],
     **PER_PACK,
 )
-def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource):
+def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
     """The packs of this run's partitions, read from the inbox, checked, standardised and loaded or
     rejected. A pack whose content was loaded before is skipped."""
     keys = list(context.partition_keys)
-    paths = audit_home.paths.prepare()
-    secret = load_secret(paths.key_file)
+    audit_home.paths.prepare()
+    secret = audit_home.secret()
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
         report = ingest_inbox(con, audit_home.inbox_path, secret, progress_for(context), keys=set(keys))
@@ -80,6 +86,15 @@ def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         unreconciled = reconciliation.unreconciled_packs(con)
         loaded = [(o.la_code, o.period) for o in report.outcomes if o.status == "loaded"]
         suites = validate_loaded(con, loaded)
+        max_share = float(load_yaml("checks.yaml")["max_quarantined_share"])
+        # Every pack of the run's partitions, not only those loaded now: a bad pack keeps stopping
+        # the runs that include it until it is replaced.
+        in_run = [tuple(key.split("|")) for key in keys if "|" in key]
+        heavy = reconciliation.heavily_quarantined_packs(con, in_run, max_share)
+        sample_rows = con.execute("""SELECT la_code, period, table_name, list(row_number ORDER BY row_number)[:10]
+                                     FROM quarantine WHERE list_contains($1, la_code || '|' || period)
+                                     GROUP BY ALL ORDER BY ALL LIMIT 20""",
+                                  [[f"{la}|{p}" for la, p in loaded]]).fetchall()
         rules = con.execute("""SELECT rule, count(*) FROM quarantine WHERE list_contains($1, la_code || '|' || period)
                                GROUP BY ALL ORDER BY 2 DESC, 1""", [keys]).fetchall()
     outcomes = [(o.source, o.status, o.cases_loaded, o.rows_quarantined, o.rule or "") for o in report.outcomes]
@@ -98,6 +113,14 @@ def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         check_name="rows_reconcile", asset_key="submissions", passed=not unreconciled,
         metadata={"unreconciled_packs": len(unreconciled),
                   "packs": ", ".join(f"{la} {p}" for la, p, *_ in unreconciled[:20])})
+    yield dg.AssetCheckResult(
+        check_name="quarantine_share", asset_key="quarantine", passed=not heavy,
+        description=None if not heavy else "Packs losing most of their rows: check the layout or mapping profile.",
+        metadata={"max_share": max_share,
+                  "packs_over": ", ".join(f"{la} {p} ({share:.0%})" for la, p, share in heavy) or "none",
+                  "failing_rules": dg.MetadataValue.md(markdown_table(rules, ("rule", "rows"))),
+                  "sample_row_numbers": dg.MetadataValue.json(
+                      {f"{la} {p} {t}": rows for la, p, t, rows in sample_rows})})
     for suite in suites:
         yield dg.AssetCheckResult(
             check_name="contract_expectations", asset_key=suite.table, passed=suite.success,
@@ -125,7 +148,7 @@ def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
     ],
     **PER_PACK,
 )
-def pack_scoring(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
+def pack_scoring(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Score the cases of this run's packs against the indicator framework, then pool rates and
     scores per pack. A run for one pack always rescores it; a change to the framework rescores all."""
     keys = list(context.partition_keys)
@@ -157,14 +180,14 @@ def pack_scoring(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
 PUBLISHED_FROM = ["indicator_rates", "pack_scores", "case_domain_scores", "submissions", "quarantine"]
 
 
-@dg.asset(deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish")
-def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource) -> None:
+@dg.asset(deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish", pool=WAREHOUSE_POOL)
+def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource) -> None:
     """Open data under <home>/exports/: the published aggregates (suppressed) as CSV and Parquet in
     DfE's tidy layout, with a data dictionary."""
     paths = audit_home.paths
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
-        publication = build_publication(con)
+        publication = build_publication(con, limit=audit_home.threshold)
     written = write_exports(publication, paths.exports)
     rates = tidy_export(publication)
     hidden = int((rates["numerator"] == "c").sum())
@@ -176,8 +199,8 @@ def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, wa
     })
 
 
-@dg.asset(deps=PUBLISHED_FROM, kinds={"html"}, group_name="publish")
-def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: DuckDBResource) -> None:
+@dg.asset(deps=PUBLISHED_FROM, kinds={"html"}, group_name="publish", pool=WAREHOUSE_POOL)
+def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource) -> None:
     """The static dashboard site under <home>/site/: aggregates only, opens offline."""
     paths = audit_home.paths
     with warehouse.get_connection() as con:

@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.dagster_assets import exports, pack_scoring, pack_tables, site
 from pipelines.partitions import pack_partitions
 from pipelines.resources import build_resources
+from pipelines.sensors import inbox_sensor, quarterly_republish
 
 AUDIT_JOB = "audit"
 PUBLISH_JOB = "publish"
@@ -21,6 +22,7 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
         PUBLISH_JOB, selection=dg.AssetSelection.assets(site, exports),
         description="Republish the site and the exports from the warehouse as it is.")
     return dg.Definitions(assets=[pack_tables, pack_scoring, site, exports], jobs=[audit_job, publish_job],
+                          sensors=[inbox_sensor], schedules=[quarterly_republish(publish_job)],
                           resources=build_resources(home, inbox))
 
 

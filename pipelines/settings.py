@@ -10,12 +10,19 @@ from pathlib import Path
 
 HOME_ENV = "SAFEGUARDING_AUDIT_HOME"
 INBOX_ENV = "SAFEGUARDING_AUDIT_INBOX"
+KEY_FILE_ENV = "SAFEGUARDING_AUDIT_KEY_FILE"
+THRESHOLD_ENV = "SAFEGUARDING_AUDIT_SUPPRESSION_THRESHOLD"
 DEFAULT_HOME = "var"
 
 DAGSTER_YAML = """\
 # Written by safeguarding-audit. The command line and `dagster dev` share this instance.
 telemetry:
   enabled: false
+# DuckDB allows one writing process per file: assets that open the warehouse share the
+# `warehouse` pool, and no pool runs more than one step at a time across runs.
+concurrency:
+  pools:
+    default_limit: 1
 """
 
 

@@ -1,0 +1,100 @@
+"""The inbox sensor and the quarterly republishing schedule.
+
+The sensor looks at the inbox every minute. A pack that is new, or whose content changed (by
+SHA-256, not file times), gets its partition added and one run requested, with a run key made of
+its name and content hash, so a pack seen twice runs once. A pack must look the same on two looks
+in a row first, so one still being copied in waits. A pack removed from the inbox is forgotten by
+the sensor; what it loaded stays in the warehouse.
+
+Both are on by default: loads are idempotent and atomic, so a run the sensor starts can only add
+a new or corrected pack, and the schedule only republishes from the warehouse."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from assets.reading import content_sha256, discover_packs, open_pack
+from pipelines.partitions import pack_partitions
+from pipelines.resources import AuditHomeResource
+
+
+@dataclass
+class InboxDecisions:
+    """What the sensor does on one look at the inbox."""
+
+    runs: list[tuple[str, str]] = field(default_factory=list)  # (partition key, run key)
+    new_partitions: list[str] = field(default_factory=list)
+    cursor: dict = field(default_factory=dict)  # source -> {"mtime", "size", "sha256", "pending"}
+    notes: list[str] = field(default_factory=list)
+
+
+def stamp(path: Path) -> tuple[float, int]:
+    """Latest modification time and total size of a pack's files. A folder's own time counts too:
+    it changes when a file is added, even one copied with its old time preserved."""
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    stats = [f.stat() for f in files]
+    return max([s.st_mtime for s in stats] + [path.stat().st_mtime]), sum(s.st_size for s in stats)
+
+
+def decide(inbox: Path, cursor: dict, known_partitions: set[str]) -> InboxDecisions:
+    """Compare the inbox with what the sensor saw before (its cursor).
+
+    A pack must look the same (file times and sizes) on two looks in a row before it is read, so a
+    pack still being copied in is never run half-written; then its content hash decides whether
+    anything changed since its last run."""
+    result = InboxDecisions()
+    present = set()
+    for path in discover_packs(inbox):
+        pack = open_pack(path, hash_content=False)
+        present.add(pack.source)
+        mtime, size = stamp(path)
+        before = cursor.get(pack.source, {})
+        last_run_sha = before.get("sha256")
+        if (before.get("mtime"), before.get("size")) != (mtime, size):
+            result.cursor[pack.source] = {"mtime": mtime, "size": size, "sha256": last_run_sha, "pending": True}
+            result.notes.append(f"{pack.source}: {'changing' if before else 'new'}; read once it has settled")
+            continue
+        if not before.get("pending"):
+            result.cursor[pack.source] = before
+            continue
+        sha = content_sha256(path)
+        result.cursor[pack.source] = {"mtime": mtime, "size": size, "sha256": sha, "pending": False}
+        if sha == last_run_sha:
+            result.notes.append(f"{pack.source}: touched but unchanged")
+            continue
+        if pack.key not in known_partitions and pack.key not in result.new_partitions:
+            result.new_partitions.append(pack.key)
+        result.runs.append((pack.key, f"{pack.source}:{sha}"))
+        result.notes.append(f"{pack.source}: {'changed' if last_run_sha else 'new'}, run requested")
+    for source in sorted(set(cursor) - present):
+        result.notes.append(f"{source}: no longer in the inbox; what it loaded stays in the warehouse")
+    return result
+
+
+@dg.sensor(job_name="audit", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Starts a run for each new or changed pack in the inbox.")
+def inbox_sensor(context: dg.SensorEvaluationContext, audit_home: AuditHomeResource):
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    known = set(context.instance.get_dynamic_partitions(pack_partitions.name))
+    decisions = decide(audit_home.inbox_path, cursor, known)
+    for note in decisions.notes:
+        context.log.info(note)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=run_key, partition_key=key) for key, run_key in decisions.runs],
+        dynamic_partitions_requests=[pack_partitions.build_add_request(decisions.new_partitions)]
+        if decisions.new_partitions else [],
+        cursor=json.dumps(decisions.cursor, sort_keys=True),
+    )
+
+
+def quarterly_republish(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+    """Republish the site and exports at 06:00 on the first day of each quarter, so pages say which
+    quarter they were published in even when no pack arrived."""
+    return dg.ScheduleDefinition(
+        name="quarterly_republish", job=job, cron_schedule="0 6 1 1,4,7,10 *",
+        execution_timezone="Europe/London", default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Republish the site and exports from the warehouse each quarter.")

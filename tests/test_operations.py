@@ -1,0 +1,119 @@
+"""Operations with Dagster's own APIs: the inbox sensor's decisions, a blocking check stopping a
+bad pack's downstream work, and two runs started together."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.partitions import execute_audit
+from pipelines.resources import AuditHomeResource
+from pipelines.sensors import decide, inbox_sensor
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
+CLI = str(Path(sys.executable).parent / "safeguarding-audit")
+
+
+def look_twice(inbox, cursor, known):
+    """Two sensor ticks in a row: the first sees a change, the second acts once it has settled."""
+    first = decide(inbox, cursor, known)
+    return first, decide(inbox, first.cursor, known)
+
+
+def test_sensor_decisions_new_unchanged_changed_removed_and_settling(tmp_path):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(FIXTURE, inbox / "E06000001_2025Q3")
+    shutil.copytree(FIXTURE, inbox / "E06000002_2025Q3")
+
+    seen, first = look_twice(inbox, {}, set())
+    assert seen.runs == [] and all("read once it has settled" in n for n in seen.notes)  # still settling
+    assert first.new_partitions == ["E06000001|2025Q3", "E06000002|2025Q3"]
+    assert [key for key, _ in first.runs] == ["E06000001|2025Q3", "E06000002|2025Q3"]
+    known = set(first.new_partitions)
+
+    unchanged = decide(inbox, first.cursor, known)
+    assert unchanged.runs == [] and unchanged.cursor == first.cursor
+
+    os.utime(inbox / "E06000001_2025Q3" / "cases.csv", (4e9, 4e9))  # touched, same content
+    _, touched = look_twice(inbox, first.cursor, known)
+    assert touched.runs == [] and any("touched but unchanged" in n for n in touched.notes)
+
+    cases = inbox / "E06000002_2025Q3" / "cases.csv"
+    cases.write_text(cases.read_text().replace("A4,13,", "A4,12,"))
+    _, changed = look_twice(inbox, touched.cursor, known)
+    assert [key for key, _ in changed.runs] == ["E06000002|2025Q3"] and changed.new_partitions == []
+    assert changed.runs[0][1] != first.runs[1][1]  # a new run key for the new content
+
+    shutil.rmtree(inbox / "E06000001_2025Q3")
+    removed = decide(inbox, changed.cursor, known)
+    assert removed.runs == [] and "E06000001_2025Q3" not in removed.cursor
+    assert any("no longer in the inbox" in n for n in removed.notes)
+
+    growing = inbox / "E06000003_2025Q3"  # a pack still being copied in is never read half-written
+    shutil.copytree(FIXTURE, growing)
+    tick = decide(inbox, removed.cursor, known)
+    with open(growing / "actions.csv", "a") as handle:
+        handle.write("A4,X10,2025-08-02,curfew,police,planned,\n")
+    assert decide(inbox, tick.cursor, known).runs == []
+
+
+def test_the_sensor_adds_partitions_and_requests_each_pack_once(tmp_path):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(FIXTURE, inbox / "E06000001_2025Q3")
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"audit_home": AuditHomeResource(home=str(tmp_path / "home"), inbox=str(inbox))}
+    seen = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert seen.run_requests == []
+    result = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=seen.cursor))
+    assert [r.partition_key for r in result.run_requests] == ["E06000001|2025Q3"]
+    assert result.run_requests[0].run_key.startswith("E06000001_2025Q3:")
+    assert result.dynamic_partitions_requests[0].partition_keys == ["E06000001|2025Q3"]
+    again = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor))
+    assert again.run_requests == []
+    assert json.loads(again.cursor) == json.loads(result.cursor)
+
+
+def test_a_blocking_check_stops_a_bad_packs_downstream_work(tmp_path):
+    home = tmp_path / "home"
+    pack = home / "inbox" / "E06000001_2025Q3"
+    shutil.copytree(FIXTURE, pack)
+    for name in ("meetings.csv", "actions.csv"):  # a layout the contract does not know: most rows fail
+        text = (pack / name).read_text()
+        (pack / name).write_text(text.replace(",2025-0", ",31/13/2025-0"))
+    result = execute_audit(dg.DagsterInstance.ephemeral(), home, home / "inbox")
+    assert not result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["quarantine_share"] is False
+    materialised = {e.event_specific_data.materialization.asset_key.to_user_string()
+                    for e in result.get_asset_materialization_events()}
+    assert "quarantine" in materialised
+    assert not materialised & {"case_indicators", "indicator_rates", "site", "exports"}
+    assert not (home / "site").exists()
+    # The command line says which check stopped the run.
+    cli = subprocess.run([CLI, "run", "--home", str(home)], capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 2 and "quarantine_share" in cli.stderr
+
+
+def test_two_runs_started_together_both_finish_without_corruption(tmp_path):
+    home = tmp_path / "home"
+    from pipelines.synth import write_packs
+
+    write_packs(home / "inbox", las=2, quarters=1, seed=4, cases_per_la=30, formats="csv")
+    runs = [subprocess.Popen([CLI, "run", "--home", str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    outcomes = [run.communicate(timeout=600) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outcomes
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT la_code || period) FROM submissions").fetchone() == (2, 2)
+    assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 2 * 30
+    assert con.execute("SELECT count(*) FROM case_indicators").fetchone()[0] == 2 * 30 * 18
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    assert len(instance.get_runs()) == 2 and all(r.is_success for r in instance.get_runs())
+    instance.dispose()
