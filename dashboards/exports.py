@@ -5,12 +5,11 @@ Suppressed values are `c`, not-applicable values `z`, as in DfE open data."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from dashboards.publication import Publication, tidy_export, time_columns
+from dashboards.publication import Publication, replace_folder, tidy_export, time_columns
 
 DICTIONARY = [
     # file, column, description
@@ -42,10 +41,10 @@ DICTIONARY = [
 
 def write_exports(publication: Publication, out_dir: Path) -> list[Path]:
     """Write every export into `out_dir` (replaced whole, so a reader never sees half of one)."""
-    staging = out_dir.with_name(out_dir.name + ".new")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    return replace_folder(out_dir, lambda folder: fill_exports(publication, folder))
+
+
+def fill_exports(publication: Publication, folder: Path) -> list[str]:
     tables = {
         "indicator_rates": tidy_export(publication),
         "scores": tidy_scores(publication),
@@ -55,18 +54,14 @@ def write_exports(publication: Publication, out_dir: Path) -> list[Path]:
     }
     written = []
     for name, frame in tables.items():
-        frame.to_csv(staging / f"{name}.csv", index=False)
+        frame.to_csv(folder / f"{name}.csv", index=False)
         frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(
-            staging / f"{name}.parquet", index=False)
+            folder / f"{name}.parquet", index=False)
         written += [f"{name}.csv", f"{name}.parquet"]
-    dictionary = pd.DataFrame(DICTIONARY, columns=["file", "column", "description"])
-    dictionary.to_csv(staging / "data_dictionary.csv", index=False)
-    (staging / "README.txt").write_text(README, encoding="utf-8")
-    written += ["data_dictionary.csv", "README.txt"]
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    staging.rename(out_dir)
-    return [out_dir / name for name in written]
+    pd.DataFrame(DICTIONARY, columns=["file", "column", "description"]).to_csv(
+        folder / "data_dictionary.csv", index=False)
+    (folder / "README.txt").write_text(README, encoding="utf-8")
+    return written + ["data_dictionary.csv", "README.txt"]
 
 
 def tidy_scores(publication: Publication) -> pd.DataFrame:

@@ -6,8 +6,11 @@ Published tables carry numbers plus `<column>_suppressed` flags (see dashboards/
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -26,6 +29,20 @@ def partnership_name() -> str:
 
 def la_name(code: str) -> str:
     return partnership_name() if code == PARTNERSHIP_CODE else local_authorities()[code].name
+
+
+def replace_folder(target: Path, fill: Callable[[Path], list[str]]) -> list[Path]:
+    """Write a published folder (site or exports) beside the old one, then swap it in whole, so a
+    reader never sees half of one. `fill` writes into the new folder and returns the file names."""
+    staging = target.with_name(target.name + ".new")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    names = fill(staging)
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return [target / name for name in names]
 
 
 @dataclass
@@ -113,14 +130,21 @@ def published_submissions(con: duckdb.DuckDBPyConnection, limit: int) -> pd.Data
         SELECT la_code, period, status, cases_loaded AS cases, coalesce(rows_received, 0) AS rows_received,
                rows_quarantined, content_sha256, received_at
         FROM submissions WHERE status = 'loaded'""").df()
+    # Rejected packs count files, not children: shown as they are, for every LA and quarter that can
+    # be named (a pack with an unknown LA code or a bad name counts in the partnership total only).
     rejected = con.execute("""
         SELECT la_code, period, count(*) AS packs_rejected FROM submissions
-        WHERE status = 'rejected' AND la_code IN (SELECT la_code FROM submissions WHERE status = 'loaded')
+        WHERE status = 'rejected' AND regexp_full_match(coalesce(period, ''), '[0-9]{4}Q[1-4]')
         GROUP BY ALL""").df()
-    las = las.merge(rejected, on=["la_code", "period"], how="left")
-    las["packs_rejected"] = las["packs_rejected"].fillna(0).astype("int64")
+    known = rejected["la_code"].isin(list(local_authorities()))
+    unnamed = rejected[~known].groupby("period")["packs_rejected"].sum()
+    las = las.merge(rejected[known], on=["la_code", "period"], how="outer")
+    las["status"] = las["status"].fillna("rejected")
+    for column in ("cases", "rows_received", "rows_quarantined", "packs_rejected"):
+        las[column] = las[column].fillna(0).astype("int64")
     totals = (las.groupby("period")[["cases", "rows_received", "rows_quarantined", "packs_rejected"]].sum()
               .reset_index())
+    totals["packs_rejected"] += totals["period"].map(unnamed).fillna(0).astype("int64")
     totals["la_code"] = PARTNERSHIP_CODE
     totals["status"] = ""
     frame = pd.concat([las, totals], ignore_index=True)

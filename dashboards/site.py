@@ -1,23 +1,59 @@
 """The static dashboard site under <home>/site/: aggregates only, viewable offline.
 
-plotly.js is copied beside the pages once (never fetched from a CDN), so the site opens from the
-file system on a machine with no internet."""
+Pages: index.html (partnership overview), indicator-<ID>.html, la-<code>.html and methods.html,
+all built from the disclosure-controlled Publication (dashboards/publication.py), never from
+case-level tables. plotly.js is written beside the pages once and every page loads it from there
+(never from a CDN), so the site opens from the file system on a machine with no internet."""
 
 from __future__ import annotations
 
 import html
-import shutil
 from pathlib import Path
 
-import duckdb
-import pandas as pd
-import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from assets.config import local_authorities
-from assets.scoring import Framework, framework
+from dashboards.pages import Page, all_pages
+from dashboards.publication import Publication, replace_folder
 
 PLOTLY_JS = "plotly.min.js"
+LEGEND = "[c] confidential, [z] not applicable, [x] not available"
+NAV = (("index.html", "Overview"), ("index.html#indicators", "Indicators"),
+       ("index.html#local-authorities", "Local authorities"), ("methods.html", "Methods"))
+
+STYLE = """
+body { font-family: Arial, Helvetica, sans-serif; margin: 0; color: #0b0c0c; line-height: 1.45; font-size: 17px; }
+a { color: #1d70b8; } a:visited { color: #4c2c92; } a:hover { color: #003078; }
+a:focus { outline: 3px solid #ffdd00; background: #ffdd00; color: #0b0c0c; }
+.skip { position: absolute; left: -9999px; } .skip:focus { left: 8px; top: 8px; padding: 4px; }
+header { background: #0b0c0c; color: #fff; border-bottom: 8px solid #1d70b8; }
+header .bar { max-width: 1100px; margin: 0 auto; padding: 12px 24px; display: flex; flex-wrap: wrap;
+  align-items: baseline; gap: 8px 28px; }
+header .service { font-weight: bold; font-size: 20px; }
+header nav a, header nav a:visited { color: #fff; margin-right: 20px; font-weight: bold; text-decoration: none; }
+header nav a:hover, header nav a[aria-current] { text-decoration: underline; text-underline-offset: 4px; }
+main { max-width: 1100px; margin: 0 auto; padding: 8px 24px 40px; }
+h1 { font-size: 36px; margin: 24px 0 12px; } h2 { font-size: 26px; margin: 40px 0 12px; }
+h3 { font-size: 20px; margin: 28px 0 8px; } h4 { font-size: 18px; margin: 20px 0 4px; }
+.lead { font-size: 20px; max-width: 46em; } p { max-width: 52em; }
+.legend { background: #f3f2f1; padding: 8px 12px; border-left: 5px solid #b1b4b6; font-size: 15px; max-width: none; }
+.notice { border-left: 5px solid #1d70b8; padding: 8px 12px; background: #f3f2f1; font-weight: bold; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; margin: 8px 0 24px; font-size: 15px; }
+th, td { border-bottom: 1px solid #b1b4b6; padding: 6px 12px 6px 0; text-align: left; vertical-align: top; }
+thead th { border-bottom: 2px solid #0b0c0c; }
+th[scope=row] { font-weight: normal; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+caption { text-align: left; font-weight: bold; padding: 4px 0 8px; font-size: 17px; }
+figure.chart-figure { margin: 16px 0 32px; }
+figcaption { margin-bottom: 8px; max-width: 52em; }
+details { margin: 8px 0; } summary { color: #1d70b8; cursor: pointer; text-decoration: underline; }
+dl.definition { display: grid; grid-template-columns: 10em 1fr; gap: 4px 16px; margin: 8px 0 16px; }
+dl.definition dt { font-weight: bold; } dl.definition dd { margin: 0; }
+code { font-family: Consolas, "Courier New", monospace; font-size: 15px; background: #f3f2f1; padding: 0 3px; }
+ul.links { columns: 2; max-width: 60em; }
+footer { border-top: 1px solid #b1b4b6; max-width: 1100px; margin: 0 auto; padding: 16px 24px; font-size: 15px;
+  color: #505a5f; }
+"""
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -25,101 +61,50 @@ PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} - safeguarding audit</title>
-<style>
-body {{ font-family: Arial, Helvetica, sans-serif; margin: 0; color: #0b0c0c; line-height: 1.4; }}
-header {{ background: #0b0c0c; color: #fff; padding: 12px 24px; }}
-header a {{ color: #fff; margin-right: 16px; }}
-main {{ max-width: 1100px; margin: 0 auto; padding: 16px 24px; }}
-table {{ border-collapse: collapse; margin: 8px 0 24px; font-size: 14px; }}
-th, td {{ border-bottom: 1px solid #b1b4b6; padding: 4px 10px; text-align: left; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-caption {{ text-align: left; font-weight: bold; padding: 4px 0; }}
-.figure {{ margin: 16px 0; }}
-details {{ margin-bottom: 24px; }}
-</style>
+<link rel="icon" href="data:,">
+<style>{style}</style>
 <script src="{plotly}"></script>
 </head>
 <body>
-<header><strong>Safeguarding audit</strong> &nbsp; {nav}</header>
-<main>
+<a class="skip" href="#content">Skip to main content</a>
+<header><div class="bar"><span class="service">Safeguarding audit</span>
+<nav aria-label="Main">{nav}</nav></div></header>
+<main id="content">
 <h1>{title}</h1>
+<p class="legend">Shorthand used in tables: {legend}. See <a href="methods.html#symbols">symbols</a>.</p>
 {body}
 </main>
+<footer>Published totals only: nothing on this site describes one child. Figures come from local authorities'
+quarterly case audit packs; small numbers are hidden as described in <a href="methods.html#disclosure">disclosure
+control</a>.</footer>
 </body>
 </html>
 """
 
 
-def write_site(con: duckdb.DuckDBPyConnection, site_dir: Path, fw: Framework | None = None) -> list[Path]:
-    """Write the site; returns the pages written."""
-    fw = fw or framework()
-    staging = site_dir.with_name(site_dir.name + ".new")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    (staging / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
-    pages = [write_index(con, staging, fw)]
-    # Swap the finished site in whole, so a reader never sees half a site.
-    if site_dir.exists():
-        shutil.rmtree(site_dir)
-    staging.rename(site_dir)
-    return [site_dir / page.name for page in pages]
+def write_site(publication: Publication, site_dir: Path) -> list[Path]:
+    """Write the site from the published (disclosure-controlled) tables; returns the pages written."""
+    return [path for path in replace_folder(site_dir, lambda folder: render_site(publication, folder))
+            if path.suffix == ".html"]
 
 
-def render_page(title: str, body: str) -> str:
-    nav = '<a href="index.html">Overview</a>'
-    return PAGE.format(title=html.escape(title), body=body, nav=nav, plotly=PLOTLY_JS)
+def render_site(publication: Publication, folder: Path) -> list[str]:
+    """Write plotly.js and every page into `folder`; returns the pages' file names."""
+    (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
+    names = []
+    for page in all_pages(publication):
+        (folder / page.filename).write_text(render_page(page), encoding="utf-8")
+        names.append(page.filename)
+    return names
 
 
-def figure_html(figure: go.Figure, div_id: str, description: str) -> str:
-    """A chart with its text alternative; plotly.js comes from the shared file, not the page."""
-    figure.update_layout(template="simple_white", margin={"l": 60, "r": 20, "t": 40, "b": 60},
-                         font={"family": "Arial, Helvetica, sans-serif"})
-    chart = figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                           config={"displaylogo": False, "responsive": True})
-    return (f'<figure class="figure" role="group" aria-label="{html.escape(description)}">'
-            f'{chart}<figcaption>{html.escape(description)}</figcaption></figure>')
+def render_page(page: Page) -> str:
+    """A page in the shared layout: header navigation, title, symbols legend, body."""
+    return PAGE.format(title=html.escape(page.title), style=STYLE, plotly=PLOTLY_JS, nav=nav(page.filename),
+                       legend=LEGEND, body=page.body)
 
 
-def table_html(frame: pd.DataFrame, caption: str) -> str:
-    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
-    rows = []
-    for _, row in frame.iterrows():
-        cells = "".join(
-            f'<td class="num">{html.escape(str(v))}</td>' if isinstance(v, int | float) else
-            f"<td>{html.escape(str(v))}</td>" for v in row)
-        rows.append(f"<tr>{cells}</tr>")
-    return f"<table><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>" \
-           f"<tbody>{''.join(rows)}</tbody></table>"
-
-
-def write_index(con: duckdb.DuckDBPyConnection, site_dir: Path, fw: Framework) -> Path:
-    scores = con.execute("""
-        SELECT la_code, period, domain, score FROM pack_scores ORDER BY la_code, period, domain""").df()
-    names = {code: la.name for code, la in local_authorities().items()}
-    scores["la_name"] = scores["la_code"].map(names)
-    practice = scores[scores["domain"] == "PRACTICE"]
-    figure = go.Figure()
-    markers = ["circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon"]
-    for number, (la_name, rows) in enumerate(practice.groupby("la_name", sort=True)):
-        figure.add_trace(go.Scatter(x=rows["period"], y=rows["score"], mode="lines+markers", name=la_name,
-                                    marker={"symbol": markers[number % len(markers)], "size": 9}))
-    figure.update_layout(yaxis={"title": "Practice score (0 to 1)", "range": [0, 1]},
-                         xaxis={"title": "Quarter", "type": "category"}, title="Practice score by quarter")
-    description = ("Line chart of each local authority's practice score by quarter: the mean of its parent "
-                   "inclusion, offender focus, context intervention and plan focus scores. The same figures "
-                   "are in the table below.")
-    wide = scores.pivot_table(index=["la_name", "period"], columns="domain", values="score").reset_index()
-    wide = wide.rename(columns={"la_name": "Local authority", "period": "Quarter"}).round(3)
-    domain_titles = {d: spec["title"] for d, spec in fw.domains.items()}
-    wide = wide.rename(columns={**domain_titles, "PRACTICE": "Practice score"})
-    body = (
-        "<p>How far practice with children harmed outside the family treats parents as partners, targets "
-        "offenders and changes the places and groups where harm happens. Scores run from 0 to 1; higher is "
-        "closer to the Relational Safeguarding Model and Contextual Safeguarding.</p>"
-        + figure_html(figure, "practice-score", description)
-        + table_html(wide, "Domain and practice scores by local authority and quarter")
-    )
-    path = site_dir / "index.html"
-    path.write_text(render_page("Partnership overview", body), encoding="utf-8")
-    return path
+def nav(current: str) -> str:
+    """The same links on every page; the current page is marked for screen readers."""
+    marks = {href: ' aria-current="page"' if href == current else "" for href, _ in NAV}
+    return "".join(f'<a href="{href}"{marks[href]}>{label}</a>' for href, label in NAV)

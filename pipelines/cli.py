@@ -157,11 +157,17 @@ def cmd_export(args) -> int:
     out = (args.out or home.exports).resolve()
     with warehouse.reading(home.warehouse) as con:
         say("building the published aggregates (disclosure control applied)")
-        written = write_exports(build_publication(con), out)
+        written = write_exports(build_publication(con, limit=threshold_from_environment()), out)
     for path in written:
         say(f"  {path.name}")
     print(out)
     return EXIT_OK
+
+
+def threshold_from_environment() -> int | None:
+    from pipelines.settings import THRESHOLD_ENV
+
+    return int(os.environ.get(THRESHOLD_ENV) or 0) or None
 
 
 def cmd_explain(args) -> int:

@@ -194,6 +194,7 @@ def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, wa
     context.add_output_metadata({
         "files": len(written), "folder": dg.MetadataValue.path(str(paths.exports)),
         "dagster/row_count": len(rates), "rates_suppressed": hidden,
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in rates.columns]),
         "preview": dg.MetadataValue.md(markdown_table(
             list(rates.head(10).itertuples(index=False, name=None)), tuple(rates.columns))),
     })
@@ -205,7 +206,17 @@ def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, wareh
     paths = audit_home.paths
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
-        pages = write_site(con, paths.site)
+        publication = build_publication(con, limit=audit_home.threshold)
+    pages = write_site(publication, paths.site)
     progress_for(context)(f"site written: {paths.site / 'index.html'}")
-    context.add_output_metadata({"pages": len(pages),
-                                 "index": dg.MetadataValue.path(str(paths.site / "index.html"))})
+    practice = publication.scores[(publication.scores["domain"] == "PRACTICE")]
+    latest = practice[practice["period"] == practice["period"].max()] if len(practice) else practice
+    context.add_output_metadata({
+        "pages": len(pages), "index": dg.MetadataValue.path(str(paths.site / "index.html")),
+        "dagster/row_count": len(publication.rates),
+        "dagster/column_schema": dg.TableSchema(columns=[
+            dg.TableColumn(name, str(kind)) for name, kind in publication.rates.dtypes.items()]),
+        "preview": dg.MetadataValue.md(markdown_table(
+            [(row.la_name, row.period, "[c]" if row.score_suppressed else f"{row.score:.3f}")
+             for row in latest.itertuples()], ("area", "quarter", "practice score"))),
+    })

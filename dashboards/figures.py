@@ -1,0 +1,410 @@
+"""The site's charts: first the numbers each chart plots (as data frames, so a page can print the
+same numbers in a table under the chart), then the plotly figures drawn from them.
+
+Only published numbers reach a chart: rows whose rate is suppressed, or whose denominator is zero,
+are dropped before anything is plotted, so no suppressed count can travel inside a figure's JSON.
+Every series is told apart by marker shape or line dash as well as colour (GOV.UK data
+visualisation guidance), and local authorities keep alphabetical order: a chart never ranks them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.subplots import make_subplots
+
+from assets.config import load_yaml
+from dashboards.statistics import funnel_flags, funnel_limits, p_chart
+
+FONT = "Arial, Helvetica, sans-serif"
+BLACK = "#0b0c0c"
+GREY = "#505a5f"
+# GOV.UK colours with good contrast against white, one per local authority in turn.
+COLOURS = ("#1d70b8", "#d4351c", "#00703c", "#4c2c92", "#b58840", "#28a197", "#d53880", "#6f72af",
+           "#912b88", "#85994b")
+SHAPES = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star", "hexagon",
+          "pentagon")
+# SPC points: colour, shape and words all say the same thing, so none is needed alone.
+SIGNAL_STYLES = {
+    "": ("Common cause variation", GREY, "circle"),
+    "improvement": ("Special cause: improvement", "#1d70b8", "diamond"),
+    "concern": ("Special cause: concern", "#f47738", "square"),
+}
+PLOT_CONFIG = {"displaylogo": False, "responsive": True,
+               "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+
+
+def quarter_label(period: str) -> str:
+    """'2025Q3' as '2025 Q3'."""
+    return f"{period[:4]} Q{period[-1]}"
+
+
+def quarter_tick(period: str) -> str:
+    """'2025Q3' over two lines, for the narrow axes of small multiples."""
+    return f"Q{period[-1]}<br>{period[:4]}"
+
+
+def percent(rate: float) -> str:
+    return f"{100 * rate:.1f}%"
+
+
+@cache
+def funnel_levels() -> tuple[float, ...]:
+    """The control limit coverages drawn on funnel plots (config/publication.yaml), narrowest first."""
+    return tuple(sorted(float(level) for level in load_yaml("publication.yaml")["funnel"]["levels"]))
+
+
+def level_label(level: float) -> str:
+    return f"{100 * level:g}%"
+
+
+def plotted(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a rates table that may be drawn: rate published and something to divide by."""
+    return rows[~rows["rate_suppressed"] & (rows["denominator"] > 0)]
+
+
+# ---------------------------------------------------------------- numbers behind the charts
+
+
+@dataclass
+class Funnel:
+    """One indicator's LAs in one quarter, around the partnership's pooled rate."""
+
+    period: str
+    target: float | None  # the partnership rate; None when it is suppressed or nothing applies
+    points: pd.DataFrame  # plotted LAs (by name): counts, rate, limits at their n, position
+    suppressed: list[str]  # names of LAs left out because their rate is suppressed
+    no_cases: list[str]  # names of LAs left out because the indicator applied to none of their cases
+
+    def curve(self) -> pd.DataFrame:
+        """Control limits over a smooth range of denominators, for drawing the funnel."""
+        top = int(max(self.points["denominator"].max() * 1.15, 20))
+        # Every whole n while that is cheap, then a log-spaced grid: the limits interpolate smoothly.
+        grid = np.arange(1, top + 1) if top <= 500 else np.unique(np.geomspace(1, top, 400).round())
+        curve = pd.DataFrame({"n": grid})
+        for level in funnel_levels():
+            curve[f"lower_{level}"], curve[f"upper_{level}"] = funnel_limits(self.target, grid, level)
+        return curve
+
+
+def funnel_data(rates: pd.DataFrame, indicator_id: str, period: str) -> Funnel:
+    """The funnel plot's numbers for one indicator and quarter, from published rates."""
+    rows = rates[(rates["indicator_id"] == indicator_id) & (rates["period"] == period)]
+    total = plotted(rows[rows["is_total"]])
+    target = float(total["rate"].iloc[0]) if len(total) else None
+    las = rows[~rows["is_total"]].sort_values(["la_name", "la_code"])
+    points = plotted(las).copy()
+    suppressed = las.loc[las["rate_suppressed"], "la_name"].tolist()
+    no_cases = las.loc[~las["rate_suppressed"] & (las["denominator"] == 0), "la_name"].tolist()
+    if target is not None and len(points):
+        widest = funnel_levels()[-1]
+        for level in funnel_levels():
+            points[f"lower_{level}"], points[f"upper_{level}"] = funnel_limits(
+                target, points["denominator"].to_numpy(), level)
+        flags = funnel_flags(points["numerator"].to_numpy(), points["denominator"].to_numpy(), target, widest)
+        points["flag"] = flags
+        points["position"] = [position_words(row, flag) for (_, row), flag in zip(points.iterrows(), flags,
+                                                                                    strict=True)]
+    return Funnel(period, target, points, suppressed, no_cases)
+
+
+def position_words(row: pd.Series, flag: int) -> str:
+    """Where a point lies against the funnel's limits, in words (flagged beyond the widest)."""
+    narrow, wide = funnel_levels()[0], funnel_levels()[-1]
+    if flag:
+        return f"{'above' if flag > 0 else 'below'} the {level_label(wide)} limit: flagged"
+    if row["rate"] > row[f"upper_{narrow}"] or row["rate"] < row[f"lower_{narrow}"]:
+        return f"outside the {level_label(narrow)} limits, inside {level_label(wide)}"
+    return f"inside the {level_label(narrow)} limits"
+
+
+def la_comparison(rates: pd.DataFrame, la_code: str, period: str, indicator_ids: list[str]) -> pd.DataFrame:
+    """One row per indicator (framework order) with the LA's published rate, the partnership's
+    beside it, and where the LA sits in that indicator's funnel plot."""
+    rows = rates[rates["period"] == period]
+    la = rows[rows["la_code"] == la_code].set_index("indicator_id")
+    total = rows[rows["is_total"]].set_index("indicator_id")
+    frame = la.loc[[i for i in indicator_ids if i in la.index]].reset_index()
+    for column in ("rate", "rate_suppressed", "denominator"):
+        frame[f"total_{column}"] = frame["indicator_id"].map(total[column])
+    places = [funnel_position(rates, i, period, la_code) for i in frame["indicator_id"]]
+    frame["flag"] = [flag for flag, _ in places]
+    frame["position"] = [words for _, words in places]
+    return frame
+
+
+def funnel_position(rates: pd.DataFrame, indicator_id: str, period: str, la_code: str) -> tuple[int, str]:
+    """Where one LA lies in an indicator's funnel plot: its flag (-1, 0, +1) and the same in words
+    (empty when it is not plotted)."""
+    points = funnel_data(rates, indicator_id, period).points
+    mine = points[points["la_code"] == la_code]
+    if mine.empty or "position" not in mine:
+        return 0, ""
+    return int(mine["flag"].iloc[0]), str(mine["position"].iloc[0])
+
+
+def spc_data(series: pd.DataFrame, direction: str) -> pd.DataFrame:
+    """A p-chart over one area's quarters for one indicator. Quarters whose rate is suppressed or
+    has no denominator are left out (so they take no part in the rules either)."""
+    usable = plotted(series).sort_values("period")
+    columns = ["period", "numerator", "denominator", "rate", "centre", "lower", "upper", "signal", "rules"]
+    if usable.empty:
+        return pd.DataFrame(columns=columns)
+    result = p_chart(usable["numerator"].to_numpy(), usable["denominator"].to_numpy(), direction)
+    frame = usable[["period", "numerator", "denominator", "rate"]].copy()
+    frame["centre"] = result.centre
+    frame["lower"], frame["upper"] = result.lower, result.upper
+    frame["signal"] = result.signal
+    frame["rules"] = [", ".join(result.rules(i)) for i in range(len(frame))]
+    return frame.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def base_layout(figure: go.Figure, height: int) -> go.Figure:
+    """The house style: plain white, Arial, legend under the chart."""
+    figure.update_layout(
+        height=height, font={"family": FONT, "size": 14, "color": BLACK},
+        margin={"l": 70, "r": 30, "t": 30, "b": 60}, hoverlabel={"font": {"family": FONT}},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+    )
+    return figure
+
+
+def scores_figure(scores: pd.DataFrame, panels: list[tuple[str, str]], areas: list[tuple[str, str]],
+                  periods: list[str]) -> go.Figure:
+    """Small multiples, one panel per score (practice first), one line per area over quarters.
+
+    `panels`: (domain code, title); `areas`: (la_code, name), the partnership last. Suppressed
+    scores are gaps in the line."""
+    lookup = score_lookup(scores)
+    figure = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.02,
+                           subplot_titles=[title for _, title in panels])
+    x = list(range(len(periods)))
+    for number, (code, name) in enumerate(areas):
+        partnership = number == len(areas) - 1
+        style = ({"color": BLACK, "dash": "dash", "width": 3} if partnership
+                 else {"color": COLOURS[number % len(COLOURS)], "width": 2})
+        symbol = "x-thin-open" if partnership else SHAPES[number % len(SHAPES)]
+        for column, (domain, _) in enumerate(panels, start=1):
+            y = [published_score(lookup, code, domain, period) for period in periods]
+            figure.add_trace(go.Scatter(
+                x=x, y=y, name=name, legendgroup=code, showlegend=column == 1, mode="lines+markers",
+                line=style, marker={"symbol": symbol, "size": 9, "line": {"width": 2, "color": style["color"]}},
+                hovertext=[f"{name}, {quarter_label(p)}: {v:.2f}" if v is not None else ""
+                           for p, v in zip(periods, y, strict=True)],
+                hoverinfo="text", connectgaps=False,
+            ), row=1, col=column)
+    figure.update_yaxes(range=[0, 1.02], dtick=0.2, showgrid=True, gridcolor="#e5e6e7")
+    figure.update_yaxes(title_text="Score (0 to 1)", row=1, col=1)
+    figure.update_xaxes(**quarter_axis(periods, narrow=True))
+    base_layout(figure, 450)
+    figure.update_layout(legend={"y": -0.3}, margin={"t": 60})
+    return figure
+
+
+def score_lookup(scores: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, bool]]:
+    """(la_code, domain, period) to (score, suppressed), for cheap look-ups cell by cell."""
+    return {(r.la_code, r.domain, r.period): (r.score, bool(r.score_suppressed)) for r in scores.itertuples()}
+
+
+def published_score(lookup: dict, code: str, domain: str, period: str) -> float | None:
+    """A score to plot, or None (a gap) when it is suppressed or missing."""
+    value, suppressed = lookup.get((code, domain, period), (None, True))
+    return None if suppressed or pd.isna(value) else round(float(value), 4)
+
+
+def funnel_figure(funnel: Funnel, label_all: bool) -> go.Figure:
+    """LAs' rates against their denominators inside the partnership's control limits. Points
+    outside the widest limits get a distinct shape and a label; with few LAs every point is named."""
+    figure = go.Figure()
+    curve = funnel.curve()
+    dashes = ("dash", "dot", "dashdot")
+    for number, level in enumerate(funnel_levels()):
+        for side in ("upper", "lower"):
+            figure.add_trace(go.Scatter(
+                x=curve["n"], y=100 * curve[f"{side}_{level}"], mode="lines", name=f"{level_label(level)} limits",
+                legendgroup=str(level), showlegend=side == "upper", hoverinfo="skip",
+                line={"color": GREY, "dash": dashes[number % len(dashes)], "width": 1.5}))
+    figure.add_trace(go.Scatter(
+        x=[1, curve["n"].max()], y=[100 * funnel.target] * 2, mode="lines", hoverinfo="skip",
+        name=f"Partnership rate {percent(funnel.target)}", line={"color": BLACK, "width": 2}))
+    points = funnel.points
+    for flagged, name, symbol, colour in ((False, "Local authority", "circle", "#1d70b8"),
+                                          (True, "Outside the widest limits: flagged", "diamond", "#d4351c")):
+        chosen = points[(points["flag"] != 0) == flagged]
+        if chosen.empty:
+            continue
+        chosen = chosen.sort_values("denominator")
+        labels = [f"{row.la_name} ({'above' if row.flag > 0 else 'below'} the limit)" if flagged else row.la_name
+                  for row in chosen.itertuples()]
+        # Neighbouring labels alternate above and below their points so they do not overprint.
+        places = ["top center" if number % 2 == 0 else "bottom center" for number in range(len(chosen))]
+        figure.add_trace(go.Scatter(
+            x=chosen["denominator"], y=100 * chosen["rate"], name=name,
+            mode="markers+text" if flagged or label_all else "markers",
+            text=labels, textposition=places, textfont={"size": 13},
+            marker={"symbol": symbol, "size": 14 if flagged else 11, "color": colour,
+                    "line": {"width": 1.5, "color": BLACK}},
+            hovertext=[f"{row.la_name}<br>{percent(row.rate)} (n = {int(row.denominator)})"
+                       for row in chosen.itertuples()],
+            hoverinfo="text"))
+    figure.update_xaxes(title_text="Cases the indicator applies to (denominator)", rangemode="tozero")
+    figure.update_yaxes(title_text="Rate (%)", range=[0, 105], ticksuffix="%")
+    return base_layout(figure, 480)
+
+
+def quarter_axis(periods: list[str], narrow: bool = False) -> dict:
+    """An x axis with one slot per quarter, so a quarter left out of a series stays a visible gap;
+    with many quarters only every few are labelled."""
+    step = max(1, -(-len(periods) // 8))
+    ticks = list(range(0, len(periods), step))
+    label = quarter_tick if narrow else quarter_label
+    return {"tickvals": ticks, "ticktext": [label(periods[i]) for i in ticks], "tickangle": 0,
+            "range": [-0.5, len(periods) - 0.5], "tickfont": {"size": 11 if narrow else 14}, "zeroline": False}
+
+
+def spc_traces(frame: pd.DataFrame, periods: list[str], label_signals: bool, show_legend: bool) -> list[go.Scatter]:
+    """The traces of one p-chart: mean, process limits, the rate line and its points by signal.
+    x is the quarter's position in `periods`."""
+    slot = {period: number for number, period in enumerate(periods)}
+    x = [slot[p] for p in frame["period"]]
+    traces = [
+        go.Scatter(x=x, y=100 * frame["upper"], name="Process limits", legendgroup="limits", mode="lines",
+                   line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=show_legend, hoverinfo="skip"),
+        go.Scatter(x=x, y=100 * frame["lower"], name="Process limits", legendgroup="limits", mode="lines",
+                   line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=False, hoverinfo="skip"),
+        go.Scatter(x=x, y=[100 * frame["centre"].iloc[0]] * len(x), name="Mean", legendgroup="mean",
+                   mode="lines", line={"color": BLACK, "dash": "dash"}, showlegend=show_legend, hoverinfo="skip"),
+        go.Scatter(x=x, y=100 * frame["rate"], name="Rate", legendgroup="rate", mode="lines",
+                   line={"color": GREY, "width": 1.5}, showlegend=False, hoverinfo="skip"),
+    ]
+    for signal, (name, colour, symbol) in SIGNAL_STYLES.items():
+        chosen = frame[frame["signal"] == signal]
+        if chosen.empty:
+            continue
+        traces.append(go.Scatter(
+            x=[slot[p] for p in chosen["period"]], y=100 * chosen["rate"], name=name,
+            legendgroup=f"signal-{signal}", showlegend=show_legend,
+            mode="markers+text" if label_signals and signal else "markers",
+            text=[signal] * len(chosen), textposition="top center", textfont={"size": 13},
+            marker={"symbol": symbol, "size": 12 if signal else 9, "color": colour,
+                    "line": {"width": 1, "color": BLACK}},
+            hovertext=[f"{quarter_label(row.period)}: {percent(row.rate)} (n = {int(row.denominator)})"
+                       + (f"<br>{row.signal}: {row.rules}" if row.signal else "") for row in chosen.itertuples()],
+            hoverinfo="text"))
+    return traces
+
+
+def spc_figure(frame: pd.DataFrame, periods: list[str]) -> go.Figure:
+    """A p-chart with each special-cause point labelled improvement or concern."""
+    figure = go.Figure(spc_traces(frame, periods, label_signals=True, show_legend=True))
+    figure.update_xaxes(title_text="Quarter", **quarter_axis(periods))
+    figure.update_yaxes(title_text="Rate (%)", range=[0, 105], ticksuffix="%")
+    return base_layout(figure, 420)
+
+
+def la_rates_figure(frame: pd.DataFrame, labels: dict[str, str], la_name: str, partnership: str) -> go.Figure:
+    """A dot chart, one row per indicator in framework order (`labels`: id to row label): the LA's
+    rate with its 95% interval (circles) beside the partnership's rate (open diamonds); a row the LA
+    has no published rate for says [c] or [z]. `frame` comes from la_comparison."""
+    figure = go.Figure()
+    la = plotted(frame)
+    row_of = frame["indicator_id"].map(labels)
+    figure.add_trace(go.Scatter(
+        x=100 * la["rate"], y=row_of[la.index], name=la_name, mode="markers",
+        marker={"symbol": "circle", "size": 11, "color": "#1d70b8", "line": {"width": 1, "color": BLACK}},
+        error_x={"type": "data", "symmetric": False, "array": 100 * (la["ci_high"] - la["rate"]),
+                 "arrayminus": 100 * (la["rate"] - la["ci_low"]), "color": "#1d70b8", "thickness": 1.5},
+        hovertext=[f"{row.indicator_id} {la_name}: {percent(row.rate)} (n = {int(row.denominator)})"
+                   for row in la.itertuples()], hoverinfo="text"))
+    total = frame[~frame["total_rate_suppressed"] & (frame["total_denominator"] > 0)]
+    figure.add_trace(go.Scatter(
+        x=100 * total["total_rate"], y=row_of[total.index], name=partnership, mode="markers",
+        marker={"symbol": "diamond-open", "size": 12, "color": BLACK, "line": {"width": 2}},
+        hovertext=[f"{row.indicator_id} {partnership}: {percent(row.total_rate)}" for row in total.itertuples()],
+        hoverinfo="text"))
+    hidden = frame[~frame.index.isin(la.index)]
+    figure.add_trace(go.Scatter(
+        x=[0] * len(hidden), y=row_of[hidden.index], mode="text", showlegend=False, hoverinfo="skip",
+        text=["[c]" if row.rate_suppressed else "[z]" for row in hidden.itertuples()],
+        textposition="middle right", textfont={"color": GREY, "size": 13}))
+    rows = row_of.tolist()
+    figure.update_yaxes(type="category", categoryorder="array", categoryarray=rows[::-1], automargin=True,
+                        showgrid=True, gridcolor="#e5e6e7", range=[-0.7, len(rows) - 0.3], tickfont={"size": 13})
+    figure.update_xaxes(title_text="Rate (%)", range=[-3, 103], ticksuffix="%")
+    return base_layout(figure, 160 + 30 * len(rows))
+
+
+def la_trends_figure(panels: list[tuple[str, pd.DataFrame]], periods: list[str]) -> go.Figure:
+    """Small multiples of p-charts, one per indicator (title, frame), three across."""
+    columns = 3
+    rows = max(1, -(-len(panels) // columns))
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[title for title, _ in panels],
+                           vertical_spacing=0.5 / rows, horizontal_spacing=0.06)
+    traces, places, legend_done = [], [], set()
+    for number, (_, frame) in enumerate(panels):
+        if frame.empty:
+            continue
+        for trace in spc_traces(frame, periods, label_signals=False, show_legend=True):
+            # One legend entry per kind of line or point across the whole grid.
+            trace.showlegend = trace.showlegend and trace.legendgroup not in legend_done
+            legend_done.add(trace.legendgroup)
+            traces.append(trace)
+            places.append(divmod(number, columns))
+    figure.add_traces(traces, rows=[r + 1 for r, _ in places], cols=[c + 1 for _, c in places])
+    figure.update_xaxes(**quarter_axis(periods, narrow=True))
+    for number, (_, frame) in enumerate(panels):
+        if frame.empty:
+            # An empty panel would otherwise be a blank space with no explanation.
+            suffix = "" if number == 0 else str(number + 1)
+            x_domain, y_domain = figure.layout[f"xaxis{suffix}"].domain, figure.layout[f"yaxis{suffix}"].domain
+            figure.add_annotation(text="No rate can be shown<br>([c] or [z] every quarter)", showarrow=False,
+                                  xref="paper", yref="paper", x=sum(x_domain) / 2, y=sum(y_domain) / 2,
+                                  xanchor="center", yanchor="middle",
+                                  font={"size": 12, "color": GREY})
+    figure.update_yaxes(range=[0, 105], ticksuffix="%", tickfont={"size": 11}, dtick=25)
+    figure.update_annotations(font={"size": 13})
+    base_layout(figure, 120 + 230 * rows)
+    figure.update_layout(legend={"y": -0.4 / rows}, margin={"t": 50})
+    return figure
+
+
+def plain_numbers(node):
+    """plotly writes numpy arrays as base64 typed arrays; turn them back into JSON lists so that a
+    page's source shows exactly the numbers it plots (and checks can read them)."""
+    if isinstance(node, dict):
+        if set(node) in ({"dtype", "bdata"}, {"dtype", "bdata", "shape"}):
+            values = np.frombuffer(base64.b64decode(node["bdata"]), dtype=np.dtype(node["dtype"]))
+            if "shape" in node:
+                values = values.reshape([int(n) for n in str(node["shape"]).split(",")])
+            return values.tolist()
+        return {key: plain_numbers(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [plain_numbers(value) for value in node]
+    return node
+
+
+@cache
+def house_template() -> dict:
+    """plotly's plain "simple_white" look (white background, axis lines, no grid), layout part only."""
+    return {"layout": json.loads(pio.to_json(pio.templates["simple_white"].layout, validate=False))}
+
+
+def embed(figure: go.Figure, div_id: str) -> str:
+    """The chart's div and the call that draws it, using the plotly.js loaded by the page."""
+    spec = plain_numbers(json.loads(pio.to_json(figure, validate=False)))
+    # The house template is attached here, as plain JSON: setting it on each figure object is slow.
+    spec["layout"]["template"] = house_template()
+    # "</" inside a script would end it early; JSON allows the escaped form.
+    data, layout, config = (json.dumps(part).replace("</", "<\\/") for part in (spec["data"], spec["layout"],
+                                                                                 PLOT_CONFIG))
+    return (f'<div id="{div_id}" class="chart"></div>\n'
+            f'<script>Plotly.newPlot("{div_id}", {data}, {layout}, {config});</script>')

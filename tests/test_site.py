@@ -1,0 +1,229 @@
+"""The published site, without a browser: every page type is written, nothing is fetched from the
+network, small counts never appear, no case_key leaks, and every chart has a text alternative and a
+table. The warehouse is built once for the module by the real pipeline over small synthetic packs
+(12 cases per LA and quarter, with planted faults), so that many cells are suppressed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pytest
+
+from assets.scoring import framework
+from assets.warehouse import SCHEMA_SQL
+from dashboards import pages as pages_module
+from dashboards.publication import Publication, build_publication
+from dashboards.site import LEGEND, PLOTLY_JS, write_site
+from pipelines.partitions import execute_audit
+from pipelines.synth import write_packs
+
+COUNT_CELL = re.compile(r'<t[dh][^>]*class="num count"[^>]*>(.*?)</t[dh]>')
+FIGURE = re.compile(r"<figure\b([^>]*)>(.*?)</figure>", re.S)
+NEW_PLOT = re.compile(r'Plotly\.newPlot\("([^"]+)", (\[.*?\]), (\{.*?\}), \{"displaylogo"')
+HEADING = re.compile(r"<h([1-6])\b")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    """An audit home after the real pipeline has run over 3 LAs x 3 quarters of small packs."""
+    home = tmp_path_factory.mktemp("site") / "home"
+    inbox = home / "inbox"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SAFEGUARDING_AUDIT_KEY", "test-key")
+        patch.delenv("SAFEGUARDING_AUDIT_HOME", raising=False)
+        patch.delenv("SAFEGUARDING_AUDIT_INBOX", raising=False)
+        write_packs(inbox, las=3, quarters=3, seed=5, cases_per_la=12, faults=True, formats="csv")
+        assert execute_audit(dg.DagsterInstance.ephemeral(), home, inbox).success
+    return home
+
+
+@pytest.fixture(scope="module")
+def publication(home) -> Publication:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return build_publication(con)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def case_keys(home) -> set[str]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return {row[0] for row in con.execute("SELECT DISTINCT case_key FROM cases").fetchall()}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def pages(home) -> dict[str, str]:
+    return {path.name: path.read_text(encoding="utf-8") for path in (home / "site").glob("*.html")}
+
+
+def test_every_page_type_is_written(home, publication, pages):
+    expected = {"index.html", "methods.html"}
+    expected |= {f"indicator-{i.id}.html" for i in framework().indicators}
+    # An LA whose only packs were rejected still gets a page: its data quality is the story there.
+    named = set(publication.submissions["la_code"]) - {""}
+    assert set(publication.la_codes) < named
+    expected |= {f"la-{code}.html" for code in named}
+    assert len(publication.la_codes) == 3
+    assert set(pages) == expected
+    assert not (home / "site.new").exists()
+
+
+def test_plotly_is_written_once_and_nothing_is_fetched(home, pages):
+    scripts = list((home / "site").rglob("*.js"))
+    assert [p.name for p in scripts] == [PLOTLY_JS]
+    assert scripts[0].stat().st_size > 1_000_000
+    for name, page in pages.items():
+        assert page.count('<script src="plotly.min.js"></script>') == 1, name
+        assert "cdn" not in page.lower(), name
+        sources = re.findall(r'(?:src|href)="([^"]*)"', page)
+        assert not [s for s in sources if re.match(r"(https?:)?//", s)], name
+
+
+def test_counts_from_1_to_5_are_never_shown(pages):
+    cells = [cell for page in pages.values() for cell in COUNT_CELL.findall(page)]
+    assert len(cells) > 100
+    assert not [cell for cell in cells if cell.strip() in {"1", "2", "3", "4", "5"}]
+    assert "[c]" in cells  # the packs are small enough that suppression happened
+
+
+def test_no_case_key_appears_anywhere_in_the_site(home, case_keys):
+    assert case_keys and all(re.fullmatch(r"[0-9a-f]{16}", key) for key in case_keys)
+    for path in (home / "site").rglob("*"):
+        content = path.read_text(encoding="utf-8")
+        assert not [key for key in case_keys if key in content], path.name
+
+
+def test_every_chart_has_a_label_a_caption_and_a_table(pages):
+    charts = 0
+    for name, page in pages.items():
+        figures = [body for attributes, body in FIGURE.findall(page) if 'class="chart"' in body]
+        assert len(figures) == page.count('class="chart"'), name  # no chart outside a figure
+        for attributes, body in FIGURE.findall(page):
+            assert re.search(r'aria-label="[^"]{10,}"', attributes), name
+            assert re.search(r"<figcaption>[^<]{20,}</figcaption>", body), name
+            assert "<table>" in body and "<details>" in body, name
+        charts += len(figures)
+    assert charts >= 2 + 1 + 3  # overview scores, at least one indicator, every LA
+
+
+def test_every_page_has_the_layout_and_the_shorthand_legend(pages):
+    nav = re.search(r'<nav aria-label="Main">.*?</nav>', pages["index.html"]).group(0)
+    for name, page in pages.items():
+        assert '<html lang="en">' in page and page.count("<main") == 1, name
+        assert LEGEND in page and "[c] confidential, [z] not applicable, [x] not available" in page, name
+        assert re.sub(r' aria-current="page"', "", re.search(r'<nav aria-label="Main">.*?</nav>', page).group(0)) \
+            == re.sub(r' aria-current="page"', "", nav), name
+        levels = [int(level) for level in HEADING.findall(page)]
+        assert levels[0] == 1 and levels.count(1) == 1, name
+        assert all(b <= a + 1 for a, b in zip(levels, levels[1:], strict=False)), name
+
+
+def test_charts_plot_only_published_rates(publication, pages):
+    """Every LA point on a funnel plot is a published (unsuppressed) rate and denominator."""
+    published = {(int(r.denominator), round(100 * r.rate, 6)) for r in publication.rates.itertuples()
+                 if not r.rate_suppressed and not r.is_total and r.denominator > 0}
+    plotted = 0
+    for name, page in pages.items():
+        for div_id, data, _ in NEW_PLOT.findall(page):
+            if div_id != "funnel-chart":
+                continue
+            for trace in json.loads(data):
+                if trace.get("mode", "").startswith("markers"):
+                    points = {(int(x), round(y, 6)) for x, y in zip(trace["x"], trace["y"], strict=True)}
+                    assert points <= published, name
+                    plotted += len(points)
+    assert plotted
+    hover_counts = [int(n) for page in pages.values() for n in re.findall(r"n = (\d+)", page)]
+    assert hover_counts and not [n for n in hover_counts if 1 <= n <= 5]
+
+
+def test_local_authorities_are_listed_by_name_never_ranked(publication, pages):
+    names = [re.sub(r" \(E\d+\)$", "", n) for n in re.findall(r'<li><a href="la-[^"]+">([^<]+)</a></li>',
+                                                                 pages["index.html"])]
+    assert names == sorted(names) and len(names) == len(set(publication.submissions["la_code"]) - {""})
+    funnel_tables = [re.search(r"<caption>Rates and control limits.*?</table>", page, re.S)
+                     for name, page in pages.items() if name.startswith("indicator-")]
+    for found in filter(None, funnel_tables):
+        las = re.findall(r'<tr><th scope="row">([^<]+)</th>', found.group(0))[:-1]  # the partnership is last
+        assert las == sorted(las) and len(las) == 3
+    assert any(funnel_tables)
+
+
+def test_methods_page_explains_the_statistics_and_disclosure(pages):
+    methods = pages["methods.html"]
+    for phrase in ("Wilson", "Spiegelhalter", "99.8%", "run of 7", "improvement", "concern",
+                   "from 1 to 5", "Secondary suppression", "5 or fewer cases"):
+        assert phrase in methods, phrase
+    assert all(f'href="indicator-{i.id}.html"' in methods for i in framework().indicators)
+
+
+def test_an_empty_warehouse_still_publishes(tmp_path):
+    con = duckdb.connect()
+    con.execute(SCHEMA_SQL)
+    written = write_site(build_publication(con), tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "No packs loaded yet" in index
+    assert {p.name for p in written} == {"index.html", "methods.html"} | {
+        f"indicator-{i.id}.html" for i in framework().indicators}
+
+
+def test_one_quarter_only(publication):
+    latest = publication.periods[-1]
+    one = dataclasses.replace(publication, periods=[latest], **{
+        name: frame[frame["period"] == latest]
+        for name in ("rates", "scores", "submissions", "quarantine_rules")
+        for frame in [getattr(publication, name)]})
+    index = pages_module.overview_page(one).body
+    assert "Only one quarter has been loaded so far" in index
+    assert "runs and trends need at least 7 quarters" in index
+    indicator = pages_module.indicator_page(one, framework().indicator("OF1")).body
+    assert 'id="spc-chart"' in indicator and "1 quarter plotted" in indicator
+    code = one.la_codes[0]
+    assert 'id="trends-chart"' in pages_module.la_page(one, code, code).body
+
+
+def test_an_indicator_that_applied_to_no_cases(publication):
+    rates = publication.rates.copy()
+    chosen = rates["indicator_id"] == "PI1"
+    rates.loc[chosen, ["numerator", "denominator"]] = 0
+    rates.loc[chosen, ["rate", "ci_low", "ci_high"]] = np.nan
+    for column in ("numerator", "denominator", "rate", "ci_low", "ci_high"):
+        rates.loc[chosen, f"{column}_suppressed"] = False
+    page = pages_module.indicator_page(dataclasses.replace(publication, rates=rates),
+                                       framework().indicator("PI1")).body
+    assert "[z]" in page and 'id="funnel-chart"' not in page and 'id="spc-chart"' not in page
+    assert "applied to no cases" in page
+
+
+def test_the_site_is_swapped_in_whole(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "stale.html").write_text("old", encoding="utf-8")
+    con = duckdb.connect()
+    con.execute(SCHEMA_SQL)
+    write_site(build_publication(con), site)
+    assert not (site / "stale.html").exists() and (site / "index.html").exists()
+    assert not (tmp_path / "site.new").exists()
+
+
+def test_a_higher_threshold_is_applied_and_explained(tmp_path, home):
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        written = write_site(build_publication(con, limit=10), tmp_path / "site")
+    finally:
+        con.close()
+    texts = [path.read_text(encoding="utf-8") for path in written]
+    cells = [cell.strip() for page in texts for cell in COUNT_CELL.findall(page)]
+    assert cells and not [cell for cell in cells if cell.isdigit() and 1 <= int(cell) <= 10]
+    methods = (tmp_path / "site" / "methods.html").read_text(encoding="utf-8")
+    assert "a count from 1 to 10 is shown as [c]" in methods
