@@ -178,8 +178,8 @@ def no_packs_notice() -> str:
 def overview_page(pub: Publication) -> Page:
     las = las_by_name(pub)
     intro = ("How far practice with children harmed outside the family treats parents as partners, targets "
-             "offenders and changes the places and groups where harm happens, across "
-             f"{partnership_name()}.")
+             f"offenders and changes the places and groups where harm happens ({partnership_name()}: every "
+             "local authority that sends packs).")
     if pub.periods:
         intro += (f" {plural(len(las), 'local authority', 'local authorities')}; quarters "
                   f"{quarter_label(pub.periods[0])} to {quarter_label(pub.periods[-1])}.")

@@ -1,0 +1,83 @@
+"""After a demo run, nothing under site/ or exports/ identifies a child: no case_key, no case_id
+from the inbox, and no visible count from 1 to 5 (issue: publication, disclosure control)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+CLI = str(Path(sys.executable).parent / "safeguarding-audit")
+COUNT_CELL = re.compile(r'<td class="num count"[^>]*>([^<]*)</td>')
+HOVER_COUNT = re.compile(r"n = (\d+)")
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    """A demo run over small LAs (3 quarters of the smallest authorities), so suppression is exercised."""
+    home = tmp_path_factory.mktemp("published") / "home"
+    synth = subprocess.run([CLI, "synth", "--out", str(home / "inbox"), "--las", "4", "--quarters", "3",
+                            "--cases-per-la", "10", "--seed", "3"], capture_output=True, text=True, timeout=120)
+    assert synth.returncode == 0, synth.stderr
+    run = subprocess.run([CLI, "run", "--home", str(home)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return home
+
+
+def published_files(home: Path) -> list[Path]:
+    files = [f for folder in ("site", "exports") for f in (home / folder).rglob("*") if f.is_file()]
+    assert any(f.suffix == ".html" for f in files) and any(f.suffix == ".parquet" for f in files)
+    return files
+
+
+def test_no_case_key_or_case_id_is_published(demo_home):
+    con = duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True)
+    keys = {row[0] for row in con.execute("SELECT case_key FROM cases").fetchall()}
+    con.close()
+    case_ids = set()
+    for cases in (demo_home / "inbox").rglob("cases.*"):
+        if cases.suffix == ".csv":
+            for encoding in ("utf-8-sig", "cp1252"):
+                try:
+                    frame = pd.read_csv(cases, dtype=str, sep=None, engine="python", encoding=encoding)
+                    break
+                except UnicodeDecodeError:
+                    continue
+        elif cases.suffix == ".parquet":
+            frame = pd.read_parquet(cases)
+        else:
+            frame = pd.read_excel(cases, dtype=str)
+        case_ids |= set(frame["case_id"].astype(str).str.strip())
+    assert len(keys) > 50 and len(case_ids) > 50
+    for file in published_files(demo_home):
+        data = file.read_bytes()
+        if file.name == "plotly.min.js":
+            continue  # the charting library itself, identical on every site
+        text = data.decode("utf-8", errors="ignore")
+        found_keys = {k for k in keys if k in text}
+        found_ids = {c for c in case_ids if re.search(rf"(?<![A-Za-z0-9]){re.escape(c)}(?![A-Za-z0-9])", text)}
+        assert not found_keys, (file, sorted(found_keys)[:3])
+        assert not found_ids, (file, sorted(found_ids)[:3])
+
+
+def test_no_visible_count_from_1_to_5(demo_home):
+    hidden = 0
+    for file in published_files(demo_home):
+        if file.suffix == ".html":
+            text = file.read_text(encoding="utf-8")
+            cells = [c.strip() for c in COUNT_CELL.findall(text)]
+            assert not [c for c in cells if c.isdigit() and 1 <= int(c) <= 5], file
+            assert not [n for n in HOVER_COUNT.findall(text) if 1 <= int(n) <= 5], file
+            hidden += cells.count("[c]")
+        elif file.suffix == ".csv" and file.stem in ("indicator_rates",):
+            table = pd.read_csv(file, dtype=str, keep_default_na=False)
+            for column in ("numerator", "denominator"):
+                values = table.loc[table[column] != "c", column].astype(int)
+                assert not values.between(1, 5).any(), (file, column)
+            hidden += int((table["numerator"] == "c").sum())
+    assert hidden > 0  # small LAs: suppression was exercised, not just absent
