@@ -59,9 +59,9 @@ def locked(database: Path | str, exclusive: bool = True, wait_message: Callable[
 
 
 @contextmanager
-def reading(database: Path | str) -> Iterator:
+def reading(database: Path | str, timeout: float = 3600.0) -> Iterator:
     """A read-only connection, taken only when no run is writing."""
-    with locked(database, exclusive=False):
+    with locked(database, exclusive=False, timeout=timeout):
         con = connect(database, read_only=True)
         try:
             yield con

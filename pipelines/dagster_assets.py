@@ -35,6 +35,14 @@ def row_counts(con, tables: list[str], keys: list[str]) -> dict[str, int]:
                            [keys]).fetchone()[0] for t in tables}
 
 
+def rows_by_pack(con, table: str, keys: list[str]) -> str:
+    """A short markdown preview: the table's rows for each pack of the run (first 20 packs)."""
+    rows = con.execute(f"""SELECT la_code, period, count(*) FROM {table}
+                           WHERE list_contains($1, la_code || '|' || period)
+                           GROUP BY ALL ORDER BY ALL LIMIT 20""", [keys]).fetchall()
+    return markdown_table(rows, ("LA", "period", "rows"))
+
+
 def markdown_table(rows: list[tuple], header: tuple) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
@@ -83,6 +91,7 @@ def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         report = ingest_inbox(con, audit_home.inbox_path, secret, progress_for(context), keys=set(keys))
         counts = row_counts(con, PACK_TABLE_KEYS, keys)
         schemas = {t: column_schema(con, t) for t in PACK_TABLE_KEYS}
+        by_pack = {t: rows_by_pack(con, t, keys) for t in ("cases", "meetings", "actions")}
         unreconciled = reconciliation.unreconciled_packs(con)
         loaded = [(o.la_code, o.period) for o in report.outcomes if o.status == "loaded"]
         suites = validate_loaded(con, loaded)
@@ -103,6 +112,7 @@ def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
     previews = {
         "submissions": markdown_table(outcomes[:50], ("pack", "status", "cases loaded", "rows quarantined", "rule")),
         "quarantine": markdown_table(rules, ("rule", "rows")),
+        **by_pack,
     }
     for key in PACK_TABLE_KEYS:
         metadata = {"dagster/row_count": counts[key], "dagster/column_schema": schemas[key], **summary}
@@ -161,15 +171,20 @@ def pack_scoring(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                  f"scored {len(scored)} new or changed pack(s) against {len(fw.indicators)} indicators")
         counts = row_counts(con, SCORE_TABLE_KEYS, keys)
         schemas = {t: column_schema(con, t) for t in SCORE_TABLE_KEYS}
+        previews = {t: rows_by_pack(con, t, keys) for t in ("case_indicators", "case_domain_scores")}
+        previews["indicator_rates"] = markdown_table(con.execute("""
+            SELECT indicator_id, sum(numerator), sum(denominator), round(sum(numerator) / sum(denominator), 3)
+            FROM indicator_rates WHERE list_contains($1, la_code || '|' || period)
+            GROUP BY ALL ORDER BY ALL""", [keys]).fetchall(), ("indicator", "met", "applicable", "rate"))
         incomplete = reconciliation.incomplete_cases(con, len(fw.indicators))
         mismatched = reconciliation.rate_mismatches(con)
         practice = con.execute("""SELECT la_code, period, round(score, 3) FROM pack_scores
                                   WHERE domain = 'PRACTICE' AND list_contains($1, la_code || '|' || period)
                                   ORDER BY ALL LIMIT 50""", [keys]).fetchall()
     for key in SCORE_TABLE_KEYS:
-        metadata = {"dagster/row_count": counts[key], "dagster/column_schema": schemas[key]}
-        if key == "pack_scores":
-            metadata["preview"] = dg.MetadataValue.md(markdown_table(practice, ("LA", "period", "practice score")))
+        previews["pack_scores"] = markdown_table(practice, ("LA", "period", "practice score"))
+        metadata = {"dagster/row_count": counts[key], "dagster/column_schema": schemas[key],
+                    "preview": dg.MetadataValue.md(previews[key])}
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
     yield dg.AssetCheckResult(check_name="every_case_scored", asset_key="case_indicators",
                               passed=not incomplete, metadata={"cases_incomplete": len(incomplete)})

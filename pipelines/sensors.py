@@ -12,11 +12,13 @@ a new or corrected pack, and the schedule only republishes from the warehouse.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
+from assets import warehouse
 from assets.reading import content_sha256, discover_packs, open_pack
 from pipelines.partitions import pack_partitions
 from pipelines.resources import AuditHomeResource
@@ -40,7 +42,8 @@ def stamp(path: Path) -> tuple[float, int]:
     return max([s.st_mtime for s in stats] + [path.stat().st_mtime]), sum(s.st_size for s in stats)
 
 
-def decide(inbox: Path, cursor: dict, known_partitions: set[str]) -> InboxDecisions:
+def decide(inbox: Path, cursor: dict, known_partitions: set[str],
+           already_loaded: Callable[[str, str], bool] = lambda source, sha: False) -> InboxDecisions:
     """Compare the inbox with what the sensor saw before (its cursor).
 
     A pack must look the same (file times and sizes) on two looks in a row before it is read, so a
@@ -66,6 +69,9 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str]) -> InboxDecisi
         if sha == last_run_sha:
             result.notes.append(f"{pack.source}: touched but unchanged")
             continue
+        if already_loaded(pack.source, sha):  # e.g. loaded from the command line before the UI started
+            result.notes.append(f"{pack.source}: already in the warehouse")
+            continue
         if pack.key not in known_partitions and pack.key not in result.new_partitions:
             result.new_partitions.append(pack.key)
         result.runs.append((pack.key, f"{pack.source}:{sha}"))
@@ -80,7 +86,15 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str]) -> InboxDecisi
 def inbox_sensor(context: dg.SensorEvaluationContext, audit_home: AuditHomeResource):
     cursor = json.loads(context.cursor) if context.cursor else {}
     known = set(context.instance.get_dynamic_partitions(pack_partitions.name))
-    decisions = decide(audit_home.inbox_path, cursor, known)
+    database = audit_home.paths.warehouse
+    try:
+        received = set()
+        if database.exists():
+            with warehouse.reading(database, timeout=5) as con:
+                received = set(con.execute("SELECT source, content_sha256 FROM submissions").fetchall())
+    except TimeoutError:
+        return dg.SkipReason("a run is writing the warehouse; looking again at the next tick")
+    decisions = decide(audit_home.inbox_path, cursor, known, lambda source, sha: (source, sha) in received)
     for note in decisions.notes:
         context.log.info(note)
     return dg.SensorResult(

@@ -78,6 +78,11 @@ def test_the_sensor_adds_partitions_and_requests_each_pack_once(tmp_path):
     again = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor))
     assert again.run_requests == []
     assert json.loads(again.cursor) == json.loads(result.cursor)
+    # A pack already loaded (from the command line, say) starts no run when the sensor first sees it.
+    assert execute_audit(instance, tmp_path / "home", inbox).success
+    fresh = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    settled = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=fresh.cursor))
+    assert settled.run_requests == []
 
 
 def test_a_blocking_check_stops_a_bad_packs_downstream_work(tmp_path):
