@@ -21,11 +21,33 @@ from dashboards.statistics import wilson_interval
 
 REQUIRED_KEYS = ("id", "domain", "title", "question", "applicable", "met", "direction", "source")
 DIRECTIONS = ("higher", "lower")
-TALLY_SOURCES = {"meetings": "meeting_date", "actions": "action_date"}
-
 # First and last day of a period 'YYYYQn'.
 PERIOD_START = "make_date(CAST(left({p}, 4) AS INTEGER), 3 * CAST(right({p}, 1) AS INTEGER) - 2, 1)"
 PERIOD_END = f"CAST(({PERIOD_START}) + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE)"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What a framework scores: one row of `table` per (la_code, period, key), with tallies counted
+    over the `sources` tables (each with the date column that places a row in the period)."""
+
+    table: str
+    key: str
+    sources: dict
+    window_start: str = PERIOD_START  # SQL over {p}, the period column
+    window_end: str = PERIOD_END
+
+
+# The audit framework scores cases of export packs, counting meetings and actions in the quarter.
+CASE_UNIT = Unit("cases", "case_key", {"meetings": "meeting_date", "actions": "action_date"})
+TALLY_SOURCES = CASE_UNIT.sources
+
+
+def parse_unit(spec: dict | None) -> Unit:
+    if not spec:
+        return CASE_UNIT
+    return Unit(spec["table"], spec["key"], dict(spec["sources"]), spec.get("window_start", PERIOD_START),
+                spec.get("window_end", PERIOD_END))
 
 
 class FrameworkError(ValueError):
@@ -56,6 +78,7 @@ class Framework:
     sources: dict
     indicators: tuple[Indicator, ...]
     sha256: str = ""  # of the framework file's content: a change rescores every pack
+    unit: Unit = CASE_UNIT
 
     @property
     def scored_domains(self) -> list[str]:
@@ -69,9 +92,14 @@ def parse_framework(data: dict) -> Framework:
     """Check the framework's structure; every problem names the indicator it is in."""
     domains = data.get("domains") or {}
     tallies = data.get("tallies") or {}
+    unit = parse_unit(data.get("unit"))
     for name, tally in tallies.items():
-        if tally.get("from") not in TALLY_SOURCES:
-            raise FrameworkError(f"tally {name}: 'from' must be one of {', '.join(TALLY_SOURCES)}")
+        if tally.get("from") not in unit.sources:
+            raise FrameworkError(f"tally {name}: 'from' must be one of {', '.join(unit.sources)}")
+        if tally.get("window", "period") not in ("period", "all"):
+            raise FrameworkError(f"tally {name}: 'window' must be period or all")
+        if unit.sources[tally["from"]] is None and tally.get("window") != "all":
+            raise FrameworkError(f"tally {name}: {tally['from']} has no date, so the tally needs window: all")
         if "count_where" not in tally:
             raise FrameworkError(f"tally {name}: 'count_where' is missing")
     indicators, seen = [], set()
@@ -98,7 +126,7 @@ def parse_framework(data: dict) -> Framework:
         ))
     framework = Framework(domains, data.get("practice_score_weights") or {}, data.get("flags") or {}, tallies,
                           data.get("sources") or {}, tuple(indicators),
-                          hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest())
+                          hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(), unit)
     check_sql(framework)
     return framework
 
@@ -142,7 +170,7 @@ def check_sql(framework: Framework) -> None:
             raise FrameworkError(f"flags or tallies: {first_line(error)}") from error
         for indicator in framework.indicators:
             try:
-                con.execute(f"EXPLAIN {indicator_sql(indicator)}")
+                con.execute(f"EXPLAIN {indicator_sql(indicator, framework.unit)}")
             except duckdb.Error as error:
                 raise FrameworkError(f"indicator {indicator.id}: {first_line(error)}") from error
     finally:
@@ -154,39 +182,42 @@ def first_line(error: Exception) -> str:
 
 
 def case_base_sql(framework: Framework) -> str:
-    """One row per case of the packs in scope ($1: list of 'LA|period' keys, or NULL for all), with
-    its flags and tallies."""
+    """One row per unit (case) of the packs in scope ($1: list of 'LA|period' keys, or NULL for
+    all), with its flags and tallies."""
+    unit = framework.unit
+    scope = "($1 IS NULL OR list_contains($1, la_code || '|' || period))"
     parts = []
-    for source, date_column in TALLY_SOURCES.items():
+    for source, date_column in unit.sources.items():
         selected = {n: t for n, t in framework.tallies.items() if t["from"] == source}
         if not selected:
             continue
+        in_window = (f"{date_column} BETWEEN {unit.window_start.format(p='period')} AND "
+                     f"{unit.window_end.format(p='period')}") if date_column else "true"
         columns = ", ".join(
             (f"count(DISTINCT {t['count_distinct']})" if t.get("count_distinct") else "count(*)")
-            + f" FILTER (WHERE {t['count_where']}) AS {name}"
+            + f" FILTER (WHERE ({t['count_where']})"
+            + ("" if t.get("window") == "all" else f" AND {in_window}") + f") AS {name}"
             for name, t in selected.items()
         )
         parts.append((source, list(selected), f"""
-            SELECT la_code, period, case_key, {columns}
+            SELECT la_code, period, {unit.key}, {columns}
             FROM {source}
-            WHERE {date_column} BETWEEN {PERIOD_START.format(p='period')} AND {PERIOD_END.format(p='period')}
-              AND ($1 IS NULL OR list_contains($1, la_code || '|' || period))
-            GROUP BY la_code, period, case_key"""))
-    joins = " ".join(f"LEFT JOIN ({sql}) t_{source} USING (la_code, period, case_key)"
+            WHERE {scope}
+            GROUP BY la_code, period, {unit.key}"""))
+    joins = " ".join(f"LEFT JOIN ({sql}) t_{source} USING (la_code, period, {unit.key})"
                      for source, _, sql in parts)
     tallies = ", ".join(f"coalesce({name}, 0) AS {name}" for _, names, _ in parts for name in names)
     flags = ", ".join(f"({expression}) AS {name}" for name, expression in framework.flags.items())
     return f"""
         SELECT c.* {', ' + tallies if tallies else ''}
-        FROM (SELECT cases.*, {flags or 'NULL AS no_flags'} FROM cases
-              WHERE $1 IS NULL OR list_contains($1, la_code || '|' || period)) c
+        FROM (SELECT {unit.table}.*, {flags or 'NULL AS no_flags'} FROM {unit.table} WHERE {scope}) c
         {joins}"""
 
 
-def indicator_sql(indicator: Indicator) -> str:
+def indicator_sql(indicator: Indicator, unit: Unit = CASE_UNIT) -> str:
     value = indicator.value or "NULL"
     return f"""
-        SELECT la_code, period, case_key, '{indicator.id}' AS indicator_id,
+        SELECT la_code, period, {unit.key}, '{indicator.id}' AS indicator_id,
                applicable,
                CASE WHEN applicable THEN coalesce(({indicator.met}), false) END AS met,
                CASE WHEN applicable THEN {'value' if indicator.value else

@@ -15,8 +15,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from assets.benchmarks import audit_coverage, benchmarks
 from assets.config import load_yaml, local_authorities
 from assets.scoring import Framework, framework, pooled_rates
+from assets.statutory import statutory_framework
 from dashboards.disclosure import Relation, suppress_counts, suppress_rates, suppress_scores, threshold
 
 PARTNERSHIP_CODE = ""  # la_code of partnership rows (no LA)
@@ -57,6 +59,10 @@ class Publication:
     la_codes: list[str]
     framework: Framework
     limit: int  # the disclosure threshold these tables were suppressed with
+    statutory_rates: pd.DataFrame = None  # per CIN year, statutory indicator and LA (plus partnership rows)
+    benchmarks: pd.DataFrame = None  # DfE C3 figures for the partnership's LAs, their regions and England
+    coverage: pd.DataFrame = None  # per LA and C3 year: audit cases against published EFH factor counts
+    statutory_framework: Framework = None
 
 
 def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = None,
@@ -72,6 +78,10 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
         submissions=published_submissions(con, limit),
         quarantine_rules=published_quarantine_rules(con, limit),
         limit=limit,
+        statutory_rates=published_statutory_rates(con, limit),
+        benchmarks=benchmarks(con, partnership_las(con)),
+        coverage=published_coverage(con, limit),
+        statutory_framework=statutory_framework(),
         periods=sorted(rates["period"].unique().tolist()) if len(rates) else [],
         la_codes=sorted(c for c in rates["la_code"].unique().tolist() if c != PARTNERSHIP_CODE) if len(rates)
         else [],
@@ -97,6 +107,37 @@ def published_rates(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
     frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"), limit=limit)
     frame = suppress_rates(frame)
     return with_names(frame).sort_values(["period", "indicator_id", "is_total", "la_code"], ignore_index=True)
+
+
+def partnership_las(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every LA that sent a pack or a statutory return."""
+    return [row[0] for row in con.execute("""
+        SELECT la_code FROM submissions WHERE status = 'loaded'
+        UNION SELECT la_code FROM statutory_submissions WHERE status = 'loaded' ORDER BY 1""").fetchall()]
+
+
+def published_statutory_rates(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
+    """Statutory indicator rates per LA and CIN year, and pooled for the partnership, suppressed
+    like the audit rates; the mean value (missing episodes per child) hides with its denominator."""
+    las = con.execute("SELECT * FROM statutory_rates").df()
+    total = pooled_rates(con, ["period", "indicator_id"], table="statutory_child_indicators")
+    means = con.execute("""SELECT period, indicator_id, avg(value) FILTER (WHERE applicable) AS mean_value
+                           FROM statutory_child_indicators GROUP BY ALL""").df()
+    total = total.merge(means, on=["period", "indicator_id"], how="left")
+    total["la_code"] = PARTNERSHIP_CODE
+    frame = pd.concat([las, total], ignore_index=True)
+    frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
+    frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"), limit=limit)
+    frame = suppress_rates(frame, rate_columns=("rate", "ci_low", "ci_high", "mean_value"))
+    return with_names(frame).sort_values(["period", "indicator_id", "is_total", "la_code"], ignore_index=True)
+
+
+def published_coverage(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
+    """Audit coverage per LA and C3 year; audit case counts from 1 to the threshold are hidden."""
+    frame = audit_coverage(con)
+    frame = suppress_counts(frame, numerator="audit_cases", denominator=None, limit=limit)
+    frame["coverage_suppressed"] = frame["audit_cases_suppressed"]
+    return with_names(frame)
 
 
 def published_scores(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:

@@ -14,11 +14,13 @@ from plotly.offline import get_plotlyjs
 
 from dashboards.pages import Page, all_pages
 from dashboards.publication import Publication, replace_folder
+from dashboards.statutory_pages import benchmarks_page, statutory_page
 
 PLOTLY_JS = "plotly.min.js"
 LEGEND = "[c] confidential, [z] not applicable, [x] not available"
 NAV = (("index.html", "Overview"), ("index.html#indicators", "Indicators"),
-       ("index.html#local-authorities", "Local authorities"), ("methods.html", "Methods"))
+       ("index.html#local-authorities", "Local authorities"), ("statutory.html", "Statutory returns"),
+       ("benchmarks.html", "Benchmarks"), ("methods.html", "Methods"))
 
 STYLE = """
 body { font-family: Arial, Helvetica, sans-serif; margin: 0; color: #0b0c0c; line-height: 1.45; font-size: 17px; }
@@ -92,7 +94,7 @@ def render_site(publication: Publication, folder: Path) -> list[str]:
     """Write plotly.js and every page into `folder`; returns the pages' file names."""
     (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     names = []
-    for page in all_pages(publication):
+    for page in [*all_pages(publication), statutory_page(publication), benchmarks_page(publication)]:
         (folder / page.filename).write_text(render_page(page), encoding="utf-8")
         names.append(page.filename)
     return names

@@ -9,9 +9,11 @@ their content hash). Partnership-wide assets (the site) depend on every partitio
 import dagster as dg
 
 from assets import warehouse as warehouse_tables
+from assets.benchmarks import load_c3
 from assets.config import load_yaml
 from assets.ingest import ingest_inbox
 from assets.scoring import framework, score_pending
+from assets.statutory import ingest_statutory, score_statutory
 from checks import reconciliation
 from checks.expectations import validate_loaded
 from dashboards.exports import write_exports
@@ -192,7 +194,77 @@ def pack_scoring(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                               passed=not mismatched, metadata={"rates_mismatched": len(mismatched)})
 
 
-PUBLISHED_FROM = ["indicator_rates", "pack_scores", "case_domain_scores", "submissions", "quarantine"]
+STATUTORY_TABLE_KEYS = ["statutory_submissions", "cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans",
+                        "ssda903_missing", "ssda903_children", "statutory_quarantine"]
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(key, kinds={"duckdb"}, group_name="statutory",
+                        description="Statutory returns (CIN census, SSDA903 missing episodes), pseudonymised "
+                                    "and degraded on the way in.")
+           for key in STATUTORY_TABLE_KEYS],
+    pool=WAREHOUSE_POOL,
+)
+def statutory_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeResource,
+                      warehouse: WarehouseResource):
+    """New or changed CIN census XML files and SSDA903 folders in <home>/statutory/, loaded or
+    rejected; a return seen before is skipped."""
+    paths = audit_home.paths.prepare()
+    with warehouse.get_connection() as con:
+        con.execute(warehouse_tables.SCHEMA_SQL)
+        outcomes = ingest_statutory(con, paths.statutory, audit_home.secret(), progress_for(context))
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STATUTORY_TABLE_KEYS}
+        schemas = {t: column_schema(con, t) for t in STATUTORY_TABLE_KEYS}
+    preview = markdown_table([(o.source, o.kind, o.la_code or "", o.period or "", o.status, o.rows_quarantined)
+                              for o in outcomes[:50]], ("file", "kind", "LA", "year", "status", "quarantined"))
+    for key in STATUTORY_TABLE_KEYS:
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            "dagster/row_count": counts[key], "dagster/column_schema": schemas[key],
+            "preview": dg.MetadataValue.md(preview)})
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec("statutory_child_indicators", deps=STATUTORY_TABLE_KEYS, kinds={"duckdb"},
+                        group_name="statutory", description="Each child of each CIN year against the statutory "
+                                                             "indicators."),
+           dg.AssetSpec("statutory_rates", deps=STATUTORY_TABLE_KEYS, kinds={"duckdb"}, group_name="statutory",
+                        description="Statutory indicator rates per LA and year, with Wilson intervals.")],
+    pool=WAREHOUSE_POOL,
+)
+def statutory_scoring(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Score every child in the statutory returns with config/statutory_indicators.yaml."""
+    with warehouse.get_connection() as con:
+        con.execute(warehouse_tables.SCHEMA_SQL)
+        rows = score_statutory(con)
+        rates = con.execute("""SELECT indicator_id, sum(numerator), sum(denominator) FROM statutory_rates
+                               GROUP BY ALL ORDER BY ALL""").fetchall()
+        schemas = {t: column_schema(con, t) for t in ("statutory_child_indicators", "statutory_rates")}
+        rate_rows = con.execute("SELECT count(*) FROM statutory_rates").fetchone()[0]
+    preview = dg.MetadataValue.md(markdown_table(rates, ("indicator", "met", "applicable")))
+    yield dg.MaterializeResult(asset_key="statutory_child_indicators", metadata={
+        "dagster/row_count": rows, "dagster/column_schema": schemas["statutory_child_indicators"],
+        "preview": preview})
+    yield dg.MaterializeResult(asset_key="statutory_rates", metadata={
+        "dagster/row_count": rate_rows, "dagster/column_schema": schemas["statutory_rates"], "preview": preview})
+
+
+@dg.asset(kinds={"duckdb"}, group_name="statutory", pool=WAREHOUSE_POOL)
+def dfe_c3(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """DfE table C3 (factors at the end of assessment, 2018-2025) as published, tidy, with its
+    suppression markers kept apart from the numbers: the national and regional benchmarks."""
+    with warehouse.get_connection() as con:
+        con.execute(warehouse_tables.SCHEMA_SQL)
+        rows = load_c3(con)
+        schema = column_schema(con, "dfe_c3")
+        latest = con.execute("""SELECT factor, value FROM dfe_c3 WHERE geographic_level = 'National'
+                                AND time_period = (SELECT max(time_period) FROM dfe_c3) ORDER BY factor
+                                LIMIT 12""").fetchall()
+    context.add_output_metadata({"dagster/row_count": rows, "dagster/column_schema": schema,
+                                 "preview": dg.MetadataValue.md(markdown_table(latest, ("factor", "England")))})
+
+
+PUBLISHED_FROM = ["indicator_rates", "pack_scores", "case_domain_scores", "submissions", "quarantine",
+                  "statutory_rates", "dfe_c3"]
 
 
 @dg.asset(deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish", pool=WAREHOUSE_POOL)

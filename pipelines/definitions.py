@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.dagster_assets import exports, pack_scoring, pack_tables, site
+from pipelines.dagster_assets import (
+    dfe_c3,
+    exports,
+    pack_scoring,
+    pack_tables,
+    site,
+    statutory_returns,
+    statutory_scoring,
+)
 from pipelines.partitions import pack_partitions
 from pipelines.resources import build_resources
 from pipelines.sensors import inbox_sensor, quarterly_republish
@@ -19,9 +27,11 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
         AUDIT_JOB, selection=dg.AssetSelection.all(), partitions_def=pack_partitions,
         description="Ingest the packs of the chosen partitions (skipping unchanged ones), score them, publish.")
     publish_job = dg.define_asset_job(
-        PUBLISH_JOB, selection=dg.AssetSelection.assets(site, exports),
-        description="Republish the site and the exports from the warehouse as it is.")
-    return dg.Definitions(assets=[pack_tables, pack_scoring, site, exports], jobs=[audit_job, publish_job],
+        PUBLISH_JOB, selection=dg.AssetSelection.assets(statutory_returns, statutory_scoring, dfe_c3, site, exports),
+        description="Load new statutory returns and the benchmarks, then republish the site and the exports.")
+    return dg.Definitions(assets=[pack_tables, pack_scoring, statutory_returns, statutory_scoring, dfe_c3, site,
+                                  exports],
+                          jobs=[audit_job, publish_job],
                           sensors=[inbox_sensor], schedules=[quarterly_republish(publish_job)],
                           resources=build_resources(home, inbox))
 

@@ -39,6 +39,11 @@ class AuditHome:
         return self.root / "inbox"
 
     @property
+    def statutory(self) -> Path:
+        """Statutory returns: CIN census XML files and SSDA903 folders."""
+        return self.root / "statutory"
+
+    @property
     def warehouse(self) -> Path:
         return self.root / "warehouse.duckdb"
 

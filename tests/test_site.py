@@ -67,7 +67,7 @@ def pages(home) -> dict[str, str]:
 
 
 def test_every_page_type_is_written(home, publication, pages):
-    expected = {"index.html", "methods.html"}
+    expected = {"index.html", "methods.html", "statutory.html", "benchmarks.html"}
     expected |= {f"indicator-{i.id}.html" for i in framework().indicators}
     # An LA whose only packs were rejected still gets a page: its data quality is the story there.
     named = set(publication.submissions["la_code"]) - {""}
@@ -173,7 +173,7 @@ def test_an_empty_warehouse_still_publishes(tmp_path):
     written = write_site(build_publication(con), tmp_path / "site")
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "No packs loaded yet" in index
-    assert {p.name for p in written} == {"index.html", "methods.html"} | {
+    assert {p.name for p in written} == {"index.html", "methods.html", "statutory.html", "benchmarks.html"} | {
         f"indicator-{i.id}.html" for i in framework().indicators}
 
 

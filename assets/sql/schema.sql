@@ -115,3 +115,74 @@ CREATE TABLE IF NOT EXISTS scored_packs (
     content_sha256 VARCHAR NOT NULL,
     framework_sha256 VARCHAR NOT NULL
 );
+
+-- Statutory returns (CIN census, SSDA903 missing episodes), degraded and pseudonymised on the way
+-- in. `period` is the collection year, ending 31 March of that year ('2024').
+CREATE TABLE IF NOT EXISTS statutory_submissions (
+    kind VARCHAR NOT NULL,            -- cin_census | ssda903
+    la_code VARCHAR,
+    period VARCHAR,
+    source VARCHAR NOT NULL,
+    content_sha256 VARCHAR NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL,          -- loaded | rejected
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    message VARCHAR,
+    rule VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS cin_children (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL,
+    age BIGINT, sex VARCHAR, ethnicity VARCHAR, disabled BOOLEAN, source_row BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS cin_episodes (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL, episode BIGINT,
+    referral_date DATE, referral_source VARCHAR, primary_need VARCHAR, closure_date DATE,
+    reason_for_closure VARCHAR, referral_nfa BOOLEAN,
+    days_since_previous_referral BIGINT  -- to the child's previous referral in the same return
+);
+
+CREATE TABLE IF NOT EXISTS cin_assessments (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL, episode BIGINT,
+    start_date DATE, authorisation_date DATE, factors VARCHAR[]
+);
+
+CREATE TABLE IF NOT EXISTS cin_cp_plans (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL, episode BIGINT,
+    start_date DATE, end_date DATE, initial_category VARCHAR, latest_category VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS ssda903_missing (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL, source_row BIGINT,
+    kind VARCHAR, start_date DATE, end_date DATE, duration_days BIGINT, age_at_start BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS ssda903_children (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL,
+    sex VARCHAR, age_at_year_end BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS statutory_quarantine (
+    la_code VARCHAR, period VARCHAR, source_file VARCHAR, table_name VARCHAR, row_number BIGINT,
+    column_name VARCHAR, rule VARCHAR, message VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS statutory_child_indicators (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL,
+    indicator_id VARCHAR NOT NULL, applicable BOOLEAN NOT NULL, met BOOLEAN, value DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS statutory_rates (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, indicator_id VARCHAR NOT NULL,
+    numerator BIGINT NOT NULL, denominator BIGINT NOT NULL, rate DOUBLE, ci_low DOUBLE, ci_high DOUBLE,
+    mean_value DOUBLE                 -- mean of `value` over applicable children (e.g. episodes per child)
+);
+
+-- DfE "Characteristics of children in need" table C3, tidy: one row per year, area and factor.
+-- `value` is NULL where DfE published a marker instead (c, x, z, u, k), kept in `marker`.
+CREATE TABLE IF NOT EXISTS dfe_c3 (
+    time_period VARCHAR, geographic_level VARCHAR, region_code VARCHAR, region_name VARCHAR,
+    la_code VARCHAR, la_name VARCHAR, factor VARCHAR, value BIGINT, marker VARCHAR
+);

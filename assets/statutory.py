@@ -1,0 +1,187 @@
+"""Statutory returns: the CIN census (XML) and SSDA903 missing episodes, loaded next to the audit
+packs and scored with the statutory indicators (config/statutory_indicators.yaml) by the same
+engine as the audit framework.
+
+Files arrive in the statutory inbox (`<home>/statutory/` by default): CIN census XML files
+(any name; the LA and year come from the header) and SSDA903 folders `<LA code>_<YYYY>_ssda903/`.
+Each return is keyed by kind, LA and year and by its content hash: the same file again changes
+nothing; a new version replaces the old one in one transaction; a rejected one stores only why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from assets.config import load_yaml
+from assets.reading import PackRejected, content_sha256
+from assets.scoring import Framework, case_base_sql, indicator_sql, parse_framework, pooled_rates
+from assets.warehouse import now
+
+CIN_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
+SSDA903_TABLES = ("ssda903_missing", "ssda903_children")
+
+
+@cache
+def statutory_framework() -> Framework:
+    return parse_framework(load_yaml("statutory_indicators.yaml"))
+
+
+@dataclass
+class StatutoryOutcome:
+    source: str
+    kind: str
+    la_code: str | None
+    period: str | None
+    status: str  # loaded | rejected | unchanged
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str = ""
+
+
+def discover_returns(folder: Path) -> list[tuple[str, Path]]:
+    """(kind, path) of every return in the statutory inbox, in name order."""
+    if not folder.exists():
+        return []
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix.lower() == ".xml":
+            found.append(("cin_census", entry))
+        elif entry.is_dir() and entry.name.lower().endswith("_ssda903"):
+            found.append(("ssda903", entry))
+    return found
+
+
+def read_return(kind: str, path: Path, secret: bytes) -> tuple[str, str, dict[str, pd.DataFrame], pd.DataFrame, int]:
+    """Read one return: (la_code, period, tables, quarantine, rows received)."""
+    if kind == "cin_census":
+        from assets.cin_census import read_cin_census
+
+        cin = read_cin_census(path, secret)
+        period = str(cin.collection_year)
+        tables = {
+            "cin_children": cin.children, "cin_episodes": with_previous_referral(cin.episodes),
+            "cin_assessments": cin.assessments, "cin_cp_plans": cin.cp_plans,
+        }
+        tables = {name: as_period(frame, period) for name, frame in tables.items()}
+        return cin.la_code, period, tables, cin.quarantine, len(cin.children)
+    from assets.ssda903 import read_missing_return
+
+    missing = read_missing_return(path, secret)
+    period = str(missing.year)
+    tables = {"ssda903_missing": as_period(missing.episodes, period),
+              "ssda903_children": as_period(missing.children_in_care, period)}
+    return missing.la_code, period, tables, missing.quarantine, missing.rows_in
+
+
+def as_period(frame: pd.DataFrame, period: str) -> pd.DataFrame:
+    """The readers' year columns become `period`, the collection year as text."""
+    frame = frame.drop(columns=[c for c in ("collection_year", "year") if c in frame.columns]).copy()
+    frame.insert(1, "period", period)
+    return frame
+
+
+def with_previous_referral(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Days from each referral to the same child's previous referral in the return (re-referrals)."""
+    episodes = episodes.copy()
+    if episodes.empty:
+        episodes["days_since_previous_referral"] = pd.Series(dtype="Int64")
+        return episodes
+    dates = pd.to_datetime(episodes["referral_date"])
+    order = dates.groupby(episodes["child_key"]).rank(method="first")
+    previous = dates.sort_values().groupby(episodes["child_key"]).shift(1).reindex(episodes.index)
+    episodes["days_since_previous_referral"] = (dates - previous).dt.days.astype("Int64")
+    del order
+    return episodes
+
+
+def ingest_statutory(con: duckdb.DuckDBPyConnection, folder: Path, secret: bytes,
+                     progress: Callable[[str], None] = lambda _: None) -> list[StatutoryOutcome]:
+    outcomes = []
+    returns = discover_returns(folder)
+    if returns:
+        progress(f"{len(returns)} statutory return(s) in {folder}")
+    for kind, path in returns:
+        sha = content_sha256(path)
+        seen = con.execute("SELECT status FROM statutory_submissions WHERE source = ? AND content_sha256 = ?",
+                           [path.name, sha]).fetchone()
+        if seen:
+            outcomes.append(StatutoryOutcome(path.name, kind, None, None, "unchanged"))
+            continue
+        try:
+            la_code, period, tables, quarantine, rows_in = read_return(kind, path, secret)
+        except PackRejected as error:
+            record(con, kind, None, None, path.name, sha, "rejected", 0, 0, error.message, error.rule)
+            outcomes.append(StatutoryOutcome(path.name, kind, None, None, "rejected", message=error.message))
+            progress(f"{path.name}: REJECTED ({error.rule}) {error.message}")
+            continue
+        load_return(con, kind, la_code, period, path.name, sha, tables, quarantine)
+        loaded = sum(len(f) for f in tables.values())
+        outcomes.append(StatutoryOutcome(path.name, kind, la_code, period, "loaded", loaded, len(quarantine)))
+        progress(f"{path.name}: {kind} {la_code} {period}, {rows_in} row(s) read, {len(quarantine)} quarantined")
+    return outcomes
+
+
+def load_return(con, kind: str, la_code: str, period: str, source: str, sha: str,
+                tables: dict[str, pd.DataFrame], quarantine: pd.DataFrame) -> None:
+    """Replace everything held for this kind of return, LA and year, all or nothing."""
+    names = CIN_TABLES if kind == "cin_census" else SSDA903_TABLES
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in names:
+            con.execute(f"DELETE FROM {table} WHERE la_code = ? AND period = ?", [la_code, period])
+        con.execute("DELETE FROM statutory_quarantine WHERE la_code = ? AND period = ? AND table_name IN "
+                    f"({', '.join('?' for _ in names)})", [la_code, period, *names])
+        con.execute("DELETE FROM statutory_submissions WHERE kind = ? AND la_code = ? AND period = ? "
+                    "AND status = 'loaded'", [kind, la_code, period])
+        for table, frame in tables.items():
+            if len(frame):
+                con.register("incoming", frame)
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                con.unregister("incoming")
+        if len(quarantine):
+            con.register("incoming", quarantine)
+            con.execute("INSERT INTO statutory_quarantine BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+        loaded = sum(len(frame) for frame in tables.values())
+        record(con, kind, la_code, period, source, sha, "loaded", loaded, len(quarantine),
+               f"{loaded} row(s) loaded, {len(quarantine)} quarantined", None)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def record(con, kind, la_code, period, source, sha, status, loaded, quarantined, message, rule) -> None:
+    con.execute("INSERT INTO statutory_submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [kind, la_code, period, source, sha, now(), status, loaded, quarantined, message, rule])
+
+
+def score_statutory(con: duckdb.DuckDBPyConnection, fw: Framework | None = None) -> int:
+    """Score every child of every CIN census year; returns the rows of statutory_child_indicators."""
+    fw = fw or statutory_framework()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE case_base AS {case_base_sql(fw)}", [None])
+        con.execute("DELETE FROM statutory_child_indicators")
+        con.execute("INSERT INTO statutory_child_indicators "
+                    + " UNION ALL ".join(indicator_sql(i, fw.unit) for i in fw.indicators))
+        rates = pooled_rates(con, ["la_code", "period", "indicator_id"], table="statutory_child_indicators")
+        means = con.execute("""SELECT la_code, period, indicator_id, avg(value) FILTER (WHERE applicable) AS mean_value
+                               FROM statutory_child_indicators GROUP BY ALL""").df()
+        rates = rates.merge(means, on=["la_code", "period", "indicator_id"], how="left")
+        con.execute("DELETE FROM statutory_rates")
+        con.register("new_rates", rates)
+        con.execute("INSERT INTO statutory_rates BY NAME SELECT * FROM new_rates")
+        con.unregister("new_rates")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return con.execute("SELECT count(*) FROM statutory_child_indicators").fetchone()[0]
