@@ -92,7 +92,7 @@ def audit_coverage(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("""
         WITH cohort AS (
             SELECT la_code,
-                   CAST(CAST(left(period, 4) AS INTEGER) + (right(period, 1) = '1')::INTEGER AS VARCHAR)
+                   CAST(CAST(left(period, 4) AS INTEGER) + (right(period, 1) <> '1')::INTEGER AS VARCHAR)
                        AS time_period,
                    count(DISTINCT case_key) AS audit_cases,
                    count(DISTINCT period) AS quarters

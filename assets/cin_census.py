@@ -1,0 +1,481 @@
+"""Children in Need (CIN) census return: the DfE's XML file, read as a stream into four tables.
+
+`read_cin_census(path, secret)` reads one LA's CIN census XML with `xml.etree.ElementTree.iterparse`
+and clears each `Child` once it is read, so memory does not grow with the number of children in
+the file (only the output tables do). Which elements are read, their code lists, which are
+required, and how the layout changed between collection years (GenderCurrent up to the 2024
+census, Sex from the 2025 census, a PreProceedingsandFGDM block later) are data, in
+config/statutory/cin_census.yaml; this module is generic over that spec.
+
+The collection year is the year of the header's ReferenceDate (the census year ends 31 March),
+as the DfE names censuses and as the benchmark tables count years.
+
+What is kept, degraded and dropped (the YAML marks every element with its `use`):
+- kept: the header's LEA (as the 9-character GSS la_code) and ReferenceDate; ethnicity; dates of
+  referral, closure, assessment start and authorisation, child protection plan start and end;
+  referral source, primary need, reason for closure, ReferralNFA, assessment factor codes and
+  categories of abuse, as the codes of the census code lists (never as free text from the file);
+- normalised: GenderCurrent (1/2/0/9) or Sex (M/F/U) becomes sex: male, female, unknown,
+  indeterminate;
+- pseudonymised: LAchildID becomes child_key, the keyed HMAC of "<la_code>:<LAchildID>" that
+  `assets.standardise.case_key` makes (so the same child links across datasets of one LA);
+- degraded: PersonBirthDate becomes age in whole years at ReferenceDate (NULL when unknown or
+  unborn); the disability codes become disabled (true or false);
+- dropped, never copied into any table or message: UPN, FormerUPN, UPNunknown, LAchildID itself,
+  PersonBirthDate, ExpectedPersonBirthDate and PersonDeathDate;
+- read but not used (accepted, not reported as unknown, neither checked nor output): CIN plan
+  dates, section 47 enquiries, DateOfInitialCPC, AssessmentInternalReviewDate, the number of
+  previous plans, plan reviews, and the PreProceedingsandFGDM block.
+
+Problems are of two kinds.
+- The whole file is refused with `PackRejected` when it is not well-formed XML, is not a CIN census
+  (root element, Collection), names an LEA that is not in config/la_codes.csv, has no valid
+  ReferenceDate before its children, or belongs to another LA than the one expected.
+- Anything else is quarantined, one row per problem: the child's position in the file (row 0 is
+  the header), the table, the XML element and the rule, with a plain-English message for the
+  person who fixes the data. A message never shows a value from the file. The offending value is
+  dropped (an invalid code left out of a list, an invalid date made NULL) and the rest of the child
+  loads; an assessment or plan without a usable start date is not loaded, nor is a child without
+  LAchildID (it cannot be keyed) or a second Child with the same LAchildID.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from assets.config import CONFIG_DIR, load_yaml
+from assets.reading import PackRejected
+from assets.standardise import case_key
+
+SPEC_FILE = "statutory/cin_census.yaml"
+DATE = "datetime64[us]"
+
+CHILD_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "age": "Int64",
+                 "sex": "str", "ethnicity": "str", "disabled": "bool", "source_row": "int64"}
+EPISODE_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "episode": "int64",
+                   "referral_date": DATE, "referral_source": "str", "primary_need": "str", "closure_date": DATE,
+                   "reason_for_closure": "str", "referral_nfa": "boolean"}
+ASSESSMENT_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "episode": "int64",
+                      "start_date": DATE, "authorisation_date": DATE, "factors": "object"}
+CP_PLAN_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "episode": "int64",
+                   "start_date": DATE, "end_date": DATE, "initial_category": "str", "latest_category": "str"}
+QUARANTINE_COLUMNS = {"la_code": "str", "period": "str", "source_file": "str", "table_name": "str",
+                      "row_number": "int64", "column_name": "str", "rule": "str", "message": "str"}
+
+
+@dataclass
+class CinReturn:
+    """One LA's CIN census return, read and checked."""
+
+    la_code: str
+    collection_year: int
+    reference_date: dt.date
+    source_file: str
+    children: pd.DataFrame     # la_code, collection_year, child_key, age, sex, ethnicity, disabled, source_row
+    episodes: pd.DataFrame     # ... child_key, episode, referral_date, referral_source, primary_need,
+    #                            closure_date, reason_for_closure, referral_nfa
+    assessments: pd.DataFrame  # ... child_key, episode, start_date, authorisation_date, factors
+    cp_plans: pd.DataFrame     # ... child_key, episode, start_date, end_date, initial_category, latest_category
+    quarantine: pd.DataFrame   # la_code, period, source_file, table_name, row_number, column_name, rule, message
+
+
+@cache
+def spec() -> dict:
+    """The CIN census spec (config/statutory/cin_census.yaml)."""
+    return load_yaml(SPEC_FILE)
+
+
+@cache
+def lea_codes() -> dict[str, str]:
+    """3-digit old LA number (the header's LEA) -> 9-character GSS la_code, from config/la_codes.csv."""
+    with open(CONFIG_DIR / "la_codes.csv", encoding="utf-8", newline="") as handle:
+        return {row["old_la_code"].strip().zfill(3): row["la_code"]
+                for row in csv.DictReader(handle) if (row.get("old_la_code") or "").strip()}
+
+
+def read_cin_census(path: Path, secret: bytes, la_code: str | None = None) -> CinReturn:
+    """Read one CIN census XML file. Raises PackRejected when the file as a whole cannot be used;
+    `la_code`, when given, is the LA the file must belong to."""
+    return _Reader(Path(path), secret, la_code.strip().upper() if la_code else None).read()
+
+
+# --- the spec, compiled ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Section:
+    name: str
+    block: str
+    table: str | None
+    used: bool
+    key: str | None
+    elements: dict
+    sub_blocks: frozenset = field(default_factory=frozenset)
+    blocks_required: tuple = ()
+
+
+@cache
+def _sections() -> dict[str, _Section]:
+    """Sections by block element name."""
+    raw = spec()["sections"]
+    subs: dict[str, set] = {}
+    for section in raw.values():
+        subs.setdefault(section["parent"], set()).add(section["block"])
+    return {
+        section["block"]: _Section(
+            name=name, block=section["block"], table=section.get("table"),
+            used=section.get("use") != "not_used", key=section.get("key"),
+            elements=section.get("elements") or {}, sub_blocks=frozenset(subs.get(section["block"], ())),
+            blocks_required=tuple(section.get("blocks_required", ())))
+        for name, section in raw.items()
+    }
+
+
+@cache
+def _lookup(block: str, element: str) -> dict[str, str]:
+    """Accepted codes of one element, lower-cased -> value to output (the code, or its `map` value)."""
+    element_spec = _sections()[block].elements[element]
+    if "map" in element_spec:
+        return {str(code).lower(): str(value) for code, value in element_spec["map"].items()}
+    return {str(code).lower(): str(code) for code in element_spec["codes"]}
+
+
+@cache
+def _yes_no() -> dict[str, bool]:
+    return {str(text).lower(): bool(value) for text, value in spec()["formats"]["yes_no"].items()}
+
+
+@cache
+def _date_pattern() -> re.Pattern:
+    return re.compile(spec()["formats"]["date"])
+
+
+def _local(tag) -> str:
+    """An element's name without any namespace."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _child(elem: ET.Element, name: str) -> ET.Element | None:
+    return next((sub for sub in elem if _local(sub.tag) == name), None)
+
+
+def _find(elem: ET.Element | None, path: str) -> ET.Element | None:
+    for name in path.split("/"):
+        if elem is None:
+            return None
+        elem = _child(elem, name)
+    return elem
+
+
+def _text(elem: ET.Element | None) -> str:
+    return (elem.text or "").strip() if elem is not None else ""
+
+
+def _parse_date(text: str) -> dt.date | None:
+    if not _date_pattern().match(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _in_layout(element_spec: dict, year: int) -> bool:
+    return element_spec.get("from", year) <= year <= element_spec.get("until", year)
+
+
+def whole_years(born: dt.date, on: dt.date) -> int:
+    """Age in whole years on a date (a birthday on that day counts)."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+# --- the reader --------------------------------------------------------------------------------
+
+class _Reader:
+    def __init__(self, path: Path, secret: bytes, expected_la: str | None):
+        self.path, self.secret, self.expected_la = path, secret, expected_la
+        self.name = path.name
+        self.la_code: str | None = None
+        self.reference_date: dt.date | None = None
+        self.year = 0
+        self.problems: list[tuple] = []  # (table, row, element, rule, message)
+        self.children: list[dict] = []
+        self.episodes: list[dict] = []
+        self.assessments: list[dict] = []
+        self.cp_plans: list[dict] = []
+        self.keys_seen: set[str] = set()
+
+    # file level
+
+    def reject(self, rule: str, message: str, column: str | None = None) -> PackRejected:
+        return PackRejected(rule, f"{self.name}: {message}", "cin_census", column)
+
+    def read(self) -> CinReturn:
+        try:
+            with open(self.path, "rb") as handle:
+                self.stream(handle)
+        except ET.ParseError as error:
+            raise self.reject("not_well_formed", f"the file is not well-formed XML ({error}). Export it again "
+                              "from the case management system; nothing in it was loaded.") from error
+        if self.reference_date is None:
+            raise self.reject("missing_reference_date", "the file has no Header with a ReferenceDate.",
+                              "ReferenceDate")
+        return self.result()
+
+    def stream(self, handle) -> None:
+        """Parse element by element; each Child is read when it ends, then cleared away."""
+        root_name = spec()["root"]
+        stack: list[str] = []  # names of the open elements
+        children_elem = None
+        position = 0
+        for event, elem in ET.iterparse(handle, events=("start", "end")):
+            if event == "start":
+                tag = _local(elem.tag)
+                if not stack and tag != root_name:
+                    raise self.reject("not_cin_census", f"this is not a CIN census return: the root element "
+                                      f"must be {root_name}.")
+                if stack == [root_name] and tag == "Children":
+                    children_elem = elem
+                stack.append(tag)
+                continue
+            tag = stack.pop()
+            if len(stack) == 1:  # a direct child of Message
+                if tag == "Header":
+                    if self.reference_date is None:
+                        self.read_header(elem)
+                elif tag != "Children":
+                    raise self.reject("not_cin_census", f"this is not a CIN census return: {root_name} may "
+                                      "hold only Header and Children.")
+                elem.clear()
+            elif len(stack) == 2 and stack[1] == "Children":
+                if tag == "Child":
+                    if self.reference_date is None:
+                        raise self.reject("missing_reference_date", "the Header, with its ReferenceDate, must "
+                                          "come before the children.", "ReferenceDate")
+                    position += 1
+                    self.read_child(elem, position)
+                children_elem.clear()  # the child is read: let it go
+
+    def read_header(self, header: ET.Element) -> None:
+        elements = spec()["header"]["elements"]
+        collection = _text(_find(header, elements["Collection"]["path"]))
+        if collection.upper() != spec()["collection"]:
+            raise self.reject("not_cin_census", "the header does not say this is a CIN census return "
+                              f"(Header/{elements['Collection']['path']} must be {spec()['collection']}).",
+                              "Collection")
+        reference = _parse_date(_text(_find(header, elements["ReferenceDate"]["path"])))
+        if reference is None:
+            raise self.reject("missing_reference_date", "the header has no valid ReferenceDate (Header/"
+                              f"{elements['ReferenceDate']['path']}, written YYYY-MM-DD); the collection year and "
+                              "ages cannot be worked out without it.", "ReferenceDate")
+        lea = _text(_find(header, elements["LEA"]["path"]))
+        la_code = lea_codes().get(lea) if re.fullmatch(r"\d{3}", lea) else None
+        if la_code is None:
+            shown = f"LEA {lea}" if re.fullmatch(r"\d{3}", lea) else "the LEA (a 3-digit number)"
+            raise self.reject("unknown_lea", f"{shown} in the header is not a local authority in "
+                              "config/la_codes.csv (column old_la_code).", "LEA")
+        if self.expected_la and la_code != self.expected_la:
+            raise self.reject("la_code_mismatch", f"the header's LEA {lea} is {la_code}, not {self.expected_la} "
+                              "as expected. Check that the file is this LA's return.", "LEA")
+        self.la_code, self.reference_date, self.year = la_code, reference, reference.year
+        year = _text(_find(header, elements["Year"]["path"]))
+        if year and year != str(reference.year):
+            self.problem("header", 0, "Year", "header_year", "Header")
+
+    # row level
+
+    def problem(self, table: str, row: int, element: str, rule: str, block: str, expected: str = "") -> None:
+        text = spec()["rules"][rule]
+        values = {"element": element, "block": block, "expected": expected}
+        self.problems.append((table, row, element, rule,
+                              text["message"].format(**values) + " " + text["fix"].format(**values)))
+
+    def stray_text(self, elem: ET.Element, table: str, row: int) -> None:
+        """Text between elements (mixed content) is ignored and reported, once per block."""
+        tag = _local(elem.tag)
+        section = _sections().get(tag)
+        table = section.table if section and section.table else table
+        if len(elem) and (_text(elem) or any((sub.tail or "").strip() for sub in elem)):
+            self.problem(table, row, tag, "stray_text", tag)
+        for sub in elem:
+            if len(sub):
+                self.stray_text(sub, table, row)
+
+    def read_block(self, elem: ET.Element, section: _Section, row: int) -> dict:
+        """The output values of one block's elements, each checked against its spec."""
+        present: dict[str, ET.Element] = {}
+        for sub in elem:
+            tag = _local(sub.tag)
+            if tag in section.elements or tag in section.sub_blocks:
+                present.setdefault(tag, sub)
+            else:
+                self.problem(section.table, row, tag, "unknown_element", section.block)
+        outside = {}  # output -> element found from another year's layout
+        for name, element_spec in section.elements.items():
+            if name in present and not _in_layout(element_spec, self.year):
+                expected = next((other for other, s in section.elements.items() if other != name
+                                 and s.get("output") == element_spec.get("output") and _in_layout(s, self.year)), "")
+                self.problem(section.table, row, name, "wrong_layout", section.block, expected)
+                outside[element_spec.get("output")] = name
+        values: dict = {}
+        for name, element_spec in section.elements.items():
+            kind = element_spec.get("type")
+            if kind is None or not _in_layout(element_spec, self.year):
+                continue  # dropped or not used: never read
+            output = element_spec["output"]
+            node = present.get(name)
+            if kind == "code_list":
+                values[output] = self.code_list(node, section, name, row)
+                continue
+            text = _text(node)
+            if not text:
+                unless = element_spec.get("required_unless")  # an alternative element that may stand in
+                excused = output in outside or (unless and _text(present.get(unless)))
+                if element_spec.get("required") and not excused:
+                    self.problem(section.table, row, name, "required", section.block)
+                values[output] = None
+                continue
+            values[output] = self.value(text, kind, section, name, row)
+        return values
+
+    def value(self, text: str, kind: str, section: _Section, name: str, row: int):
+        element_spec = section.elements[name]
+        if kind == "text":
+            return text
+        if kind == "code":
+            code = _lookup(section.block, name).get(text.lower())
+            if code is None:
+                self.problem(section.table, row, name, "vocabulary", section.block)
+            return code
+        if kind == "yes_no":
+            answer = _yes_no().get(text.lower())
+            if answer is None:
+                self.problem(section.table, row, name, "type_yes_no", section.block)
+            return answer
+        if kind == "date":
+            date = _parse_date(text)
+            if date is None:
+                self.problem(section.table, row, name, "type_date", section.block)
+            elif element_spec.get("not_after_reference") and date > self.reference_date:
+                self.problem(section.table, row, name, "date_after_reference", section.block)
+                return None
+            return date
+        raise ValueError(f"{SPEC_FILE}: unknown type {kind!r} for {name}")
+
+    def code_list(self, node: ET.Element | None, section: _Section, name: str, row: int) -> list[str]:
+        """The valid codes of a list block (FactorsIdentifiedAtAssessment, Disabilities), in file order,
+        each once; invalid codes are left out."""
+        if node is None:
+            return []
+        item = section.elements[name]["item"]
+        lookup = _lookup(section.block, name)
+        codes: list[str] = []
+        items = 0
+        for sub in node:
+            tag = _local(sub.tag)
+            if tag != item:
+                self.problem(section.table, row, tag, "unknown_element", name)
+                continue
+            items += 1
+            text = _text(sub)
+            if not text:
+                self.problem(section.table, row, item, "required", name)
+            elif text.lower() not in lookup:
+                self.problem(section.table, row, item, "vocabulary", name)
+            elif lookup[text.lower()] not in codes:
+                codes.append(lookup[text.lower()])
+        if not items:
+            self.problem(section.table, row, name, "empty_block", section.block)
+        return codes
+
+    def read_child(self, child: ET.Element, row: int) -> None:
+        sections = _sections()
+        self.stray_text(child, "children", row)
+        child_section = sections["Child"]
+        blocks: dict[str, list[ET.Element]] = {}
+        for sub in child:
+            tag = _local(sub.tag)
+            if tag in child_section.sub_blocks:
+                blocks.setdefault(tag, []).append(sub)
+            else:
+                self.problem("children", row, tag, "unknown_element", "Child")
+        for block in child_section.blocks_required:
+            if block not in blocks:
+                self.problem(sections[block].table or "children", row, block, "required", "Child")
+        # A missing block was reported above, once; its elements are not reported again one by one.
+        identifiers, characteristics = (
+            self.read_block(blocks[block][0], sections[block], row) if block in blocks else {}
+            for block in ("ChildIdentifiers", "ChildCharacteristics"))
+        episodes, assessments, plans = [], [], []
+        for number, details in enumerate(blocks.get("CINdetails", []), start=1):
+            episode = self.read_block(details, sections["CINdetails"], row)
+            episodes.append({"episode": number, **episode})
+            for sub in details:
+                section = sections.get(_local(sub.tag))
+                if section is None or not section.used or _local(sub.tag) not in sections["CINdetails"].sub_blocks:
+                    continue  # read but not used (CIN plans, section 47, pre-proceedings)
+                record = self.read_block(sub, section, row)
+                key_output = section.elements[section.key]["output"]
+                if record.get(key_output) is None:
+                    self.problem(section.table, row, section.block, "record_dropped", "CINdetails", section.key)
+                    continue
+                (assessments if section.table == "assessments" else plans).append({"episode": number, **record})
+        child_id = identifiers.get("child_key")
+        if child_id is None:
+            self.problem("children", row, "Child", "record_dropped", "Children", "LAchildID")
+            return
+        key = case_key(self.secret, self.la_code, child_id)
+        if key in self.keys_seen:
+            self.problem("children", row, "LAchildID", "duplicate_child", "ChildIdentifiers")
+            return
+        self.keys_seen.add(key)
+        born = identifiers.get("age")
+        none_code = sections["ChildCharacteristics"].elements["Disabilities"]["none_code"]
+        base = {"la_code": self.la_code, "collection_year": self.year, "child_key": key}
+        self.children.append({
+            **base,
+            "age": whole_years(born, self.reference_date) if born else None,
+            "sex": identifiers.get("sex"),
+            "ethnicity": characteristics.get("ethnicity"),
+            "disabled": any(code != none_code for code in characteristics.get("disabled", [])),
+            "source_row": row,
+        })
+        self.episodes.extend({**base, **episode} for episode in episodes)
+        self.assessments.extend({**base, **assessment} for assessment in assessments)
+        self.cp_plans.extend({**base, **plan} for plan in plans)
+
+    def result(self) -> CinReturn:
+        quarantine = [{"la_code": self.la_code, "period": str(self.year), "source_file": self.name,
+                       "table_name": table, "row_number": row, "column_name": element, "rule": rule,
+                       "message": message}
+                      for table, row, element, rule, message in self.problems]
+        return CinReturn(
+            la_code=self.la_code,
+            collection_year=self.year,
+            reference_date=self.reference_date,
+            source_file=self.name,
+            children=_frame(self.children, CHILD_COLUMNS),
+            episodes=_frame(self.episodes, EPISODE_COLUMNS),
+            assessments=_frame(self.assessments, ASSESSMENT_COLUMNS),
+            cp_plans=_frame(self.cp_plans, CP_PLAN_COLUMNS),
+            quarantine=_frame(quarantine, QUARANTINE_COLUMNS),
+        )
+
+
+def _frame(rows: list[dict], columns: dict[str, str]) -> pd.DataFrame:
+    """A table with exactly these columns and types, also when it has no rows."""
+    data = {}
+    for name, dtype in columns.items():
+        values = [row.get(name) for row in rows]
+        if dtype == DATE:
+            data[name] = pd.Series(pd.to_datetime(pd.Series(values, dtype="object")), dtype=DATE)
+        else:
+            data[name] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(data)
