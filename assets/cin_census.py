@@ -32,8 +32,9 @@ Problems are of two kinds.
   (root element, Collection), names an LEA that is not in config/la_codes.csv, has no valid
   ReferenceDate before its children, or belongs to another LA than the one expected.
 - Anything else is quarantined, one row per problem: the child's position in the file (row 0 is
-  the header), the table, the XML element and the rule, with a plain-English message for the
-  person who fixes the data. A message never shows a value from the file. The offending value is
+  the header), the table (cin_children, cin_episodes, cin_assessments, cin_cp_plans, the warehouse
+  tables of the four frames, or cin_header), the XML element and the rule, with a plain-English
+  message for the person who fixes the data. A message never shows a value from the file. The offending value is
   dropped (an invalid code left out of a list, an invalid date made NULL) and the rest of the child
   loads; an assessment or plan without a usable start date is not loaded, nor is a child without
   LAchildID (it cannot be keyed) or a second Child with the same LAchildID.
@@ -287,7 +288,7 @@ class _Reader:
         self.la_code, self.reference_date, self.year = la_code, reference, reference.year
         year = _text(_find(header, elements["Year"]["path"]))
         if year and year != str(reference.year):
-            self.problem("header", 0, "Year", "header_year", "Header")
+            self.problem(spec()["header"]["table"], 0, "Year", "header_year", "Header")
 
     # row level
 
@@ -397,23 +398,26 @@ class _Reader:
 
     def read_child(self, child: ET.Element, row: int) -> None:
         sections = _sections()
-        self.stray_text(child, "children", row)
         child_section = sections["Child"]
+        table = child_section.table
+        self.stray_text(child, table, row)
         blocks: dict[str, list[ET.Element]] = {}
         for sub in child:
             tag = _local(sub.tag)
             if tag in child_section.sub_blocks:
                 blocks.setdefault(tag, []).append(sub)
             else:
-                self.problem("children", row, tag, "unknown_element", "Child")
+                self.problem(table, row, tag, "unknown_element", "Child")
         for block in child_section.blocks_required:
             if block not in blocks:
-                self.problem(sections[block].table or "children", row, block, "required", "Child")
+                self.problem(sections[block].table or table, row, block, "required", "Child")
         # A missing block was reported above, once; its elements are not reported again one by one.
         identifiers, characteristics = (
             self.read_block(blocks[block][0], sections[block], row) if block in blocks else {}
             for block in ("ChildIdentifiers", "ChildCharacteristics"))
-        episodes, assessments, plans = [], [], []
+        episodes: list[dict] = []
+        assessments, plans = sections["Assessments"], sections["ChildProtectionPlans"]
+        records: dict[str, list[dict]] = {assessments.table: [], plans.table: []}  # by the section's table
         for number, details in enumerate(blocks.get("CINdetails", []), start=1):
             episode = self.read_block(details, sections["CINdetails"], row)
             episodes.append({"episode": number, **episode})
@@ -426,17 +430,17 @@ class _Reader:
                 if record.get(key_output) is None:
                     self.problem(section.table, row, section.block, "record_dropped", "CINdetails", section.key)
                     continue
-                (assessments if section.table == "assessments" else plans).append({"episode": number, **record})
+                records[section.table].append({"episode": number, **record})
         child_id = identifiers.get("child_key")
         if child_id is None:
-            self.problem("children", row, "Child", "record_dropped", "Children", "LAchildID")
+            self.problem(table, row, "Child", "record_dropped", "Children", "LAchildID")
             return
         key = case_key(self.secret, self.la_code, child_id)
         if key in self.keys_seen:
-            self.problem("children", row, "LAchildID", "duplicate_child", "ChildIdentifiers")
+            self.problem(table, row, "LAchildID", "duplicate_child", "ChildIdentifiers")
             return
         self.keys_seen.add(key)
-        born = identifiers.get("age")
+        born = identifiers.get("age")  # PersonBirthDate: only the age it gives leaves this function
         none_code = sections["ChildCharacteristics"].elements["Disabilities"]["none_code"]
         base = {"la_code": self.la_code, "collection_year": self.year, "child_key": key}
         self.children.append({
@@ -448,8 +452,8 @@ class _Reader:
             "source_row": row,
         })
         self.episodes.extend({**base, **episode} for episode in episodes)
-        self.assessments.extend({**base, **assessment} for assessment in assessments)
-        self.cp_plans.extend({**base, **plan} for plan in plans)
+        self.assessments.extend({**base, **record} for record in records[assessments.table])
+        self.cp_plans.extend({**base, **record} for record in records[plans.table])
 
     def result(self) -> CinReturn:
         quarantine = [{"la_code": self.la_code, "period": str(self.year), "source_file": self.name,

@@ -118,7 +118,7 @@ def read_missing_return(folder: Path, secret: bytes) -> MissingReturn:
     quarantine(pd.Series([bool(e and s and e < s) for s, e in zip(started, ended, strict=True)],
                          index=missing.index), "MIS_END", "end_before_start")
     quarantine(pd.Series([bool(s and not start <= s <= end) for s in started], index=missing.index),
-               "MIS_START", "outside_period")
+               "MIS_START", "outside_year")
     bad_rows = {row - 1 for row, *_ in problems}
     keep = ~missing.index.isin(bad_rows)
     episodes = pd.DataFrame({

@@ -23,6 +23,8 @@ from assets.scoring import Framework, case_base_sql, indicator_sql, parse_framew
 from assets.warehouse import now
 
 CIN_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
+# Quarantine rows of a return are filed under its tables, and CIN header problems under cin_header.
+QUARANTINE_TABLES = {"cin_census": (*CIN_TABLES, "cin_header"), "ssda903": ("ssda903_missing", "ssda903_children")}
 SSDA903_TABLES = ("ssda903_missing", "ssda903_children")
 
 
@@ -136,8 +138,9 @@ def load_return(con, kind: str, la_code: str, period: str, source: str, sha: str
     try:
         for table in names:
             con.execute(f"DELETE FROM {table} WHERE la_code = ? AND period = ?", [la_code, period])
+        filed = QUARANTINE_TABLES[kind]
         con.execute("DELETE FROM statutory_quarantine WHERE la_code = ? AND period = ? AND table_name IN "
-                    f"({', '.join('?' for _ in names)})", [la_code, period, *names])
+                    f"({', '.join('?' for _ in filed)})", [la_code, period, *filed])
         con.execute("DELETE FROM statutory_submissions WHERE kind = ? AND la_code = ? AND period = ? "
                     "AND status = 'loaded'", [kind, la_code, period])
         for table, frame in tables.items():

@@ -53,10 +53,13 @@ class ValidationReport:
 
 
 def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
-    """Check a pack folder or workbook; nothing is written anywhere."""
+    """Check a pack folder or workbook, or a statutory return (CIN census XML, SSDA903 folder);
+    nothing is written anywhere."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
+    if path.suffix.lower() == ".xml" or path.name.lower().endswith("_ssda903"):
+        return validate_statutory(path)
     pack = open_pack(path)
     report = ValidationReport(str(path), pack.la_code, pack.period, "valid")
     try:
@@ -77,6 +80,34 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
     for table, columns in std.dropped_columns.items():
         report.notes.append(f"{table}: column(s) {', '.join(columns)} are outside the contract and would not be "
                             "stored.")
+    if report.problems:
+        report.status = "quarantine"
+    return report
+
+
+def validate_statutory(path: Path) -> ValidationReport:
+    """A CIN census XML file or an SSDA903 folder, read as the pipeline would read it."""
+    from assets.statutory import read_return
+
+    kind = "cin_census" if path.suffix.lower() == ".xml" else "ssda903"
+    report = ValidationReport(str(path), None, None, "valid")
+    try:
+        la_code, period, tables, quarantine, rows_in = read_return(kind, path, secrets.token_bytes(32))
+    except PackRejected as error:
+        report.status = "rejected"
+        report.rejection = {"rule": error.rule, "message": error.message, "table": error.table,
+                            "column": error.column}
+        return report
+    report.la_code, report.period = la_code, period
+    for table, frame in tables.items():
+        quarantined = int((quarantine["table_name"] == table).sum()) if len(quarantine) else 0
+        report.counts[table] = {"rows": len(frame) + quarantined, "would_load": len(frame),
+                                "would_quarantine": quarantined}
+    report.problems = [
+        {k: (int(v) if k == "row_number" else v) for k, v in row.items()
+         if k in ("source_file", "table_name", "row_number", "column_name", "rule", "message")}
+        for row in quarantine.to_dict("records")
+    ]
     if report.problems:
         report.status = "quarantine"
     return report

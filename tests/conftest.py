@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+TEST_KEY = "test-key"
+
+
+def pytest_configure(config):
+    """The known key is set before any fixture runs, module-scoped ones included."""
+    os.environ["SAFEGUARDING_AUDIT_KEY"] = TEST_KEY
 
 
 @pytest.fixture(autouse=True)
 def fixed_key(monkeypatch):
     """A known pseudonymisation key, so expected case_keys can be worked out in the tests."""
-    monkeypatch.setenv("SAFEGUARDING_AUDIT_KEY", "test-key")
+    monkeypatch.setenv("SAFEGUARDING_AUDIT_KEY", TEST_KEY)
     monkeypatch.delenv("SAFEGUARDING_AUDIT_HOME", raising=False)
     monkeypatch.delenv("SAFEGUARDING_AUDIT_INBOX", raising=False)
 
