@@ -7,7 +7,7 @@ HOME_DIR ?= var
 export DAGSTER_HOME ?= $(abspath $(HOME_DIR))/dagster
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install browser dagster-ui validate-defs clean docs template
+.PHONY: demo test install browser dagster-ui validate-defs clean docs template bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,8 @@ docs: $(STAMP)
 template: $(STAMP)
 	mkdir -p $(HOME_DIR)
 	$(BIN)/python -c "from pipelines.template import write_template; print(write_template(__import__('pathlib').Path('$(HOME_DIR)/export-pack-template.xlsx')))"
+
+## National-scale benchmark (SCALE=1 by default; SCALE=0.05 for a quick run)
+SCALE ?= 1
+bench: $(STAMP)
+	$(BIN)/python bench/run_bench.py --scale $(SCALE)

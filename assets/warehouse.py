@@ -86,12 +86,17 @@ def load_pack(con: duckdb.DuckDBPyConnection, pack: Pack, std: StandardisedPack)
         raise RuntimeError(f"{pack.source}: rows in do not equal rows loaded plus rows quarantined")
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in PACK_TABLES:
-            con.execute(f"DELETE FROM {table} WHERE la_code = ? AND period = ?", [pack.la_code, pack.period])
-        con.execute(
-            "DELETE FROM submissions WHERE la_code = ? AND period = ? AND status = 'loaded'",
-            [pack.la_code, pack.period],
-        )
+        replaces = con.execute("SELECT count(*) FROM submissions WHERE la_code = ? AND period = ? "
+                               "AND status = 'loaded'", [pack.la_code, pack.period]).fetchall()[0][0]
+        # Only a pack that replaces a loaded one has rows to remove: a new LA quarter skips four
+        # table scans, which would otherwise grow with the warehouse on every load.
+        if replaces:
+            for table in PACK_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE la_code = ? AND period = ?", [pack.la_code, pack.period])
+            con.execute(
+                "DELETE FROM submissions WHERE la_code = ? AND period = ? AND status = 'loaded'",
+                [pack.la_code, pack.period],
+            )
         for table, frame in (("cases", std.cases), ("meetings", std.meetings), ("actions", std.actions),
                              ("quarantine", std.quarantine)):
             if len(frame):

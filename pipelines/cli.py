@@ -192,7 +192,12 @@ def cmd_demo(args) -> int:
 
     home = AuditHome.resolve(args.home).prepare()
     say(f"writing synthetic packs for {args.las} LA(s) x {args.quarters} quarter(s) into {home.inbox}")
-    write_packs(home.inbox, las=args.las, quarters=args.quarters, seed=args.seed, progress=say)
+    packs = write_packs(home.inbox, las=args.las, quarters=args.quarters, seed=args.seed, progress=say)
+    from pipelines.synth_statutory import write_statutory
+
+    la_codes = sorted({p.name.split("_")[0] for p in packs})
+    say(f"writing synthetic CIN census and SSDA903 returns into {home.statutory}")
+    write_statutory(home.statutory, la_codes, seed=args.seed, progress=say)
     run_pipeline(home)
     print(home.site / "index.html")
     return EXIT_OK

@@ -210,9 +210,9 @@ def national_case_counts(scale: float = 1.0) -> dict[str, int]:
     return {code: counts.get(code, median) for code in english}
 
 
-def _case_volumes(la_codes: Sequence[str]) -> dict[str, int]:
+def _case_volumes(la_codes: Sequence[str], scale: float = 1.0) -> dict[str, int]:
     """Cases per quarter for the chosen LAs; Welsh LAs (not in C3) get the English median."""
-    counts = national_case_counts()
+    counts = national_case_counts(scale)
     median = sorted(counts.values())[len(counts) // 2]
     return {code: counts.get(code, median) for code in la_codes}
 
@@ -1353,6 +1353,7 @@ def write_packs(
     faults: bool = False,
     formats: str = "mixed",
     progress: Callable[[str], None] | None = None,
+    scale: float = 1.0,
 ) -> list[Path]:
     """Write synthetic export packs to ``out_dir`` and return their paths.
 
@@ -1362,6 +1363,7 @@ def write_packs(
         las: how many LAs (seeded choice; English first, Welsh added above 153).
         quarters: how many consecutive quarters, ending 2025Q4.
         seed: the seed; the same arguments always give byte-identical files.
+        scale: with cases_per_la None, multiplies the national volume (about 25,000 cases a quarter).
         cases_per_la: exactly this many cases per LA per quarter; if None, volumes follow DfE C3
             (``national_case_counts``).
         faults: also plant bad rows and bad packs, described in ``faults_manifest.json``.
@@ -1385,7 +1387,7 @@ def write_packs(
     chosen = choose_local_authorities(las, seed)
     periods = audit_quarters(quarters)
     if cases_per_la is None:
-        volumes = _case_volumes(chosen)
+        volumes = _case_volumes(chosen, scale)
     else:
         volumes = {code: cases_per_la for code in chosen}
 

@@ -1,0 +1,154 @@
+"""National-scale benchmark: `make bench` (scale 1), `make bench SCALE=0.05` for a quick run.
+
+On one inbox of synthetic packs (153 LAs x 8 quarters, volumes in proportion to DfE C3, about
+25,000 open cases a quarter nationally at scale 1), it measures:
+- the floor: DuckDB alone counting the rows of the same CSV files (the machine's parsing limit);
+- the full pipeline (`safeguarding-audit run`: ingest, validate, score, publish) wall time, the
+  peak memory of its process, and each Dagster step's time and rows per second;
+- one pack added to the loaded warehouse (the incremental cost).
+It prints a table and writes the figures as JSON (bench/results/)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "safeguarding-audit")
+TABLES = ("cases", "meetings", "actions")
+
+
+def floor_seconds(inbox: Path) -> tuple[float, dict[str, int]]:
+    """DuckDB reading every CSV of the inbox and counting its rows, best of three."""
+    best, counts = float("inf"), {}
+    for _ in range(3):
+        con = duckdb.connect()
+        started = time.perf_counter()
+        for table in TABLES:
+            counts[table] = con.execute(
+                f"SELECT count(*) FROM read_csv('{inbox}/*/{table}.csv', all_varchar = true, union_by_name = true)"
+            ).fetchone()[0]
+        best = min(best, time.perf_counter() - started)
+        con.close()
+    return best, counts
+
+
+def run_pipeline(home: Path, label: str) -> dict:
+    """`safeguarding-audit run` as a child process: wall time and peak memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run([CLI, "run", "--home", str(home)], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{label} failed:\n{result.stderr[-3000:]}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"seconds": seconds, "peak_rss_mib": max(peak_kib, before) / 1024, "run_id": last_run_id(home)}
+
+
+def last_run_id(home: Path) -> str:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    try:
+        return instance.get_runs(limit=1)[0].run_id
+    finally:
+        instance.dispose()
+
+
+def step_times(home: Path, run_id: str) -> dict[str, float]:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    try:
+        return {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in instance.get_run_step_stats(run_id)}
+    finally:
+        instance.dispose()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="case volume, 1.0 = national (default)")
+    parser.add_argument("--las", type=int, default=153)
+    parser.add_argument("--quarters", type=int, default=8)
+    parser.add_argument("--work", type=Path, default=REPO / "var" / "bench", help="scratch folder (replaced)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="where the JSON goes")
+    args = parser.parse_args(argv)
+
+    from pipelines.synth import write_packs
+
+    if args.work.exists():
+        shutil.rmtree(args.work)
+    home = args.work / "home"
+    inbox = home / "inbox"
+    print(f"writing {args.las} LAs x {args.quarters} quarters at scale {args.scale} ...", flush=True)
+    started = time.perf_counter()
+    packs = write_packs(inbox, las=args.las, quarters=args.quarters, seed=2026, formats="csv", scale=args.scale)
+    # One more quarter of one LA, added after the full load to measure the incremental cost.
+    extra = args.work / "extra"
+    write_packs(extra, las=1, quarters=args.quarters + 1, seed=2027, formats="csv", scale=args.scale)
+    newest = sorted(p for p in extra.iterdir() if p.is_dir())[-1]
+    synth_seconds = time.perf_counter() - started
+    input_bytes = sum(f.stat().st_size for f in inbox.rglob("*.csv"))
+
+    floor, rows = floor_seconds(inbox)
+    total_rows = sum(rows.values())
+    print(f"floor: DuckDB reads {total_rows:,} rows in {floor:.2f} s", flush=True)
+    full = run_pipeline(home, "full pipeline")
+    print(f"full pipeline: {full['seconds']:.1f} s, peak {full['peak_rss_mib']:.0f} MiB", flush=True)
+    steps = step_times(home, full["run_id"])
+    shutil.copytree(newest, inbox / newest.name)
+    one = run_pipeline(home, "one pack added")
+    print(f"one pack added: {one['seconds']:.1f} s", flush=True)
+
+    figures = {
+        "scale": args.scale, "las": args.las, "quarters": args.quarters, "packs": len(packs),
+        "rows": rows, "total_rows": total_rows, "input_mib": input_bytes / 2**20, "synth_seconds": synth_seconds,
+        "floor_seconds": floor, "full_seconds": full["seconds"], "full_peak_rss_mib": full["peak_rss_mib"],
+        "one_pack_seconds": one["seconds"],
+        "ratio_full_to_floor": full["seconds"] / floor,
+        "ratio_one_pack_to_full": one["seconds"] / full["seconds"],
+        "steps": {key: {"seconds": seconds, "rows_per_second": total_rows / seconds if seconds else None}
+                  for key, seconds in steps.items()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    print_table(figures)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"bench-scale-{args.scale:g}.json"
+    path.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+    print(f"figures written to {path}")
+    return figures
+
+
+def print_table(f: dict) -> None:
+    print()
+    print(f"{'measure':<42}{'value':>16}")
+    print("-" * 58)
+    lines = [
+        ("packs / rows", f"{f['packs']} / {f['total_rows']:,}"),
+        ("input (MiB of CSV)", f"{f['input_mib']:.1f}"),
+        ("floor: DuckDB read_csv count (s)", f"{f['floor_seconds']:.2f}"),
+        ("full pipeline (s)", f"{f['full_seconds']:.1f}"),
+        ("full / floor (target <= 4)", f"{f['ratio_full_to_floor']:.1f}"),
+        ("one pack added (s)", f"{f['one_pack_seconds']:.1f}"),
+        ("one pack / full (target < 0.05)", f"{f['ratio_one_pack_to_full']:.3f}"),
+        ("peak memory, full run (MiB; target < 2048)", f"{f['full_peak_rss_mib']:.0f}"),
+    ]
+    lines += [(f"  step {key} (s, rows/s)", f"{v['seconds']:.1f}, {v['rows_per_second'] or 0:,.0f}")
+              for key, v in f["steps"].items()]
+    for name, value in lines:
+        print(f"{name:<42}{value:>16}")
+
+
+if __name__ == "__main__":
+    main()
