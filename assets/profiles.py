@@ -15,6 +15,7 @@ file and the key at fault, rather than as a flood of quarantined rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -367,9 +368,16 @@ def profiles_for(la_code: str, folder: Path | None = None) -> list[Profile]:
     if not folder.is_dir():
         return []
     code = la_code.strip().upper()
-    profiles = [load_profile(path) for path in sorted(folder.iterdir())
-                if path.suffix.lower() in PROFILE_SUFFIXES and not path.name.startswith(".")]
-    return [profile for profile in profiles if code in profile.la_codes]
+    files = tuple((path, path.stat().st_mtime_ns) for path in sorted(folder.iterdir())
+                  if path.suffix.lower() in PROFILE_SUFFIXES and not path.name.startswith("."))
+    return [profile for profile in loaded_profiles(files) if code in profile.la_codes]
+
+
+@functools.lru_cache(maxsize=8)
+def loaded_profiles(files: tuple[tuple[Path, int], ...]) -> tuple[Profile, ...]:
+    """Profiles read once per set of files and modification times: a run over many packs does not
+    parse them again for each pack, and an edited profile is read afresh."""
+    return tuple(load_profile(path) for path, _ in files)
 
 
 def table_file_names(profile: Profile) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from functools import cache
 
 import duckdb
 import pandas as pd
@@ -115,6 +116,7 @@ def standardise(pack: Pack, secret: bytes) -> StandardisedPack:
         con.close()
 
 
+@cache
 def rule_messages() -> dict:
     return load_yaml("rules.yaml")["row_rules"]
 

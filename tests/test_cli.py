@@ -94,6 +94,9 @@ def test_demo_prints_the_index_page_holding_a_chart(tmp_path):
     index = Path(result.stdout.strip().splitlines()[-1])
     assert index == home / "site" / "index.html"
     assert "Plotly.newPlot" in index.read_text()
+    statutory = (home / "site" / "statutory.html").read_text()  # the demo's statutory returns loaded too
+    assert "ST1 EFH-only children started on a child protection plan" in statutory
+    assert "No statutory returns loaded yet" not in statutory
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     columns = {t: [c[0] for c in con.execute(f"DESCRIBE {t}").fetchall()]
                for t in ("case_indicators", "indicator_rates")}
