@@ -68,7 +68,7 @@ def benchmarks(con: duckdb.DuckDBPyConnection, la_codes: list[str]) -> pd.DataFr
             WHERE b.factor <> $total
         ), areas AS (
             SELECT DISTINCT la_code, region_code FROM dfe_c3
-            WHERE geographic_level = 'Local authority' AND list_contains($las, la_code)
+            WHERE geographic_level = 'Local authority' AND la_code IN (SELECT unnest($las))
         )
         SELECT a.la_code, l.time_period, l.factor,
                l.value AS la_count, l.marker AS la_marker, l.share AS la_share,

@@ -185,7 +185,7 @@ def case_base_sql(framework: Framework) -> str:
     """One row per unit (case) of the packs in scope ($1: list of 'LA|period' keys, or NULL for
     all), with its flags and tallies."""
     unit = framework.unit
-    scope = "($1 IS NULL OR list_contains($1, la_code || '|' || period))"
+    scope = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
     parts = []
     for source, date_column in unit.sources.items():
         selected = {n: t for n, t in framework.tallies.items() if t["from"] == source}
@@ -232,7 +232,7 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
     packs, or for every pack, in one transaction."""
     fw = fw or framework()
     keys = None if packs is None else [f"{la}|{period}" for la, period in packs]
-    scope = "($1 IS NULL OR list_contains($1, la_code || '|' || period))"
+    scope = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE case_base AS {case_base_sql(fw)}", [keys])
@@ -332,7 +332,7 @@ def pooled_rates(con: duckdb.DuckDBPyConnection, group_by: list[str], packs: lis
                count(*) FILTER (WHERE applicable AND met) AS numerator,
                count(*) FILTER (WHERE applicable) AS denominator
         FROM {table}
-        WHERE $1 IS NULL OR list_contains($1, la_code || '|' || period)
+        WHERE $1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1))
         GROUP BY ALL ORDER BY ALL""", [packs]).df()
     frame["numerator"] = frame["numerator"].astype("int64")
     frame["denominator"] = frame["denominator"].astype("int64")

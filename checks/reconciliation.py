@@ -55,6 +55,6 @@ def heavily_quarantined_packs(con: duckdb.DuckDBPyConnection, packs: list[tuple[
         return []
     rows = con.execute("""
         SELECT la_code, period, rows_quarantined / rows_received AS share FROM submissions
-        WHERE status = 'loaded' AND rows_received > 0 AND list_contains($1, la_code || '|' || period)
+        WHERE status = 'loaded' AND rows_received > 0 AND (la_code || '|' || period) IN (SELECT unnest($1))
         ORDER BY ALL""", [[f"{la}|{period}" for la, period in packs]]).fetchall()
     return [(la, period, share) for la, period, share in rows if share > max_share]

@@ -33,14 +33,14 @@ PER_PACK = {"partitions_def": pack_partitions, "backfill_policy": dg.BackfillPol
 
 def row_counts(con, tables: list[str], keys: list[str]) -> dict[str, int]:
     """Rows held for the given packs in each table."""
-    return {t: con.execute(f"SELECT count(*) FROM {t} WHERE list_contains($1, la_code || '|' || period)",
+    return {t: con.execute(f"SELECT count(*) FROM {t} WHERE (la_code || '|' || period) IN (SELECT unnest($1))",
                            [keys]).fetchone()[0] for t in tables}
 
 
 def rows_by_pack(con, table: str, keys: list[str]) -> str:
     """A short markdown preview: the table's rows for each pack of the run (first 20 packs)."""
     rows = con.execute(f"""SELECT la_code, period, count(*) FROM {table}
-                           WHERE list_contains($1, la_code || '|' || period)
+                           WHERE (la_code || '|' || period) IN (SELECT unnest($1))
                            GROUP BY ALL ORDER BY ALL LIMIT 20""", [keys]).fetchall()
     return markdown_table(rows, ("LA", "period", "rows"))
 
@@ -103,10 +103,11 @@ def pack_tables(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         in_run = [tuple(key.split("|")) for key in keys if "|" in key]
         heavy = reconciliation.heavily_quarantined_packs(con, in_run, max_share)
         sample_rows = con.execute("""SELECT la_code, period, table_name, list(row_number ORDER BY row_number)[:10]
-                                     FROM quarantine WHERE list_contains($1, la_code || '|' || period)
+                                     FROM quarantine WHERE (la_code || '|' || period) IN (SELECT unnest($1))
                                      GROUP BY ALL ORDER BY ALL LIMIT 20""",
                                   [[f"{la}|{p}" for la, p in loaded]]).fetchall()
-        rules = con.execute("""SELECT rule, count(*) FROM quarantine WHERE list_contains($1, la_code || '|' || period)
+        rules = con.execute("""SELECT rule, count(*) FROM quarantine
+                               WHERE (la_code || '|' || period) IN (SELECT unnest($1))
                                GROUP BY ALL ORDER BY 2 DESC, 1""", [keys]).fetchall()
     outcomes = [(o.source, o.status, o.cases_loaded, o.rows_quarantined, o.rule or "") for o in report.outcomes]
     summary = {"packs_loaded": report.count("loaded"), "packs_rejected": report.count("rejected"),
@@ -176,12 +177,12 @@ def pack_scoring(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         previews = {t: rows_by_pack(con, t, keys) for t in ("case_indicators", "case_domain_scores")}
         previews["indicator_rates"] = markdown_table(con.execute("""
             SELECT indicator_id, sum(numerator), sum(denominator), round(sum(numerator) / sum(denominator), 3)
-            FROM indicator_rates WHERE list_contains($1, la_code || '|' || period)
+            FROM indicator_rates WHERE (la_code || '|' || period) IN (SELECT unnest($1))
             GROUP BY ALL ORDER BY ALL""", [keys]).fetchall(), ("indicator", "met", "applicable", "rate"))
         incomplete = reconciliation.incomplete_cases(con, len(fw.indicators))
         mismatched = reconciliation.rate_mismatches(con)
         practice = con.execute("""SELECT la_code, period, round(score, 3) FROM pack_scores
-                                  WHERE domain = 'PRACTICE' AND list_contains($1, la_code || '|' || period)
+                                  WHERE domain = 'PRACTICE' AND (la_code || '|' || period) IN (SELECT unnest($1))
                                   ORDER BY ALL LIMIT 50""", [keys]).fetchall()
     for key in SCORE_TABLE_KEYS:
         previews["pack_scores"] = markdown_table(practice, ("LA", "period", "practice score"))
