@@ -23,7 +23,7 @@ demo: $(STAMP)
 ## Lint and the whole test suite
 test: $(STAMP) browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 ## Headless Chromium for the dashboard browser tests (Debian package)
 browser:
