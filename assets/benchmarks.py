@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from assets.config import CONFIG_DIR, load_yaml
+from assets.warehouse import transaction
 
 C3_FILE = CONFIG_DIR / "reference" / "dfe" / "c3_factors_identified_at_end_of_assessment_2018_to_2025.csv"
 ID_COLUMNS = ["time_period", "geographic_level", "region_code", "region_name", "new_la_code", "la_name"]
@@ -38,16 +39,11 @@ def tidy_c3(path: Path = C3_FILE) -> pd.DataFrame:
 def load_c3(con: duckdb.DuckDBPyConnection, path: Path = C3_FILE) -> int:
     """Replace dfe_c3 with the shipped table; returns its rows."""
     frame = tidy_c3(path)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM dfe_c3")
         con.register("incoming", frame)
         con.execute("INSERT INTO dfe_c3 BY NAME SELECT * FROM incoming")
         con.unregister("incoming")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return len(frame)
 
 

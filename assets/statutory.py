@@ -20,7 +20,7 @@ import pandas as pd
 from assets.config import load_yaml
 from assets.reading import PackRejected, content_sha256
 from assets.scoring import Framework, case_base_sql, indicator_sql, parse_framework, pooled_rates
-from assets.warehouse import now
+from assets.warehouse import now, transaction
 
 CIN_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
 # Quarantine rows of a return are filed under its tables, and CIN header problems under cin_header.
@@ -134,8 +134,7 @@ def load_return(con, kind: str, la_code: str, period: str, source: str, sha: str
                 tables: dict[str, pd.DataFrame], quarantine: pd.DataFrame) -> None:
     """Replace everything held for this kind of return, LA and year, all or nothing."""
     names = CIN_TABLES if kind == "cin_census" else SSDA903_TABLES
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for table in names:
             con.execute(f"DELETE FROM {table} WHERE la_code = ? AND period = ?", [la_code, period])
         filed = QUARANTINE_TABLES[kind]
@@ -143,22 +142,14 @@ def load_return(con, kind: str, la_code: str, period: str, source: str, sha: str
                     f"({', '.join('?' for _ in filed)})", [la_code, period, *filed])
         con.execute("DELETE FROM statutory_submissions WHERE kind = ? AND la_code = ? AND period = ? "
                     "AND status = 'loaded'", [kind, la_code, period])
-        for table, frame in tables.items():
+        for table, frame in [*tables.items(), ("statutory_quarantine", quarantine)]:
             if len(frame):
                 con.register("incoming", frame)
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
                 con.unregister("incoming")
-        if len(quarantine):
-            con.register("incoming", quarantine)
-            con.execute("INSERT INTO statutory_quarantine BY NAME SELECT * FROM incoming")
-            con.unregister("incoming")
         loaded = sum(len(frame) for frame in tables.values())
         record(con, kind, la_code, period, source, sha, "loaded", loaded, len(quarantine),
                f"{loaded} row(s) loaded, {len(quarantine)} quarantined", None)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def record(con, kind, la_code, period, source, sha, status, loaded, quarantined, message, rule) -> None:
@@ -169,8 +160,7 @@ def record(con, kind, la_code, period, source, sha, status, loaded, quarantined,
 def score_statutory(con: duckdb.DuckDBPyConnection, fw: Framework | None = None) -> int:
     """Score every child of every CIN census year; returns the rows of statutory_child_indicators."""
     fw = fw or statutory_framework()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE OR REPLACE TEMP TABLE case_base AS {case_base_sql(fw)}", [None])
         con.execute("DELETE FROM statutory_child_indicators")
         con.execute("INSERT INTO statutory_child_indicators "
@@ -183,8 +173,4 @@ def score_statutory(con: duckdb.DuckDBPyConnection, fw: Framework | None = None)
         con.register("new_rates", rates)
         con.execute("INSERT INTO statutory_rates BY NAME SELECT * FROM new_rates")
         con.unregister("new_rates")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return con.execute("SELECT count(*) FROM statutory_child_indicators").fetchone()[0]

@@ -31,6 +31,18 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
 
 
 @contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: committed when the block ends, rolled back if anything in it fails."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextmanager
 def locked(database: Path | str, exclusive: bool = True, wait_message: Callable[[str], None] | None = None,
            timeout: float = 3600.0) -> Iterator[None]:
     """One writer at a time: DuckDB lets one process write a database file, so every writer holds an
@@ -84,8 +96,7 @@ def load_pack(con: duckdb.DuckDBPyConnection, pack: Pack, std: StandardisedPack)
     """Replace the LA's period with this pack, all or nothing."""
     if not std.reconciles():
         raise RuntimeError(f"{pack.source}: rows in do not equal rows loaded plus rows quarantined")
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         replaces = con.execute("SELECT count(*) FROM submissions WHERE la_code = ? AND period = ? "
                                "AND status = 'loaded'", [pack.la_code, pack.period]).fetchall()[0][0]
         # Only a pack that replaces a loaded one has rows to remove: a new LA quarter skips four
@@ -108,26 +119,17 @@ def load_pack(con: duckdb.DuckDBPyConnection, pack: Pack, std: StandardisedPack)
             [pack.la_code, pack.period, pack.source, pack.content_sha256, now(), std.rows_loaded["cases"],
              std.total_quarantined, loaded_message(std), sum(std.rows_in.values())],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def record_rejection(con: duckdb.DuckDBPyConnection, pack: Pack, error: PackRejected) -> None:
     """A rejected pack stores nothing but the reason it was refused."""
     la_code = pack.la_code if error.rule not in ("bad_pack_name",) else None
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM submissions WHERE source = ? AND status = 'rejected'", [pack.source])
         con.execute(
             "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, 'rejected', 0, 0, ?, ?, NULL)",
             [la_code, pack.period, pack.source, pack.content_sha256, now(), error.message, error.rule],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def loaded_message(std: StandardisedPack) -> str:
