@@ -21,14 +21,6 @@ from checks.identifiers import scan_pack
 
 CONTEXT_COLUMNS = ("la_code", "period")  # optional columns that must agree with the pack name
 
-CASE_COLUMNS = """la_code, period, case_key, age, sex, ethnicity_group, harm_types, intrafamilial_harm,
-    referral_date, case_end_date, plan_type, lives_with_parent, parent_partnership_exception,
-    risk_level_start, risk_level_end, missing_episodes, return_interviews_72h"""
-MEETING_COLUMNS = """la_code, period, case_key, source_row, meeting_date, meeting_type, parent_invited,
-    parent_attended, parent_views_recorded, parent_informed_of_outcome"""
-ACTION_COLUMNS = """la_code, period, case_key, source_row, action_date, action_type, target, lead_agency,
-    status, info_source"""
-
 
 def case_key(secret: bytes, la_code: str, case_id: str) -> str:
     """The contract's pseudonym: first 16 hex characters of HMAC-SHA256(key, "<LA code>:<case_id>")."""

@@ -96,10 +96,8 @@ def with_previous_referral(episodes: pd.DataFrame) -> pd.DataFrame:
         episodes["days_since_previous_referral"] = pd.Series(dtype="Int64")
         return episodes
     dates = pd.to_datetime(episodes["referral_date"])
-    order = dates.groupby(episodes["child_key"]).rank(method="first")
     previous = dates.sort_values().groupby(episodes["child_key"]).shift(1).reindex(episodes.index)
     episodes["days_since_previous_referral"] = (dates - previous).dt.days.astype("Int64")
-    del order
     return episodes
 
 
