@@ -16,11 +16,14 @@ import duckdb
 import pandas as pd
 
 from assets.config import CONFIG_DIR, load_yaml
-from assets.warehouse import SCHEMA_SQL
+from assets.warehouse import SCHEMA_SQL, transaction
 from dashboards.statistics import wilson_interval
 
 REQUIRED_KEYS = ("id", "domain", "title", "question", "applicable", "met", "direction", "source")
 DIRECTIONS = ("higher", "lower")
+# Rows of the packs in scope: $1 is a list of 'LA|period' keys, or NULL for every pack.
+PACK_SCOPE = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
+
 # First and last day of a period 'YYYYQn'.
 PERIOD_START = "make_date(CAST(left({p}, 4) AS INTEGER), 3 * CAST(right({p}, 1) AS INTEGER) - 2, 1)"
 PERIOD_END = f"CAST(({PERIOD_START}) + INTERVAL 3 MONTH - INTERVAL 1 DAY AS DATE)"
@@ -185,7 +188,7 @@ def case_base_sql(framework: Framework) -> str:
     """One row per unit (case) of the packs in scope ($1: list of 'LA|period' keys, or NULL for
     all), with its flags and tallies."""
     unit = framework.unit
-    scope = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
+    scope = PACK_SCOPE
     parts = []
     for source, date_column in unit.sources.items():
         selected = {n: t for n, t in framework.tallies.items() if t["from"] == source}
@@ -232,44 +235,40 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
     packs, or for every pack, in one transaction."""
     fw = fw or framework()
     keys = None if packs is None else [f"{la}|{period}" for la, period in packs]
-    scope = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
-    con.execute("BEGIN TRANSACTION")
+    scope = PACK_SCOPE
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE case_base AS {case_base_sql(fw)}", [keys])
-        for table in ("case_indicators", "case_domain_scores", "indicator_rates", "pack_scores"):
-            con.execute(f"DELETE FROM {table} WHERE {scope}", [keys])
-        con.execute("INSERT INTO case_indicators " + " UNION ALL ".join(indicator_sql(i) for i in fw.indicators))
-        con.register("indicator_domains", indicator_domains(fw))
-        con.execute(f"""
-            INSERT INTO case_domain_scores
-            SELECT ci.la_code, ci.period, ci.case_key, d.domain,
-                   avg(ci.value ORDER BY ci.indicator_id) FILTER (WHERE ci.applicable) AS score,
-                   count(*) FILTER (WHERE ci.applicable) AS indicators_applicable
-            FROM case_indicators ci JOIN indicator_domains d USING (indicator_id)
-            WHERE d.scored AND {scope}
-            GROUP BY ALL""", [keys])
-        con.register("domain_weights", pd.DataFrame(
-            {"domain": fw.scored_domains, "weight": [float(fw.weights.get(d, 1)) for d in fw.scored_domains]}))
-        con.execute(f"""
-            INSERT INTO pack_scores
-            SELECT la_code, period, domain, avg(score ORDER BY case_key), count(score)
-            FROM case_domain_scores WHERE {scope} GROUP BY ALL""", [keys])
-        con.execute(f"""
-            INSERT INTO pack_scores
-            SELECT la_code, period, 'PRACTICE', sum(score * weight ORDER BY domain) / sum(weight), max(cases_scored)
-            FROM pack_scores JOIN domain_weights USING (domain)
-            WHERE score IS NOT NULL AND {scope} GROUP BY ALL""", [keys])
-        rates = pooled_rates(con, ["la_code", "period", "indicator_id"], keys)
-        con.register("new_rates", rates)
-        con.execute("INSERT INTO indicator_rates BY NAME SELECT * FROM new_rates")
-        con.execute(f"DELETE FROM scored_packs WHERE {scope}", [keys])
-        con.execute(f"""
-            INSERT INTO scored_packs SELECT la_code, period, content_sha256, $2 FROM submissions
-            WHERE status = 'loaded' AND {scope}""", [keys, fw.sha256])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE case_base AS {case_base_sql(fw)}", [keys])
+            for table in ("case_indicators", "case_domain_scores", "indicator_rates", "pack_scores"):
+                con.execute(f"DELETE FROM {table} WHERE {scope}", [keys])
+            con.execute("INSERT INTO case_indicators " + " UNION ALL ".join(indicator_sql(i) for i in fw.indicators))
+            con.register("indicator_domains", indicator_domains(fw))
+            con.execute(f"""
+                INSERT INTO case_domain_scores
+                SELECT ci.la_code, ci.period, ci.case_key, d.domain,
+                       avg(ci.value ORDER BY ci.indicator_id) FILTER (WHERE ci.applicable) AS score,
+                       count(*) FILTER (WHERE ci.applicable) AS indicators_applicable
+                FROM case_indicators ci JOIN indicator_domains d USING (indicator_id)
+                WHERE d.scored AND {scope}
+                GROUP BY ALL""", [keys])
+            con.register("domain_weights", pd.DataFrame(
+                {"domain": fw.scored_domains, "weight": [float(fw.weights.get(d, 1)) for d in fw.scored_domains]}))
+            con.execute(f"""
+                INSERT INTO pack_scores
+                SELECT la_code, period, domain, avg(score ORDER BY case_key), count(score)
+                FROM case_domain_scores WHERE {scope} GROUP BY ALL""", [keys])
+            con.execute(f"""
+                INSERT INTO pack_scores
+                SELECT la_code, period, 'PRACTICE', sum(score * weight ORDER BY domain) / sum(weight), max(cases_scored)
+                FROM pack_scores JOIN domain_weights USING (domain)
+                WHERE score IS NOT NULL AND {scope} GROUP BY ALL""", [keys])
+            rates = pooled_rates(con, ["la_code", "period", "indicator_id"], keys)
+            con.register("new_rates", rates)
+            con.execute("INSERT INTO indicator_rates BY NAME SELECT * FROM new_rates")
+            con.execute(f"DELETE FROM scored_packs WHERE {scope}", [keys])
+            con.execute(f"""
+                INSERT INTO scored_packs SELECT la_code, period, content_sha256, $2 FROM submissions
+                WHERE status = 'loaded' AND {scope}""", [keys, fw.sha256])
     finally:
         for view in ("indicator_domains", "domain_weights", "new_rates"):
             try:
