@@ -22,7 +22,7 @@ from assets.reading import (
     open_pack,
     read_tables,
 )
-from assets.standardise import StandardisedPack, standardise
+from assets.standardise import StandardisedPack, check_pack, standardise, standardise_batch
 
 Progress = Callable[[str], None]
 
@@ -56,9 +56,18 @@ def inbox_keys(inbox: Path) -> list[str]:
     return list(dict.fromkeys(open_pack(path, hash_content=False).key for path in discover_packs(inbox)))
 
 
+# Packs are standardised and loaded together until a batch holds this many rows: few enough that
+# memory stays flat however large the inbox, enough that per-statement costs are shared.
+BATCH_ROWS = 400_000
+
+
 def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
-                 progress: Progress = lambda _: None, keys: set[str] | None = None) -> IngestReport:
-    """Ingest the inbox's new or changed packs; with `keys`, only the packs with those partition keys."""
+                 progress: Progress = lambda _: None, keys: set[str] | None = None,
+                 batch_rows: int = BATCH_ROWS) -> IngestReport:
+    """Ingest the inbox's new or changed packs; with `keys`, only the packs with those partition keys.
+
+    Each pack is read and checked on its own (a bad pack is rejected alone); packs that pass are
+    standardised and loaded in batches, each batch in one transaction."""
     report = IngestReport()
     every_pack = [open_pack(path, hash_content=False) for path in discover_packs(inbox)]
     claims = Counter((p.la_code, p.period) for p in every_pack if p.la_code)
@@ -66,31 +75,41 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
     for pack in packs:
         pack.content_sha256 = content_sha256(pack.path)
     progress(f"{len(packs)} pack(s) to look at in {inbox}")
-    for number, pack in enumerate(packs, start=1):
-        prefix = f"[{number}/{len(packs)}] {pack.source}"
-        if warehouse.already_received(con, pack):
-            report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "unchanged"))
-            progress(f"{prefix}: unchanged, skipped")
-            continue
+    received = warehouse.received_packs(con)
+    unchanged = [p for p in packs if (p.source, p.content_sha256) in received]
+    for pack in unchanged:
+        report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "unchanged"))
+    if unchanged:
+        progress(f"{len(unchanged)} pack(s) unchanged, skipped")
+    todo = [p for p in packs if (p.source, p.content_sha256) not in received]
+    batch: list[Pack] = []
+    rows = 0
+    for number, pack in enumerate(todo, start=1):
         try:
             if pack.la_code and claims[(pack.la_code, pack.period)] > 1:
                 raise PackRejected("duplicate_pack", f"{pack.source}: the inbox holds another pack for "
                                    f"{pack.la_code} {pack.period}. Keep one and run again.")
-            outcome = ingest_pack(con, pack, secret)
+            read_and_check(pack)
         except PackRejected as error:
             warehouse.record_rejection(con, pack, error)
-            outcome = PackOutcome(pack.source, pack.la_code, pack.period, "rejected", message=error.message,
-                                  rule=error.rule)
-            progress(f"{prefix}: REJECTED ({error.rule}) {error.message}")
-        else:
-            progress(f"{prefix}: loaded {outcome.cases_loaded} cases, "
-                     f"{outcome.rows_quarantined} row(s) quarantined")
-        report.outcomes.append(outcome)
+            report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "rejected",
+                                               message=error.message, rule=error.rule))
+            progress(f"[{number}/{len(todo)}] {pack.source}: REJECTED ({error.rule}) {error.message}")
+            continue
+        batch.append(pack)
+        rows += sum(len(t.frame) for t in pack.tables.values())
+        if rows >= batch_rows or number == len(todo):
+            report.outcomes += load_batch(con, batch, secret)
+            progress(f"[{number}/{len(todo)}] {batch_summary(report.outcomes[-len(batch):])}")
+            batch, rows = [], 0
+    if batch:
+        report.outcomes += load_batch(con, batch, secret)
+        progress(f"[{len(todo)}/{len(todo)}] {batch_summary(report.outcomes[-len(batch):])}")
     return report
 
 
-def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None) -> StandardisedPack:
-    """Identify, read, map and standardise a pack, storing nothing. Raises PackRejected.
+def read_and_check(pack: Pack, profile: Path | None = None) -> None:
+    """Identify, read and map a pack, then run the whole-pack checks. Raises PackRejected.
 
     The mapping profile is the one given, or else those in config/profiles/ that name the LA."""
     check_identity(pack)
@@ -101,11 +120,30 @@ def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None) -> Stan
     read_tables(pack, aliases)
     for item in chosen:
         pack.tables = apply_profile(pack.tables, item)
+    check_pack(pack)
+
+
+def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None) -> StandardisedPack:
+    """Identify, read, map, check and standardise one pack, storing nothing. Raises PackRejected."""
+    read_and_check(pack, profile)
     return standardise(pack, secret)
 
 
-def ingest_pack(con: duckdb.DuckDBPyConnection, pack: Pack, secret: bytes) -> PackOutcome:
-    std = prepare_pack(pack, secret)
-    warehouse.load_pack(con, pack, std)
-    return PackOutcome(pack.source, pack.la_code, pack.period, "loaded", std.rows_loaded["cases"],
-                       std.total_quarantined, warehouse.loaded_message(std))
+def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], secret: bytes) -> list[PackOutcome]:
+    """Standardise checked packs together and load them in one transaction."""
+    batch = standardise_batch(packs, secret)
+    warehouse.load_batch(con, packs, batch)
+    for pack in packs:
+        pack.tables = {}  # the raw rows are no longer needed: memory stays one batch deep
+    return [PackOutcome(pack.source, pack.la_code, pack.period, "loaded", std.rows_loaded["cases"],
+                        std.total_quarantined, warehouse.loaded_message(std))
+            for pack, std in zip(packs, batch.packs, strict=True)]
+
+
+def batch_summary(outcomes: list[PackOutcome]) -> str:
+    if len(outcomes) == 1:
+        only = outcomes[0]
+        return f"{only.source}: loaded {only.cases_loaded} cases, {only.rows_quarantined} row(s) quarantined"
+    return (f"loaded {sum(o.cases_loaded for o in outcomes)} cases from {len(outcomes)} packs "
+            f"({outcomes[0].source} to {outcomes[-1].source}), "
+            f"{sum(o.rows_quarantined for o in outcomes)} row(s) quarantined")

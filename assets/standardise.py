@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from assets.config import action_targets, contract, load_yaml
 from assets.reading import TABLES, Pack, PackRejected, RawTable, period_bounds
@@ -29,14 +31,15 @@ def case_key(secret: bytes, la_code: str, case_id: str) -> str:
 
 @dataclass
 class StandardisedPack:
-    """A validated pack: typed tables ready to load, quarantine rows, and the row counts."""
+    """A validated pack's row counts and, when it was standardised on its own (`standardise`), its
+    typed tables ready to load and its quarantine rows. In a batch the rows are in the batch's tables."""
 
     la_code: str
     period: str
-    cases: pd.DataFrame
-    meetings: pd.DataFrame
-    actions: pd.DataFrame
-    quarantine: pd.DataFrame
+    cases: pd.DataFrame | None = None
+    meetings: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
+    quarantine: pd.DataFrame | None = None
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_loaded: dict[str, int] = field(default_factory=dict)
     rows_quarantined: dict[str, int] = field(default_factory=dict)
@@ -51,61 +54,92 @@ class StandardisedPack:
         return all(self.rows_in[t] == self.rows_loaded[t] + self.rows_quarantined[t] for t in TABLES)
 
 
+def check_pack(pack: Pack) -> None:
+    """The whole-pack checks on a read pack: required columns, name agreement and the
+    direct-identifier scan. Raises PackRejected, before anything from the pack is stored."""
+    check_columns(pack.tables)
+    check_name_agreement(pack)
+    scan_pack(pack.tables)
+
+
 def standardise(pack: Pack, secret: bytes) -> StandardisedPack:
     """Check a read pack's shape and identifiers, then parse and validate every row."""
-    tables = pack.tables
-    check_columns(tables)
-    check_name_agreement(pack)
-    scan_pack(tables)  # raises PackRejected(direct_identifier) before anything is stored
+    check_pack(pack)
+    batch = standardise_batch([pack], secret)
+    result = batch.packs[0]
+    for table in (*TABLES, "quarantine"):
+        frame = batch.tables[table].drop_columns(["pack_id"]).to_pandas()
+        setattr(result, table, frame)
+    return result
 
-    start, end = period_bounds(pack.period)
+
+@dataclass
+class StandardisedBatch:
+    """Several checked packs standardised together: one StandardisedPack per pack (its counts), and
+    the rows to load for all of them, each table with a pack_id column (the pack's index)."""
+
+    packs: list[StandardisedPack]
+    tables: dict[str, pa.Table]
+
+
+def standardise_batch(packs: list[Pack], secret: bytes) -> StandardisedBatch:
+    """Parse and validate every row of packs that passed `check_pack`, all in one private session.
+
+    The generated rules run once over every pack's rows, with the pack in every partition and join
+    (uniqueness, references, the period window), so many small packs cost one set of statements
+    rather than one each."""
     con = duckdb.connect(":memory:", config={"temp_directory": ""})
     try:
+        bounds = [period_bounds(p.period) for p in packs]
+        con.register("batch_packs", pa.table({
+            "pack_id": pa.array(range(len(packs)), pa.int32()),
+            "la_code": [p.la_code for p in packs], "period": [p.period for p in packs],
+            "period_start": [b[0] for b in bounds], "period_end": [b[1] for b in bounds]}))
         for table in TABLES:
-            con.register(f"raw_{table}", contract_frame(tables[table], table))
-        case_ids = [row[0] for row in con.sql(
-            "SELECT DISTINCT trim(case_id) FROM raw_cases WHERE trim(case_id) <> ''").fetchall()]
-        keys = pd.DataFrame({"case_id": case_ids,
-                             "case_key": [case_key(secret, pack.la_code, c) for c in case_ids]}, dtype=str)
-        con.register("case_keys", keys)
-        con.register("action_targets", pd.DataFrame(list(action_targets().items()),
-                                                    columns=["action_type", "target"], dtype=str))
-        params = {"la_code": pack.la_code, "period": pack.period}
+            con.register(f"raw_{table}", contract_rows(packs, table))
+        case_ids = con.sql("""SELECT DISTINCT r.pack_id, b.la_code, trim(r.case_id) FROM raw_cases r
+                              JOIN batch_packs b USING (pack_id) WHERE trim(r.case_id) <> ''""").fetchall()
+        con.register("case_keys", pa.table({
+            "pack_id": pa.array([row[0] for row in case_ids], pa.int32()),
+            "case_id": [row[2] for row in case_ids],
+            "case_key": [case_key(secret, row[1], row[2]) for row in case_ids]}))
+        con.register("action_targets", pa.table({"action_type": list(action_targets()),
+                                                 "target": list(action_targets().values())}))
         for table in TABLES:
             con.execute(f"CREATE TEMP TABLE p_{table} AS {parse_sql(table)}")
-        con.execute(f"CREATE TEMP TABLE violations AS {violations_sql()}", {"start": start, "end": end})
+        con.execute(f"CREATE TEMP TABLE violations AS {violations_sql()}")
         con.execute(CASCADE_SQL)
+        con.register("source_files", pa.table({
+            "pack_id": pa.array([i for i in range(len(packs)) for _ in TABLES], pa.int32()),
+            "table_name": [t for _ in packs for t in TABLES],
+            "source_file": [p.tables[t].source_file for p in packs for t in TABLES]}))
+        broken = con.sql("SELECT DISTINCT table_name, column_name, rule FROM violations").fetchall()
         rules = rule_messages()
-        quarantine = con.sql(
-            "SELECT table_name, row_number, column_name, rule FROM violations ORDER BY table_name, row_number, rule"
-        ).df()
-        quarantine.insert(0, "source_file", quarantine["table_name"].map(lambda t: tables[t].source_file))
-        quarantine.insert(0, "period", pack.period)
-        quarantine.insert(0, "la_code", pack.la_code)
-        quarantine["message"] = [
-            rules[rule]["message"].format(table=t, column=c) + " " + rules[rule]["fix"].format(table=t, column=c)
-            for t, c, rule in zip(quarantine["table_name"], quarantine["column_name"], quarantine["rule"],
-                                  strict=True)
-        ]
-        quarantine["row_number"] = quarantine["row_number"].astype("int64")
-        result = StandardisedPack(
-            la_code=pack.la_code,
-            period=pack.period,
-            cases=con.execute(LOAD_CASES_SQL, params).df(),
-            meetings=con.execute(LOAD_MEETINGS_SQL, params).df(),
-            actions=con.execute(LOAD_ACTIONS_SQL, params).df(),
-            quarantine=quarantine,
-        )
-        for table in TABLES:
-            result.rows_in[table] = len(tables[table].frame)
-            result.rows_quarantined[table] = con.execute(
-                "SELECT count(DISTINCT row_number) FROM violations WHERE table_name = ?", [table]).fetchone()[0]
-        result.rows_loaded = {"cases": len(result.cases), "meetings": len(result.meetings),
-                              "actions": len(result.actions)}
-        result.dropped_columns = {t: extra_columns(tables[t]) for t in TABLES if extra_columns(tables[t])}
-        return result
+        con.register("rule_messages", pa.table({
+            "table_name": [t for t, _, _ in broken], "column_name": [c for _, c, _ in broken],
+            "rule": [r for _, _, r in broken],
+            "message": [rules[r]["message"].format(table=t, column=c) + " " + rules[r]["fix"].format(table=t, column=c)
+                        for t, c, r in broken]}))
+        tables = {"cases": con.sql(LOAD_CASES_SQL).arrow().read_all(),
+                  "meetings": con.sql(LOAD_MEETINGS_SQL).arrow().read_all(),
+                  "actions": con.sql(LOAD_ACTIONS_SQL).arrow().read_all(),
+                  "quarantine": con.sql(QUARANTINE_SQL).arrow().read_all()}
+        quarantined = {(pack_id, table): rows for pack_id, table, rows in con.sql(
+            "SELECT pack_id, table_name, count(DISTINCT row_number) FROM violations GROUP BY ALL").fetchall()}
+        loaded = {(pack_id, table): rows for table in TABLES for pack_id, rows in zip(
+            *tables[table].group_by("pack_id").aggregate([("pack_id", "count")]).to_pydict().values(), strict=True)}
     finally:
         con.close()
+    results = []
+    for pack_id, pack in enumerate(packs):
+        result = StandardisedPack(la_code=pack.la_code, period=pack.period)
+        for table in TABLES:
+            result.rows_in[table] = len(pack.tables[table].frame)
+            result.rows_quarantined[table] = quarantined.get((pack_id, table), 0)
+            result.rows_loaded[table] = loaded.get((pack_id, table), 0)
+        result.dropped_columns = {t: extra_columns(pack.tables[t]) for t in TABLES if extra_columns(pack.tables[t])}
+        results.append(result)
+    return StandardisedBatch(results, tables)
 
 
 @cache
@@ -147,13 +181,23 @@ def extra_columns(raw: RawTable) -> list[str]:
     return [c for c in raw.frame.columns if c not in known]
 
 
-def contract_frame(raw: RawTable, table: str) -> pd.DataFrame:
-    """The contract's columns only (blank where an optional one is absent), plus row_number from 1."""
+def contract_rows(packs: list[Pack], table: str) -> pa.Table:
+    """One table's rows of every pack, contract columns only (blank where an optional one is absent),
+    with pack_id (the pack's index) and row_number (from 1 within its pack)."""
     columns = contract()["tables"][table]["columns"]
-    frame = pd.DataFrame({"row_number": range(1, len(raw.frame) + 1)})
+    frames = [pack.tables[table].frame for pack in packs]
+    data = {
+        "pack_id": pa.chunked_array([pa.array(np.full(len(f), i, dtype=np.int32)) for i, f in enumerate(frames)],
+                                    pa.int32()),
+        "row_number": pa.chunked_array([pa.array(np.arange(1, len(f) + 1, dtype=np.int64)) for f in frames],
+                                       pa.int64()),
+    }
     for column in columns:
-        frame[column] = raw.frame[column].to_numpy() if column in raw.frame.columns else ""
-    return frame
+        data[column] = pa.chunked_array(
+            [pa.array(f[column], pa.string()) if column in f.columns else pa.array(np.full(len(f), "", object),
+                                                                                     pa.string())
+             for f in frames], pa.string())
+    return pa.table(data)
 
 
 # --- SQL generated from the contract -------------------------------------------------------------
@@ -205,18 +249,18 @@ def parsed_expression(column: str, spec: dict) -> str:
 def parse_sql(table: str) -> str:
     """Typed columns (same names), plus x_<column>: the trimmed text, and d_<column>: duplicate flags."""
     columns = contract()["tables"][table]["columns"]
-    select = ["r.row_number"]
+    select = ["r.pack_id", "r.row_number", "b.period_start", "b.period_end"]
     for column, spec in columns.items():
         select.append(f"{parsed_expression(column, spec)} AS {column}")
         select.append(f"{blank_is_null(column)} AS x_{column}")
         if spec.get("unique"):
             select.append(f"({blank_is_null(column)} IS NOT NULL AND "
-                          f"count(*) OVER (PARTITION BY {blank_is_null(column)}) > 1) AS d_{column}")
-    return f"SELECT {', '.join(select)} FROM raw_{table} r"
+                          f"count(*) OVER (PARTITION BY r.pack_id, {blank_is_null(column)}) > 1) AS d_{column}")
+    return f"SELECT {', '.join(select)} FROM raw_{table} r JOIN batch_packs b USING (pack_id)"
 
 
 def column_rules(table: str, column: str, spec: dict) -> list[tuple[str, str]]:
-    """(rule, condition over p_<table>) for one column; the condition is true on a broken row."""
+    """(rule, condition over p_<table> as `p`) for one column; the condition is true on a broken row."""
     x, v = f"x_{column}", column
     kind = spec["type"]
     rules = []
@@ -240,12 +284,12 @@ def column_rules(table: str, column: str, spec: dict) -> list[tuple[str, str]]:
         rules.append(("unique", f"d_{column}"))
     if spec.get("references"):
         ref_table, ref_column = spec["references"].split(".")
-        rules.append(("references", f"{x} IS NOT NULL AND {x} NOT IN "
-                      f"(SELECT x_{ref_column} FROM p_{ref_table} WHERE x_{ref_column} IS NOT NULL)"))
+        rules.append(("references", f"{x} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p_{ref_table} ref "
+                      f"WHERE ref.pack_id = p.pack_id AND ref.x_{ref_column} = p.{x})"))
     if spec.get("inside_period"):
-        rules.append(("outside_period", f"{v} NOT BETWEEN $start AND $end"))
+        rules.append(("outside_period", f"{v} NOT BETWEEN period_start AND period_end"))
     if spec.get("not_after") == "period_end":
-        rules.append(("referral_after_period", f"{v} > $end"))
+        rules.append(("referral_after_period", f"{v} > period_end"))
     if "not_before_column" in spec:
         rules.append(("end_before_referral", f"{v} < {spec['not_before_column']}"))
     if "not_above_column" in spec:
@@ -264,8 +308,8 @@ def violations_sql() -> str:
         for column, spec in table_spec["columns"].items():
             for rule, condition in column_rules(table, column, spec):
                 parts.append(
-                    f"SELECT {quote(table)} AS table_name, row_number, {quote(column)} AS column_name, "
-                    f"{quote(rule)} AS rule FROM p_{table} WHERE coalesce({condition}, false)"
+                    f"SELECT pack_id, {quote(table)} AS table_name, row_number, {quote(column)} AS column_name, "
+                    f"{quote(rule)} AS rule FROM p_{table} p WHERE coalesce({condition}, false)"
                 )
     return " UNION ALL ".join(parts)
 
@@ -273,40 +317,57 @@ def violations_sql() -> str:
 # A meeting or action whose case was quarantined cannot load either (its case is not there).
 CASCADE_SQL = """
 INSERT INTO violations
-SELECT child.table_name, child.row_number, 'case_id', 'case_quarantined'
+SELECT child.pack_id, child.table_name, child.row_number, 'case_id', 'case_quarantined'
 FROM (
-    SELECT 'meetings' AS table_name, row_number, x_case_id FROM p_meetings
-    UNION ALL SELECT 'actions', row_number, x_case_id FROM p_actions
+    SELECT pack_id, 'meetings' AS table_name, row_number, x_case_id FROM p_meetings
+    UNION ALL SELECT pack_id, 'actions', row_number, x_case_id FROM p_actions
 ) child
-WHERE child.x_case_id IN (
-    SELECT c.x_case_id FROM p_cases c JOIN violations v ON v.table_name = 'cases' AND v.row_number = c.row_number
-)
+SEMI JOIN (
+    SELECT c.pack_id, c.x_case_id FROM p_cases c
+    SEMI JOIN violations v ON v.table_name = 'cases' AND v.pack_id = c.pack_id AND v.row_number = c.row_number
+) broken ON broken.pack_id = child.pack_id AND broken.x_case_id = child.x_case_id
 """
 
-LOAD_CASES_SQL = """
-SELECT $la_code AS la_code, $period AS period, k.case_key, c.age, c.sex, c.ethnicity_group, c.harm_types,
-       c.intrafamilial_harm, c.referral_date, c.case_end_date, c.plan_type, c.lives_with_parent,
-       c.parent_partnership_exception, c.risk_level_start, c.risk_level_end, c.missing_episodes,
-       c.return_interviews_72h
-FROM p_cases c JOIN case_keys k ON k.case_id = c.x_case_id
-WHERE c.row_number NOT IN (SELECT row_number FROM violations WHERE table_name = 'cases')
-ORDER BY c.row_number
+# A row loads when no rule quarantined it.
+NOT_QUARANTINED = ("SELECT 1 FROM violations v WHERE v.table_name = '{table}' AND v.pack_id = p.pack_id "
+                   "AND v.row_number = p.row_number")
+
+LOAD_CASES_SQL = f"""
+SELECT p.pack_id, b.la_code, b.period, k.case_key, p.age, p.sex, p.ethnicity_group, p.harm_types,
+       p.intrafamilial_harm, p.referral_date, p.case_end_date, p.plan_type, p.lives_with_parent,
+       p.parent_partnership_exception, p.risk_level_start, p.risk_level_end, p.missing_episodes,
+       p.return_interviews_72h
+FROM p_cases p JOIN batch_packs b USING (pack_id)
+JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id
+WHERE NOT EXISTS ({NOT_QUARANTINED.format(table="cases")})
+ORDER BY p.pack_id, p.row_number
 """
 
-LOAD_MEETINGS_SQL = """
-SELECT $la_code AS la_code, $period AS period, k.case_key, m.row_number AS source_row,
-       m.meeting_date, m.meeting_type, m.parent_invited, m.parent_attended, m.parent_views_recorded,
-       m.parent_informed_of_outcome
-FROM p_meetings m JOIN case_keys k ON k.case_id = m.x_case_id
-WHERE m.row_number NOT IN (SELECT row_number FROM violations WHERE table_name = 'meetings')
-ORDER BY m.row_number
+LOAD_MEETINGS_SQL = f"""
+SELECT p.pack_id, b.la_code, b.period, k.case_key, p.row_number AS source_row,
+       p.meeting_date, p.meeting_type, p.parent_invited, p.parent_attended, p.parent_views_recorded,
+       p.parent_informed_of_outcome
+FROM p_meetings p JOIN batch_packs b USING (pack_id)
+JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id
+WHERE NOT EXISTS ({NOT_QUARANTINED.format(table="meetings")})
+ORDER BY p.pack_id, p.row_number
 """
 
-LOAD_ACTIONS_SQL = """
-SELECT $la_code AS la_code, $period AS period, k.case_key, a.row_number AS source_row,
-       a.action_date, a.action_type, t.target, a.lead_agency, a.status, a.info_source
-FROM p_actions a JOIN case_keys k ON k.case_id = a.x_case_id
-LEFT JOIN action_targets t ON t.action_type = a.action_type
-WHERE a.row_number NOT IN (SELECT row_number FROM violations WHERE table_name = 'actions')
-ORDER BY a.row_number
+LOAD_ACTIONS_SQL = f"""
+SELECT p.pack_id, b.la_code, b.period, k.case_key, p.row_number AS source_row,
+       p.action_date, p.action_type, t.target, p.lead_agency, p.status, p.info_source
+FROM p_actions p JOIN batch_packs b USING (pack_id)
+JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id
+LEFT JOIN action_targets t ON t.action_type = p.action_type
+WHERE NOT EXISTS ({NOT_QUARANTINED.format(table="actions")})
+ORDER BY p.pack_id, p.row_number
+"""
+
+# One row per quarantined row and broken rule; the message names table, column and rule, never a value.
+QUARANTINE_SQL = """
+SELECT v.pack_id, b.la_code, b.period, s.source_file, v.table_name, v.row_number, v.column_name, v.rule, m.message
+FROM violations v JOIN batch_packs b USING (pack_id)
+JOIN source_files s ON s.pack_id = v.pack_id AND s.table_name = v.table_name
+JOIN rule_messages m ON m.table_name = v.table_name AND m.column_name = v.column_name AND m.rule = v.rule
+ORDER BY v.pack_id, v.table_name, v.row_number, v.rule
 """

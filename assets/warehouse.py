@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from assets.reading import Pack, PackRejected
-from assets.standardise import StandardisedPack
+from assets.standardise import StandardisedBatch, StandardisedPack
 
 SCHEMA_SQL = (Path(__file__).parent / "sql" / "schema.sql").read_text(encoding="utf-8")
 PACK_TABLES = ("cases", "meetings", "actions", "quarantine")
@@ -81,44 +82,50 @@ def reading(database: Path | str, timeout: float = 3600.0) -> Iterator:
             con.close()
 
 
-def already_received(con: duckdb.DuckDBPyConnection, pack: Pack) -> str | None:
-    """The status of this exact pack (same source name and content) if it was seen before. A pack
-    refused only because another pack claimed its slot is looked at again."""
-    row = con.execute(
-        "SELECT status FROM submissions WHERE source = ? AND content_sha256 = ? "
-        "AND coalesce(rule, '') <> 'duplicate_pack'",
-        [pack.source, pack.content_sha256],
-    ).fetchone()
-    return row[0] if row else None
+def received_packs(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """(source name, content hash) -> status of every pack seen before. A pack refused only because
+    another pack claimed its slot is left out, so that it is looked at again."""
+    return {(source, sha): status for source, sha, status in con.execute(
+        "SELECT source, content_sha256, status FROM submissions WHERE coalesce(rule, '') <> 'duplicate_pack'"
+    ).fetchall()}
 
 
-def load_pack(con: duckdb.DuckDBPyConnection, pack: Pack, std: StandardisedPack) -> None:
-    """Replace the LA's period with this pack, all or nothing."""
-    if not std.reconciles():
-        raise RuntimeError(f"{pack.source}: rows in do not equal rows loaded plus rows quarantined")
+def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], batch: StandardisedBatch) -> None:
+    """Replace each pack's LA period with the pack's rows: the whole batch, all or nothing."""
+    for pack, std in zip(packs, batch.packs, strict=True):
+        if not std.reconciles():
+            raise RuntimeError(f"{pack.source}: rows in do not equal rows loaded plus rows quarantined")
+    received_at = now()
+    slots = pa.table({"la_code": [p.la_code for p in packs], "period": [p.period for p in packs]})
+    submissions = pa.table({
+        "la_code": [p.la_code for p in packs], "period": [p.period for p in packs],
+        "source": [p.source for p in packs], "content_sha256": [p.content_sha256 for p in packs],
+        "received_at": [received_at] * len(packs), "status": ["loaded"] * len(packs),
+        "cases_loaded": [s.rows_loaded["cases"] for s in batch.packs],
+        "rows_quarantined": [s.total_quarantined for s in batch.packs],
+        "message": [loaded_message(s) for s in batch.packs],
+        "rows_received": [sum(s.rows_in.values()) for s in batch.packs]})
     with transaction(con):
-        replaces = con.execute("SELECT count(*) FROM submissions WHERE la_code = ? AND period = ? "
-                               "AND status = 'loaded'", [pack.la_code, pack.period]).fetchall()[0][0]
-        # Only a pack that replaces a loaded one has rows to remove: a new LA quarter skips four
-        # table scans, which would otherwise grow with the warehouse on every load.
+        con.register("incoming_slots", slots)
+        replaces = con.execute("SELECT count(*) FROM submissions SEMI JOIN incoming_slots USING (la_code, period) "
+                               "WHERE status = 'loaded'").fetchall()[0][0]
+        # Only packs that replace loaded ones have rows to remove: new LA quarters skip the table
+        # scans, which would otherwise grow with the warehouse on every load.
         if replaces:
             for table in PACK_TABLES:
-                con.execute(f"DELETE FROM {table} WHERE la_code = ? AND period = ?", [pack.la_code, pack.period])
-            con.execute(
-                "DELETE FROM submissions WHERE la_code = ? AND period = ? AND status = 'loaded'",
-                [pack.la_code, pack.period],
-            )
-        for table, frame in (("cases", std.cases), ("meetings", std.meetings), ("actions", std.actions),
-                             ("quarantine", std.quarantine)):
-            if len(frame):
-                con.register("incoming", frame)
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+                con.execute(f"DELETE FROM {table} t USING incoming_slots s "
+                            "WHERE t.la_code = s.la_code AND t.period = s.period")
+            con.execute("DELETE FROM submissions t USING incoming_slots s "
+                        "WHERE t.la_code = s.la_code AND t.period = s.period AND t.status = 'loaded'")
+        for table in PACK_TABLES:
+            if batch.tables[table].num_rows:
+                con.register("incoming", batch.tables[table])
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (pack_id) FROM incoming")
                 con.unregister("incoming")
-        con.execute(
-            "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, 'loaded', ?, ?, ?, NULL, ?)",
-            [pack.la_code, pack.period, pack.source, pack.content_sha256, now(), std.rows_loaded["cases"],
-             std.total_quarantined, loaded_message(std), sum(std.rows_in.values())],
-        )
+        con.register("incoming", submissions)
+        con.execute("INSERT INTO submissions BY NAME SELECT * FROM incoming")
+        con.unregister("incoming")
+        con.unregister("incoming_slots")
 
 
 def record_rejection(con: duckdb.DuckDBPyConnection, pack: Pack, error: PackRejected) -> None:
