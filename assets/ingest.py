@@ -22,7 +22,8 @@ from assets.reading import (
     open_pack,
     read_tables,
 )
-from assets.standardise import StandardisedPack, check_pack, standardise, standardise_batch
+from assets.standardise import StandardisedPack, check_shape, standardise, standardise_batch
+from checks.identifiers import find_identifiers_in_packs, identifier_rejection
 
 Progress = Callable[[str], None]
 
@@ -84,32 +85,47 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
     todo = [p for p in packs if (p.source, p.content_sha256) not in received]
     batch: list[Pack] = []
     rows = 0
+
+    def reject(pack: Pack, error: PackRejected, number: int) -> None:
+        warehouse.record_rejection(con, pack, error)
+        report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "rejected",
+                                           message=error.message, rule=error.rule))
+        progress(f"[{number}/{len(todo)}] {pack.source}: REJECTED ({error.rule}) {error.message}")
+
+    def flush(number: int) -> None:
+        """Scan the batch for identifiers (all packs in one pass), then load the packs that pass."""
+        clean = []
+        for pack, findings in zip(batch, find_identifiers_in_packs([p.tables for p in batch]), strict=True):
+            if findings:
+                reject(pack, identifier_rejection(pack.tables, findings), number)
+            else:
+                clean.append(pack)
+        if clean:
+            report.outcomes.extend(load_batch(con, clean, secret))
+            progress(f"[{number}/{len(todo)}] {batch_summary(report.outcomes[-len(clean):])}")
+
     for number, pack in enumerate(todo, start=1):
         try:
             if pack.la_code and claims[(pack.la_code, pack.period)] > 1:
                 raise PackRejected("duplicate_pack", f"{pack.source}: the inbox holds another pack for "
                                    f"{pack.la_code} {pack.period}. Keep one and run again.")
-            read_and_check(pack)
+            read_pack(pack)
+            check_shape(pack)
         except PackRejected as error:
-            warehouse.record_rejection(con, pack, error)
-            report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "rejected",
-                                               message=error.message, rule=error.rule))
-            progress(f"[{number}/{len(todo)}] {pack.source}: REJECTED ({error.rule}) {error.message}")
+            reject(pack, error, number)
             continue
         batch.append(pack)
         rows += sum(len(t.frame) for t in pack.tables.values())
-        if rows >= batch_rows or number == len(todo):
-            report.outcomes += load_batch(con, batch, secret)
-            progress(f"[{number}/{len(todo)}] {batch_summary(report.outcomes[-len(batch):])}")
+        if rows >= batch_rows:
+            flush(number)
             batch, rows = [], 0
     if batch:
-        report.outcomes += load_batch(con, batch, secret)
-        progress(f"[{len(todo)}/{len(todo)}] {batch_summary(report.outcomes[-len(batch):])}")
+        flush(len(todo))
     return report
 
 
-def read_and_check(pack: Pack, profile: Path | None = None) -> None:
-    """Identify, read and map a pack, then run the whole-pack checks. Raises PackRejected.
+def read_pack(pack: Pack, profile: Path | None = None) -> None:
+    """Identify, read and map a pack. Raises PackRejected.
 
     The mapping profile is the one given, or else those in config/profiles/ that name the LA."""
     check_identity(pack)
@@ -120,12 +136,11 @@ def read_and_check(pack: Pack, profile: Path | None = None) -> None:
     read_tables(pack, aliases)
     for item in chosen:
         pack.tables = apply_profile(pack.tables, item)
-    check_pack(pack)
 
 
 def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None) -> StandardisedPack:
     """Identify, read, map, check and standardise one pack, storing nothing. Raises PackRejected."""
-    read_and_check(pack, profile)
+    read_pack(pack, profile)
     return standardise(pack, secret)
 
 

@@ -6,6 +6,7 @@ decide what a value means. Excel date cells become ISO dates, Excel numbers lose
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import io
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from assets.config import contract, local_authorities
 
@@ -197,20 +200,37 @@ def read_csv_text(data: bytes) -> pd.DataFrame:
         raise PackRejected("unreadable", "the file is neither UTF-8 nor Windows-1252 text.")
     if not text.strip():
         raise PackRejected("empty_file", "the file has no header row.")
-    header = text.split("\n", 1)[0]
-    separator = ";" if header.count(";") > header.count(",") else ","
+    text = text.lstrip("\r\n")  # blank lines before the header are not rows
+    first_line = text.split("\n", 1)[0]
+    separator = ";" if first_line.count(";") > first_line.count(",") else ","
+    header = next(csv.reader([first_line], delimiter=separator))
+    # Arrow's CSV reader, every column as text: a row with more or fewer fields than the header is
+    # an error, never silently re-aligned. Column names are generated so that a header holding
+    # duplicate or blank names still reads (tidy_header reports them).
+    names = [f"f{i}" for i in range(len(header))]
     try:
-        # header=None: a row with more fields than the header is an error, not silently re-aligned.
-        frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=True, header=None)
-    except pd.errors.ParserError as error:
-        # For example a list written with ';' in a ';'-separated file without quotes.
-        detail = str(error).split("error:")[-1].strip().rstrip(".")
-        raise PackRejected("unreadable", f"the file's rows do not line up with its header ({detail}; line 1 is "
-                           "the header). Quote values that contain the separator, or use the other "
+        table = pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
+            parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as error:
+        where = misaligned_line(text, separator, len(header))
+        raise PackRejected("unreadable", f"the file's rows do not line up with its header ({where}; "
+                           "line 1 is the header). Quote values that contain the separator, or use the other "
                            "separator.") from error
-    frame.columns = list(frame.iloc[0])
-    return frame.iloc[1:].reset_index(drop=True)
+    frame = table.to_pandas()
+    frame.columns = header
+    return frame
+
+
+def misaligned_line(text: str, separator: str, width: int) -> str:
+    """Where a CSV first has a row that does not have the header's number of fields, without its values."""
+    for line, row in enumerate(csv.reader(io.StringIO(text), delimiter=separator), start=1):
+        if row and len(row) != width:
+            return f"line {line} has {len(row)} fields, the header {width}"
+    return "a row could not be parsed"
 
 
 def read_parquet_text(file: Path) -> pd.DataFrame:

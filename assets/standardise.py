@@ -54,11 +54,16 @@ class StandardisedPack:
         return all(self.rows_in[t] == self.rows_loaded[t] + self.rows_quarantined[t] for t in TABLES)
 
 
-def check_pack(pack: Pack) -> None:
-    """The whole-pack checks on a read pack: required columns, name agreement and the
-    direct-identifier scan. Raises PackRejected, before anything from the pack is stored."""
+def check_shape(pack: Pack) -> None:
+    """Required columns present, and la_code / period columns agreeing with the pack's name."""
     check_columns(pack.tables)
     check_name_agreement(pack)
+
+
+def check_pack(pack: Pack) -> None:
+    """The whole-pack checks on a read pack: its shape and the direct-identifier scan. Raises
+    PackRejected, before anything from the pack is stored."""
+    check_shape(pack)
     scan_pack(pack.tables)
 
 
