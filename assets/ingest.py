@@ -115,7 +115,7 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
             reject(pack, error, number)
             continue
         batch.append(pack)
-        rows += sum(len(t.frame) for t in pack.tables.values())
+        rows += sum(t.num_rows for t in pack.tables.values())
         if rows >= batch_rows:
             flush(number)
             batch, rows = [], 0

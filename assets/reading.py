@@ -37,13 +37,41 @@ class PackRejected(Exception):
         self.column = column
 
 
-@dataclass
 class RawTable:
-    """One table of a pack, every cell as text ('' for blank), with its source file name."""
+    """One table of a pack, every cell as text ('' for blank), with its source file name.
 
-    name: str
-    source_file: str
-    frame: pd.DataFrame
+    A CSV is held as the Arrow table it was read into; a pandas frame is made only when something
+    asks for one (a mapping profile, a test), since thousands of packs pass through untouched."""
+
+    def __init__(self, name: str, source_file: str, data: pd.DataFrame | pa.Table):
+        self.name = name
+        self.source_file = source_file
+        self._frame = data if isinstance(data, pd.DataFrame) else None
+        self._arrow = data if isinstance(data, pa.Table) else None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = self._arrow.to_pandas()
+        return self._frame
+
+    @property
+    def arrow(self) -> pa.Table:
+        if self._arrow is None:
+            self._arrow = pa.Table.from_pandas(self._frame.astype(str), preserve_index=False)
+        return self._arrow
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._arrow.column_names if self._arrow is not None else self._frame.columns)
+
+    @property
+    def num_rows(self) -> int:
+        return self._arrow.num_rows if self._arrow is not None else len(self._frame)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One column's text as Arrow strings."""
+        return self.arrow.column(self.columns.index(name)).cast(pa.string())
 
 
 @dataclass
@@ -187,7 +215,7 @@ def read_workbook(path: Path, names: dict[str, str] | None = None) -> dict[str, 
     return tables
 
 
-def read_csv_text(data: bytes) -> pd.DataFrame:
+def read_csv_text(data: bytes) -> pa.Table:
     """CSV in UTF-8 (with or without BOM) or Windows-1252, comma or semicolon separated."""
     text = None
     for encoding in contract()["values"]["encodings"]:
@@ -220,9 +248,7 @@ def read_csv_text(data: bytes) -> pd.DataFrame:
         raise PackRejected("unreadable", f"the file's rows do not line up with its header ({where}; "
                            "line 1 is the header). Quote values that contain the separator, or use the other "
                            "separator.") from error
-    frame = table.to_pandas()
-    frame.columns = header
-    return frame
+    return table.rename_columns(header)
 
 
 def misaligned_line(text: str, separator: str, width: int) -> str:
@@ -276,14 +302,17 @@ def cell_text(value) -> str:
     return str(value)
 
 
-def tidy_header(frame: pd.DataFrame, file_name: str, table: str) -> pd.DataFrame:
+def tidy_header(data: pd.DataFrame | pa.Table, file_name: str, table: str) -> pd.DataFrame | pa.Table:
     """Column names trimmed and lower-cased; a file without a header is empty."""
-    if frame.shape[1] == 0:
+    columns = data.column_names if isinstance(data, pa.Table) else list(data.columns)
+    if len(columns) == 0:
         raise PackRejected("empty_file", f"{file_name} has no header row.", table)
-    names = [str(name).strip().lstrip("\ufeff").lower() for name in frame.columns]
+    names = [str(name).strip().lstrip("\ufeff").lower() for name in columns]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise PackRejected("duplicate_column", f"{file_name}: column '{duplicates[0]}' appears twice.",
                            table, duplicates[0])
-    frame.columns = names
-    return frame.astype(str)
+    if isinstance(data, pa.Table):
+        return data.rename_columns(names)
+    data.columns = names
+    return data.astype(str)

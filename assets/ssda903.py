@@ -67,7 +67,7 @@ def read_table(folder: Path, name: str, required: bool) -> pd.DataFrame | None:
             raise PackRejected("missing_table", f"{folder.name}: no {name}.csv.", name)
         return None
     try:
-        frame = read_csv_text(file.read_bytes())
+        frame = read_csv_text(file.read_bytes()).to_pandas()
     except PackRejected as error:
         raise PackRejected(error.rule, f"{file.name}: {error.message}", name) from error
     frame.columns = [str(c).strip().upper() for c in frame.columns]

@@ -139,7 +139,7 @@ def standardise_batch(packs: list[Pack], secret: bytes) -> StandardisedBatch:
     for pack_id, pack in enumerate(packs):
         result = StandardisedPack(la_code=pack.la_code, period=pack.period)
         for table in TABLES:
-            result.rows_in[table] = len(pack.tables[table].frame)
+            result.rows_in[table] = pack.tables[table].num_rows
             result.rows_quarantined[table] = quarantined.get((pack_id, table), 0)
             result.rows_loaded[table] = loaded.get((pack_id, table), 0)
         result.dropped_columns = {t: extra_columns(pack.tables[t]) for t in TABLES if extra_columns(pack.tables[t])}
@@ -154,7 +154,7 @@ def rule_messages() -> dict:
 
 def check_columns(tables: dict[str, RawTable]) -> None:
     for table, spec in contract()["tables"].items():
-        present = set(tables[table].frame.columns)
+        present = set(tables[table].columns)
         for column, column_spec in spec["columns"].items():
             if column_spec.get("required") and column not in present:
                 raise PackRejected(
@@ -169,7 +169,7 @@ def check_name_agreement(pack: Pack) -> None:
     expected = {"la_code": pack.la_code, "period": pack.period}
     for table, raw in pack.tables.items():
         for column in CONTEXT_COLUMNS:
-            if column in raw.frame.columns:
+            if column in raw.columns:
                 values = raw.frame[column].str.strip().str.upper()
                 wrong = values[(values != "") & (values != expected[column])]
                 if len(wrong):
@@ -183,25 +183,23 @@ def check_name_agreement(pack: Pack) -> None:
 
 def extra_columns(raw: RawTable) -> list[str]:
     known = set(contract()["tables"][raw.name]["columns"]) | set(CONTEXT_COLUMNS)
-    return [c for c in raw.frame.columns if c not in known]
+    return [c for c in raw.columns if c not in known]
 
 
 def contract_rows(packs: list[Pack], table: str) -> pa.Table:
     """One table's rows of every pack, contract columns only (blank where an optional one is absent),
     with pack_id (the pack's index) and row_number (from 1 within its pack)."""
     columns = contract()["tables"][table]["columns"]
-    frames = [pack.tables[table].frame for pack in packs]
+    raws = [pack.tables[table] for pack in packs]
     data = {
-        "pack_id": pa.chunked_array([pa.array(np.full(len(f), i, dtype=np.int32)) for i, f in enumerate(frames)],
-                                    pa.int32()),
-        "row_number": pa.chunked_array([pa.array(np.arange(1, len(f) + 1, dtype=np.int64)) for f in frames],
-                                       pa.int64()),
+        "pack_id": pa.array(np.repeat(np.arange(len(raws), dtype=np.int32), [r.num_rows for r in raws])),
+        "row_number": pa.array(np.concatenate([np.arange(1, r.num_rows + 1, dtype=np.int64) for r in raws]
+                                              or [np.zeros(0, np.int64)])),
     }
     for column in columns:
         data[column] = pa.chunked_array(
-            [pa.array(f[column], pa.string()) if column in f.columns else pa.array(np.full(len(f), "", object),
-                                                                                     pa.string())
-             for f in frames], pa.string())
+            [chunk for r in raws for chunk in (r.column(column).chunks if column in r.columns
+                                               else [pa.array([""] * r.num_rows, pa.string())])], pa.string())
     return pa.table(data)
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -88,12 +87,11 @@ def column_names_finding(table: str, column: str) -> Finding | None:
     return None
 
 
-def value_findings(table: str, column: str, columns: list[pd.Series]) -> list[Finding | None]:
-    """For one column found in several packs (one Series each): the first identifier kind whose
+def value_findings(table: str, column: str, columns: list[pa.ChunkedArray]) -> list[Finding | None]:
+    """For one column found in several packs (its text in each): the first identifier kind whose
     values it holds, or None, per pack. The values of every pack are matched in one pass (RE2
     through Arrow), since packs arrive by the thousand."""
-    text = pc.utf8_trim_whitespace(pa.chunked_array([pa.array(c.astype(str), pa.string()) for c in columns],
-                                                    pa.string()))
+    text = pc.utf8_trim_whitespace(pa.chunked_array([chunk for c in columns for chunk in c.chunks], pa.string()))
     pack_of = np.repeat(np.arange(len(columns)), [len(c) for c in columns])
     present = np.asarray(pc.not_equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
     nonblank = np.bincount(pack_of[present], minlength=len(columns))
@@ -121,20 +119,20 @@ def find_identifiers_in_packs(packs: list[dict[str, RawTable]]) -> list[list[Fin
     for i, tables in enumerate(packs):
         for table, raw in tables.items():
             specs = contract()["tables"].get(table, {}).get("columns", {})
-            for column in raw.frame.columns:
+            for column in raw.columns:
                 spec = specs.get(column)
                 if spec is None or spec["type"] not in VALUE_SCAN_EXEMPT_TYPES:
                     by_column.setdefault((table, column), []).append(i)
     values: dict[tuple[int, str, str], Finding] = {}
     for (table, column), owners in by_column.items():
-        results = value_findings(table, column, [packs[i][table].frame[column] for i in owners])
+        results = value_findings(table, column, [packs[i][table].column(column) for i in owners])
         values.update({(i, table, column): f for i, f in zip(owners, results, strict=True) if f})
     findings = []
     for i, tables in enumerate(packs):
         found = []
         for table, raw in tables.items():
             specs = contract()["tables"].get(table, {}).get("columns", {})
-            for column in raw.frame.columns:
+            for column in raw.columns:
                 in_contract = column in specs or column in ("la_code", "period")
                 by_name = None if in_contract else column_names_finding(table, column)
                 finding = by_name or values.get((i, table, column))

@@ -8,8 +8,8 @@ import dagster as dg
 from pipelines.dagster_assets import (
     dfe_c3,
     exports,
-    pack_scoring,
-    pack_tables,
+    packs,
+    scored_packs,
     site,
     statutory_returns,
     statutory_scoring,
@@ -29,7 +29,7 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
     publish_job = dg.define_asset_job(
         PUBLISH_JOB, selection=dg.AssetSelection.assets(statutory_returns, statutory_scoring, dfe_c3, site, exports),
         description="Load new statutory returns and the benchmarks, then republish the site and the exports.")
-    return dg.Definitions(assets=[pack_tables, pack_scoring, statutory_returns, statutory_scoring, dfe_c3, site,
+    return dg.Definitions(assets=[packs, scored_packs, statutory_returns, statutory_scoring, dfe_c3, site,
                                   exports],
                           jobs=[audit_job, publish_job],
                           sensors=[inbox_sensor], schedules=[quarterly_republish(publish_job)],

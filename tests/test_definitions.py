@@ -16,11 +16,11 @@ REPO = Path(__file__).resolve().parents[1]
 def test_every_definition_loads():
     repository = defs.get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
-    assert {"submissions", "cases", "meetings", "actions", "quarantine", "case_indicators",
-            "indicator_rates", "case_domain_scores", "pack_scores", "site"} <= keys
+    assert {"packs", "scored_packs", "site", "exports"} <= keys
     assert defs.get_job_def(AUDIT_JOB) is not None
     checks = {key.name for key in repository.asset_graph.asset_check_keys}
-    assert {"rows_reconcile", "every_case_scored", "rates_reconcile"} <= checks
+    assert {"rows_reconcile", "quarantine_share", "contract_expectations", "every_case_scored",
+            "rates_reconcile"} <= checks
 
 
 def test_home_is_a_resource_setting(tmp_path):

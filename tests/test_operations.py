@@ -98,8 +98,8 @@ def test_a_blocking_check_stops_a_bad_packs_downstream_work(tmp_path):
     assert checks["quarantine_share"] is False
     materialised = {e.event_specific_data.materialization.asset_key.to_user_string()
                     for e in result.get_asset_materialization_events()}
-    assert "quarantine" in materialised
-    assert not materialised & {"case_indicators", "indicator_rates", "site", "exports"}
+    assert "packs" in materialised
+    assert not materialised & {"scored_packs", "site", "exports"}
     assert not (home / "site").exists()
     # The command line says which check stopped the run.
     cli = subprocess.run([CLI, "run", "--home", str(home)], capture_output=True, text=True, timeout=300)

@@ -133,7 +133,7 @@ def test_one_pack_partition_reruns_alone(audit_home, tiny_inbox):
     assert result.success
     materialised = {(e.asset_key.to_user_string(), e.partition) for e in result.get_asset_materialization_events()
                     for e in [e.event_specific_data.materialization]}
-    assert ("cases", "E06000002|2025Q3") in materialised and ("site", None) in materialised
+    assert ("packs", "E06000002|2025Q3") in materialised and ("site", None) in materialised
     assert not any(partition == "E06000001|2025Q3" for _, partition in materialised)
     con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT * FROM indicator_rates ORDER BY ALL").fetchall() == before
