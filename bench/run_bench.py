@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     # One more quarter of one LA, added after the full load to measure the incremental cost.
     extra = args.work / "extra"
     write_packs(extra, las=1, quarters=args.quarters + 1, seed=2027, formats="csv", scale=args.scale)
-    newest = sorted(p for p in extra.iterdir() if p.is_dir())[-1]
+    newest = sorted(p for p in extra.iterdir() if p.is_dir())[0]  # the quarter before the inbox starts
     synth_seconds = time.perf_counter() - started
     input_bytes = sum(f.stat().st_size for f in inbox.rglob("*.csv"))
 

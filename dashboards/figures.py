@@ -124,25 +124,28 @@ def position_words(row: pd.Series, flag: int) -> str:
     return f"inside the {level_label(narrow)} limits"
 
 
-def la_comparison(rates: pd.DataFrame, la_code: str, period: str, indicator_ids: list[str]) -> pd.DataFrame:
+def la_comparison(rates: pd.DataFrame, la_code: str, period: str, indicator_ids: list[str],
+                  funnels: dict[str, Funnel] | None = None) -> pd.DataFrame:
     """One row per indicator (framework order) with the LA's published rate, the partnership's
-    beside it, and where the LA sits in that indicator's funnel plot."""
+    beside it, and where the LA sits in that indicator's funnel plot (`funnels`: the quarter's
+    funnel per indicator, when already computed)."""
     rows = rates[rates["period"] == period]
     la = rows[rows["la_code"] == la_code].set_index("indicator_id")
     total = rows[rows["is_total"]].set_index("indicator_id")
     frame = la.loc[[i for i in indicator_ids if i in la.index]].reset_index()
     for column in ("rate", "rate_suppressed", "denominator"):
         frame[f"total_{column}"] = frame["indicator_id"].map(total[column])
-    places = [funnel_position(rates, i, period, la_code) for i in frame["indicator_id"]]
+    funnels = funnels or {}
+    places = [funnel_position(funnels.get(i) or funnel_data(rates, i, period), la_code) for i in frame["indicator_id"]]
     frame["flag"] = [flag for flag, _ in places]
     frame["position"] = [words for _, words in places]
     return frame
 
 
-def funnel_position(rates: pd.DataFrame, indicator_id: str, period: str, la_code: str) -> tuple[int, str]:
+def funnel_position(funnel: Funnel, la_code: str) -> tuple[int, str]:
     """Where one LA lies in an indicator's funnel plot: its flag (-1, 0, +1) and the same in words
     (empty when it is not plotted)."""
-    points = funnel_data(rates, indicator_id, period).points
+    points = funnel.points
     mine = points[points["la_code"] == la_code]
     if mine.empty or "position" not in mine:
         return 0, ""
@@ -271,27 +274,32 @@ def quarter_axis(periods: list[str], narrow: bool = False) -> dict:
             "range": [-0.5, len(periods) - 0.5], "tickfont": {"size": 11 if narrow else 14}, "zeroline": False}
 
 
-def spc_traces(frame: pd.DataFrame, periods: list[str], label_signals: bool, show_legend: bool) -> list[go.Scatter]:
-    """The traces of one p-chart: mean, process limits, the rate line and its points by signal.
-    x is the quarter's position in `periods`."""
+def scatter(**properties) -> dict:
+    """A scatter trace as a plain dict: building plotly trace objects is slow when a page has hundreds."""
+    return {"type": "scatter", **properties}
+
+
+def spc_traces(frame: pd.DataFrame, periods: list[str], label_signals: bool, show_legend: bool) -> list[dict]:
+    """The traces of one p-chart, as plain scatter-trace dicts: mean, process limits, the rate line
+    and its points by signal. x is the quarter's position in `periods`."""
     slot = {period: number for number, period in enumerate(periods)}
     x = [slot[p] for p in frame["period"]]
     traces = [
-        go.Scatter(x=x, y=100 * frame["upper"], name="Process limits", legendgroup="limits", mode="lines",
+        scatter(x=x, y=(100 * frame["upper"]).tolist(), name="Process limits", legendgroup="limits", mode="lines",
                    line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=show_legend, hoverinfo="skip"),
-        go.Scatter(x=x, y=100 * frame["lower"], name="Process limits", legendgroup="limits", mode="lines",
+        scatter(x=x, y=(100 * frame["lower"]).tolist(), name="Process limits", legendgroup="limits", mode="lines",
                    line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=False, hoverinfo="skip"),
-        go.Scatter(x=x, y=[100 * frame["centre"].iloc[0]] * len(x), name="Mean", legendgroup="mean",
+        scatter(x=x, y=[100 * float(frame["centre"].iloc[0])] * len(x), name="Mean", legendgroup="mean",
                    mode="lines", line={"color": BLACK, "dash": "dash"}, showlegend=show_legend, hoverinfo="skip"),
-        go.Scatter(x=x, y=100 * frame["rate"], name="Rate", legendgroup="rate", mode="lines",
+        scatter(x=x, y=(100 * frame["rate"]).tolist(), name="Rate", legendgroup="rate", mode="lines",
                    line={"color": GREY, "width": 1.5}, showlegend=False, hoverinfo="skip"),
     ]
     for signal, (name, colour, symbol) in SIGNAL_STYLES.items():
         chosen = frame[frame["signal"] == signal]
         if chosen.empty:
             continue
-        traces.append(go.Scatter(
-            x=[slot[p] for p in chosen["period"]], y=100 * chosen["rate"], name=name,
+        traces.append(scatter(
+            x=[slot[p] for p in chosen["period"]], y=(100 * chosen["rate"]).tolist(), name=name,
             legendgroup=f"signal-{signal}", showlegend=show_legend,
             mode="markers+text" if label_signals and signal else "markers",
             text=[signal] * len(chosen), textposition="top center", textfont={"size": 13},
@@ -305,7 +313,8 @@ def spc_traces(frame: pd.DataFrame, periods: list[str], label_signals: bool, sho
 
 def spc_figure(frame: pd.DataFrame, periods: list[str]) -> go.Figure:
     """A p-chart with each special-cause point labelled improvement or concern."""
-    figure = go.Figure(spc_traces(frame, periods, label_signals=True, show_legend=True))
+    figure = go.Figure([go.Scatter({k: v for k, v in trace.items() if k != "type"})
+                        for trace in spc_traces(frame, periods, label_signals=True, show_legend=True)])
     figure.update_xaxes(title_text="Quarter", **quarter_axis(periods))
     figure.update_yaxes(title_text="Rate (%)", range=[0, 105], ticksuffix="%")
     return base_layout(figure, 420)
@@ -343,38 +352,47 @@ def la_rates_figure(frame: pd.DataFrame, labels: dict[str, str], la_name: str, p
     return base_layout(figure, 160 + 30 * len(rows))
 
 
-def la_trends_figure(panels: list[tuple[str, pd.DataFrame]], periods: list[str]) -> go.Figure:
-    """Small multiples of p-charts, one per indicator (title, frame), three across."""
-    columns = 3
+def la_trends_figure(panels: list[tuple[str, pd.DataFrame]], periods: list[str]) -> dict:
+    """Small multiples of p-charts, one per indicator (title, frame), three across.
+
+    Built as a plain figure dict (the grid laid out as plotly's make_subplots would): an LA page
+    has eighteen panels, and plotly's figure objects made this the slowest part of the site."""
+    columns, horizontal_spacing = 3, 0.06
     rows = max(1, -(-len(panels) // columns))
-    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[title for title, _ in panels],
-                           vertical_spacing=0.5 / rows, horizontal_spacing=0.06)
-    traces, places, legend_done = [], [], set()
-    for number, (_, frame) in enumerate(panels):
+    vertical_spacing = 0.5 / rows
+    width = (1 - horizontal_spacing * (columns - 1)) / columns
+    height = (1 - vertical_spacing * (rows - 1)) / rows
+    layout = {
+        "height": 120 + 230 * rows, "font": {"family": FONT, "size": 14, "color": BLACK},
+        "margin": {"l": 70, "r": 30, "t": 50, "b": 60}, "hoverlabel": {"font": {"family": FONT}},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.4 / rows, "x": 0}, "annotations": [],
+    }
+    data, legend_done = [], set()
+    for number, (title, frame) in enumerate(panels):
+        row, column = divmod(number, columns)
+        suffix = "" if number == 0 else str(number + 1)
+        x_domain = [column * (width + horizontal_spacing), column * (width + horizontal_spacing) + width]
+        top = 1 - row * (height + vertical_spacing)
+        y_domain = [top - height, top]
+        layout[f"xaxis{suffix}"] = {"domain": x_domain, "anchor": f"y{suffix}", **quarter_axis(periods, narrow=True)}
+        layout[f"yaxis{suffix}"] = {"domain": y_domain, "anchor": f"x{suffix}", "range": [0, 105],
+                                    "ticksuffix": "%", "tickfont": {"size": 11}, "dtick": 25}
+        layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper",
+                                      "x": sum(x_domain) / 2, "y": top, "xanchor": "center", "yanchor": "bottom",
+                                      "font": {"size": 13}})
         if frame.empty:
+            # An empty panel would otherwise be a blank space with no explanation.
+            layout["annotations"].append({
+                "text": "No rate can be shown<br>([c] or [z] every quarter)", "showarrow": False,
+                "xref": "paper", "yref": "paper", "x": sum(x_domain) / 2, "y": sum(y_domain) / 2,
+                "xanchor": "center", "yanchor": "middle", "font": {"size": 12, "color": GREY}})
             continue
         for trace in spc_traces(frame, periods, label_signals=False, show_legend=True):
             # One legend entry per kind of line or point across the whole grid.
-            trace.showlegend = trace.showlegend and trace.legendgroup not in legend_done
-            legend_done.add(trace.legendgroup)
-            traces.append(trace)
-            places.append(divmod(number, columns))
-    figure.add_traces(traces, rows=[r + 1 for r, _ in places], cols=[c + 1 for _, c in places])
-    figure.update_xaxes(**quarter_axis(periods, narrow=True))
-    for number, (_, frame) in enumerate(panels):
-        if frame.empty:
-            # An empty panel would otherwise be a blank space with no explanation.
-            suffix = "" if number == 0 else str(number + 1)
-            x_domain, y_domain = figure.layout[f"xaxis{suffix}"].domain, figure.layout[f"yaxis{suffix}"].domain
-            figure.add_annotation(text="No rate can be shown<br>([c] or [z] every quarter)", showarrow=False,
-                                  xref="paper", yref="paper", x=sum(x_domain) / 2, y=sum(y_domain) / 2,
-                                  xanchor="center", yanchor="middle",
-                                  font={"size": 12, "color": GREY})
-    figure.update_yaxes(range=[0, 105], ticksuffix="%", tickfont={"size": 11}, dtick=25)
-    figure.update_annotations(font={"size": 13})
-    base_layout(figure, 120 + 230 * rows)
-    figure.update_layout(legend={"y": -0.4 / rows}, margin={"t": 50})
-    return figure
+            trace["showlegend"] = trace["showlegend"] and trace["legendgroup"] not in legend_done
+            legend_done.add(trace["legendgroup"])
+            data.append({**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+    return {"data": data, "layout": layout}
 
 
 def plain_numbers(node):
@@ -398,7 +416,7 @@ def house_template() -> dict:
     return {"layout": json.loads(pio.to_json(pio.templates["simple_white"].layout, validate=False))}
 
 
-def embed(figure: go.Figure, div_id: str) -> str:
+def embed(figure: go.Figure | dict, div_id: str) -> str:
     """The chart's div and the call that draws it, using the plotly.js loaded by the page."""
     spec = plain_numbers(json.loads(pio.to_json(figure, validate=False)))
     # The house template is attached here, as plain JSON: setting it on each figure object is slow.

@@ -149,9 +149,21 @@ def all_periods(pub: Publication) -> list[str]:
 
 def series(pub: Publication, indicator_id: str, la_code: str | None) -> pd.DataFrame:
     """One area's rows for one indicator over quarters (la_code None: the partnership)."""
-    rates = pub.rates
-    area = rates["is_total"] if la_code is None else rates["la_code"] == la_code
-    return rates[area & (rates["indicator_id"] == indicator_id)]
+    if "series" not in pub.lookups:
+        pub.lookups["series"] = dict(iter(pub.rates.groupby(["is_total", "la_code", "indicator_id"], sort=False)))
+    if la_code is None:
+        found = [rows for (total, _, indicator), rows in pub.lookups["series"].items()
+                 if total and indicator == indicator_id]
+        return found[0] if found else pub.rates.iloc[0:0]
+    return pub.lookups["series"].get((False, la_code, indicator_id), pub.rates.iloc[0:0])
+
+
+def funnels(pub: Publication, period: str) -> dict[str, figures.Funnel]:
+    """Each indicator's funnel plot numbers for one quarter."""
+    key = ("funnels", period)
+    if key not in pub.lookups:
+        pub.lookups[key] = {i.id: figures.funnel_data(pub.rates, i.id, period) for i in pub.framework.indicators}
+    return pub.lookups[key]
 
 
 def direction_words(indicator: Indicator) -> str:
@@ -405,7 +417,7 @@ def indicator_page(pub: Publication, indicator: Indicator) -> Page:
 
 def funnel_section(pub: Publication, indicator: Indicator) -> str:
     latest = pub.periods[-1]
-    funnel = figures.funnel_data(pub.rates, indicator.id, latest)
+    funnel = funnels(pub, latest)[indicator.id]
     parts = [f"<h2>Local authorities in {quarter_label(latest)}</h2>",
              "<p>A funnel plot shows each local authority's rate against the number of cases it is based on. "
              "Rates from few cases vary more by chance, so the control limits widen to the left. A local "
@@ -576,7 +588,7 @@ def la_page(pub: Publication, code: str, name: str) -> Page:
 def la_rates_section(pub: Publication, code: str, name: str) -> str:
     latest = pub.periods[-1]
     fw = pub.framework
-    frame = figures.la_comparison(pub.rates, code, latest, [i.id for i in fw.indicators])
+    frame = figures.la_comparison(pub.rates, code, latest, [i.id for i in fw.indicators], funnels(pub, latest))
     heading = f"<h2>Rates in {quarter_label(latest)} against the partnership</h2>"
     if frame.empty:
         return heading + paragraph(f"No pack from {name} was loaded for {quarter_label(latest)}.")

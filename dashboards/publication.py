@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -63,6 +63,9 @@ class Publication:
     benchmarks: pd.DataFrame = None  # DfE C3 figures for the partnership's LAs, their regions and England
     coverage: pd.DataFrame = None  # per LA and C3 year: audit cases against published EFH factor counts
     statutory_framework: Framework = None
+    # Look-ups the pages make again and again (one area's series, one quarter's funnels), built
+    # once: with 153 LAs, filtering the whole rates table per LA and indicator dominated rendering.
+    lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = None,
