@@ -158,6 +158,14 @@ def series(pub: Publication, indicator_id: str, la_code: str | None) -> pd.DataF
     return pub.lookups["series"].get((False, la_code, indicator_id), pub.rates.iloc[0:0])
 
 
+def spc(pub: Publication, indicator: Indicator, la_code: str | None) -> pd.DataFrame:
+    """One area's p-chart numbers for one indicator (the overview and the area's page both show them)."""
+    key = ("spc", indicator.id, la_code)
+    if key not in pub.lookups:
+        pub.lookups[key] = figures.spc_data(series(pub, indicator.id, la_code), indicator.direction)
+    return pub.lookups[key]
+
+
 def funnels(pub: Publication, period: str) -> dict[str, figures.Funnel]:
     """Each indicator's funnel plot numbers for one quarter."""
     key = ("funnels", period)
@@ -317,7 +325,7 @@ def latest_signals(pub: Publication, latest: str) -> str:
     rows = []
     for indicator in pub.framework.indicators:
         for code, name in areas:
-            frame = figures.spc_data(series(pub, indicator.id, code), indicator.direction)
+            frame = spc(pub, indicator, code)
             if len(frame) and frame["period"].iloc[-1] == latest and frame["signal"].iloc[-1]:
                 last = frame.iloc[-1]
                 rows.append([link(indicator_file(indicator.id), f"{indicator.id}: {indicator.title}"),
@@ -502,7 +510,7 @@ def rate_cells(row: pd.Series) -> list[Cell]:
 
 
 def trend_section(pub: Publication, indicator: Indicator) -> str:
-    frame = figures.spc_data(series(pub, indicator.id, None), indicator.direction)
+    frame = spc(pub, indicator, None)
     parts = ["<h2>Partnership trend</h2>",
              "<p>A statistical process control (SPC) chart of the partnership's rate each quarter, around its "
              "mean, with process limits three standard errors either side. Points marked improvement or concern "
@@ -619,7 +627,7 @@ def la_trends_section(pub: Publication, code: str) -> str:
     fw = pub.framework
     panels, rows, signals, skipped = [], [], [], 0
     for indicator in fw.indicators:
-        frame = figures.spc_data(series(pub, indicator.id, code), indicator.direction)
+        frame = spc(pub, indicator, code)
         skipped += len(series(pub, indicator.id, code)) - len(frame)
         panels.append((wrap(f"{indicator.id}: {indicator.title}"), frame))
         for cells in spc_rows(frame):
