@@ -121,36 +121,65 @@ def loaded_frames(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]]) 
         con.unregister("packs")
 
 
-def validate_loaded(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]]) -> list[SuiteOutcome]:
+# Packs are validated a group at a time, each group holding about this many loaded rows, so that
+# memory stays flat however many packs a run loads (every row is still validated).
+CHUNK_ROWS = 250_000
+
+
+def pack_chunks(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]], chunk_rows: int
+                ) -> list[list[tuple[str, str]]]:
+    """The packs in groups of about `chunk_rows` rows received."""
+    sizes = dict(((la, period), rows or 0) for la, period, rows in con.execute(
+        "SELECT la_code, period, rows_received FROM submissions WHERE status = 'loaded'").fetchall())
+    chunks, current, rows = [], [], 0
+    for pack in packs:
+        current.append(pack)
+        rows += sizes.get(pack, 0)
+        if rows >= chunk_rows:
+            chunks.append(current)
+            current, rows = [], 0
+    return chunks + [current] if current else chunks
+
+
+def validate_loaded(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]],
+                    chunk_rows: int = CHUNK_ROWS) -> list[SuiteOutcome]:
     """Run the contract suites over the loaded rows of these packs (LA code, period)."""
     import great_expectations as gx
 
-    outcomes = []
+    outcomes = {table: SuiteOutcome(table, 0) for table in FRAMES_SQL}
     if not packs:
-        return [SuiteOutcome(table, 0) for table in FRAMES_SQL]
+        return list(outcomes.values())
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # the CLI has its own display
     source = context.data_sources.add_pandas("warehouse")
-    for table, frame in loaded_frames(con, packs).items():
-        outcome = SuiteOutcome(table, len(frame))
-        if frame.empty:
-            outcomes.append(outcome)
-            continue
-        batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table).get_batch(
-            batch_parameters={"dataframe": frame})
-        suite = gx.ExpectationSuite(name=f"{table}_contract", expectations=contract_expectations(table))
-        result = batch.validate(suite, result_format={"result_format": "BASIC"})
-        outcome.evaluated = len(result.results)
-        for item in result.results:
-            if not item.success:
-                config = item.expectation_config
-                outcome.failures.append({
-                    "expectation": config.type,
-                    "column": config.kwargs.get("column") or
-                    f"{config.kwargs.get('column_A')} vs {config.kwargs.get('column_B')}",
-                    "unexpected_count": int(item.result.get("unexpected_count") or 0),
-                })
-        outcomes.append(outcome)
-    return outcomes
+    suites = {table: gx.ExpectationSuite(name=f"{table}_contract", expectations=contract_expectations(table))
+              for table in FRAMES_SQL}
+    batches = {table: source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+               for table in FRAMES_SQL}
+    for chunk in pack_chunks(con, packs, chunk_rows):
+        for table, frame in loaded_frames(con, chunk).items():
+            outcome = outcomes[table]
+            outcome.rows += len(frame)
+            if frame.empty:
+                continue
+            result = batches[table].get_batch(batch_parameters={"dataframe": frame}).validate(
+                suites[table], result_format={"result_format": "BASIC"})
+            outcome.evaluated = len(result.results)
+            for item in result.results:
+                if not item.success:
+                    record_failure(outcome, item)
+    return list(outcomes.values())
+
+
+def record_failure(outcome: SuiteOutcome, item) -> None:
+    """Add a failed expectation's unexpected rows to the outcome (one entry per expectation)."""
+    config = item.expectation_config
+    column = config.kwargs.get("column") or f"{config.kwargs.get('column_A')} vs {config.kwargs.get('column_B')}"
+    count = int(item.result.get("unexpected_count") or 0)
+    for failure in outcome.failures:
+        if (failure["expectation"], failure["column"]) == (config.type, column):
+            failure["unexpected_count"] += count
+            return
+    outcome.failures.append({"expectation": config.type, "column": column, "unexpected_count": count})

@@ -60,3 +60,26 @@ def test_rows_that_break_the_contract_fail_the_suites(loaded):
                              ("expect_column_values_to_be_in_set", "sex"),
                              ("expect_column_values_to_be_unique", "pack_case_key")}
     assert outcomes["actions"].success
+
+
+def test_packs_validated_in_groups_add_up_to_one_validation(tmp_path):
+    """Memory stays flat because packs are validated a group at a time; every row still counts."""
+    for code in ("E06000001", "E06000002", "E06000003"):
+        shutil.copytree(FIXTURE, tmp_path / "inbox" / f"{code}_2025Q3")
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    ingest_inbox(con, tmp_path / "inbox", b"test-key")
+    packs = [(code, "2025Q3") for code in ("E06000001", "E06000002", "E06000003")]
+    con.execute("BEGIN TRANSACTION")
+    try:  # one bad sex code in each of two packs
+        con.execute("UPDATE cases SET sex = 'Q' WHERE la_code IN ('E06000001', 'E06000003') AND age = "
+                    "(SELECT min(age) FROM cases c WHERE c.la_code = cases.la_code)")
+        whole = {o.table: o for o in validate_loaded(con, packs, chunk_rows=10**9)}
+        one_by_one = {o.table: o for o in validate_loaded(con, packs, chunk_rows=1)}
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    assert [(o.table, o.rows) for o in one_by_one.values()] == [("cases", 12), ("meetings", 15), ("actions", 27)]
+    for table in whole:
+        assert (whole[table].rows, whole[table].failures) == (one_by_one[table].rows, one_by_one[table].failures)
+    assert one_by_one["cases"].failures == [
+        {"expectation": "expect_column_values_to_be_in_set", "column": "sex", "unexpected_count": 2}]
