@@ -57,6 +57,40 @@ def inbox_keys(inbox: Path) -> list[str]:
     return list(dict.fromkeys(open_pack(path, hash_content=False).key for path in discover_packs(inbox)))
 
 
+@dataclass
+class InboxState:
+    """The inbox against the warehouse: which packs a run has work to do for."""
+
+    pending: list[str]  # partition keys: packs new or changed, or loaded but not scored with this framework
+    unchanged: list[str]  # partition keys of packs loaded (or rejected) before with the same content
+    rejected: list[str]  # pack names whose present content stands rejected
+
+
+def inbox_state(con: duckdb.DuckDBPyConnection | None, inbox: Path) -> InboxState:
+    """Compare the inbox with the warehouse (`con` None: an empty warehouse), by content hash."""
+    from assets.scoring import framework, packs_to_score
+
+    packs = [open_pack(path) for path in discover_packs(inbox)]
+    if con is None:
+        return InboxState(list(dict.fromkeys(p.key for p in packs)), [], [])
+    received = warehouse.received_packs(con)
+    to_score = packs_to_score(con, framework())
+    unscored = ({f"{la}|{period}" for la, period in to_score} if to_score is not None else
+                {f"{la}|{period}" for la, period in con.execute(
+                    "SELECT la_code, period FROM submissions WHERE status = 'loaded'").fetchall()})
+    state = InboxState([], [], [])
+    for pack in packs:
+        status = received.get((pack.source, pack.content_sha256))
+        if status is None or pack.key in unscored:
+            state.pending.append(pack.key)
+        else:
+            state.unchanged.append(pack.key)
+        if status == "rejected":
+            state.rejected.append(pack.source)
+    state.pending = list(dict.fromkeys(state.pending))
+    return state
+
+
 # Packs are standardised and loaded together until a batch holds this many rows: few enough that
 # memory stays flat however large the inbox, enough that per-statement costs are shared.
 BATCH_ROWS = 400_000

@@ -217,12 +217,12 @@ def cmd_run(args) -> int:
 
 
 def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
-    """Run the audit job through Dagster over every pack in the inbox; returns the packs that stand
-    rejected. Each pack is a partition; one run covers them all, and unchanged packs are skipped."""
+    """Run the audit job through Dagster over the inbox's packs with work to do; returns the packs
+    that stand rejected. Each pack is a partition; one run covers those with work to do."""
     import dagster as dg
 
     from assets import warehouse
-    from assets.reading import discover_packs, open_pack
+    from assets.ingest import inbox_state
     from pipelines.partitions import execute_audit
 
     inbox = inbox or home.inbox
@@ -238,14 +238,7 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
         raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {failure_message(result)}")
     say(f"Dagster run {result.run_id[:8]} succeeded")
     with warehouse.reading(home.warehouse) as con:
-        rejected = []
-        for path in discover_packs(inbox):
-            pack = open_pack(path)
-            row = con.execute("SELECT status FROM submissions WHERE source = ? AND content_sha256 = ?",
-                              [pack.source, pack.content_sha256]).fetchone()
-            if row and row[0] == "rejected":
-                rejected.append(pack.source)
-        return rejected
+        return inbox_state(con, inbox).rejected
 
 
 def failure_message(result) -> str:

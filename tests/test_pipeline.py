@@ -137,3 +137,24 @@ def test_one_pack_partition_reruns_alone(audit_home, tiny_inbox):
     assert not any(partition == "E06000001|2025Q3" for _, partition in materialised)
     con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT * FROM indicator_rates ORDER BY ALL").fetchall() == before
+
+
+def test_a_run_covers_only_the_packs_with_work_to_do(audit_home, tiny_inbox):
+    import shutil
+
+    instance = dg.DagsterInstance.ephemeral()
+    shutil.copytree(tiny_inbox / "E06000001_2025Q3", tiny_inbox / "E06000002_2025Q3")
+    assert execute_audit(instance, audit_home, tiny_inbox).success
+
+    def packs_run(result) -> set:
+        return {e.event_specific_data.materialization.partition for e in result.get_asset_materialization_events()
+                if e.event_specific_data.materialization.asset_key.to_user_string() == "packs"}
+
+    # A new pack: its partition alone, not the two already loaded.
+    shutil.copytree(tiny_inbox / "E06000001_2025Q3", tiny_inbox / "E06000003_2025Q3")
+    added = execute_audit(instance, audit_home, tiny_inbox)
+    assert added.success and packs_run(added) == {"E06000003|2025Q3"}
+    # Nothing new: no pack partition runs; the site is republished.
+    again = execute_audit(instance, audit_home, tiny_inbox)
+    assert again.success and packs_run(again) == set()
+    assert {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()} >= {"site"}
