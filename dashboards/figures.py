@@ -155,17 +155,16 @@ def funnel_position(funnel: Funnel, la_code: str) -> tuple[int, str]:
 def spc_data(series: pd.DataFrame, direction: str) -> pd.DataFrame:
     """A p-chart over one area's quarters for one indicator. Quarters whose rate is suppressed or
     has no denominator are left out (so they take no part in the rules either)."""
-    usable = plotted(series).sort_values("period")
-    columns = ["period", "numerator", "denominator", "rate", "centre", "lower", "upper", "signal", "rules"]
-    if usable.empty:
-        return pd.DataFrame(columns=columns)
-    result = p_chart(usable["numerator"].to_numpy(), usable["denominator"].to_numpy(), direction)
-    frame = usable[["period", "numerator", "denominator", "rate"]].copy()
-    frame["centre"] = result.centre
-    frame["lower"], frame["upper"] = result.lower, result.upper
-    frame["signal"] = result.signal
-    frame["rules"] = [", ".join(result.rules(i)) for i in range(len(frame))]
-    return frame.reset_index(drop=True)
+    # Plain arrays rather than frame operations: the site draws one p-chart per area and indicator.
+    keep = ~series["rate_suppressed"].to_numpy(bool) & (series["denominator"].to_numpy() > 0)
+    period = series["period"].to_numpy()[keep]
+    order = np.argsort(period, kind="stable")
+    columns = {name: series[name].to_numpy()[keep][order] for name in ("period", "numerator", "denominator", "rate")}
+    if not len(order):
+        return pd.DataFrame(columns=[*columns, "centre", "lower", "upper", "signal", "rules"])
+    result = p_chart(columns["numerator"], columns["denominator"], direction)
+    return pd.DataFrame({**columns, "centre": result.centre, "lower": result.lower, "upper": result.upper,
+                         "signal": result.signal, "rules": [", ".join(result.rules(i)) for i in range(len(order))]})
 
 
 # ---------------------------------------------------------------- figures
