@@ -780,12 +780,18 @@ SYMBOLS_HTML = """
 
 def all_pages(pub: Publication) -> list[Page]:
     """Every page of the site: overview, one per indicator, one per LA, methods."""
-    pages = [overview_page(pub)]
-    pages += [indicator_page(pub, indicator) for indicator in pub.framework.indicators]
-    if pub.periods:
-        pages += [la_page(pub, code, name) for code, name in las_by_name(pub)]
-    pages.append(methods_page(pub))
-    return pages
+    return partnership_pages(pub) + la_pages(pub, las_by_name(pub))
 
 
-__all__ = ["Page", "all_pages", "indicator_file", "la_file"]
+def partnership_pages(pub: Publication) -> list[Page]:
+    """The overview, one page per indicator, and methods."""
+    return [overview_page(pub), *[indicator_page(pub, indicator) for indicator in pub.framework.indicators],
+            methods_page(pub)]
+
+
+def la_pages(pub: Publication, las: list[tuple[str, str]]) -> list[Page]:
+    """One page per LA, (code, name); none before any quarter is loaded."""
+    return [la_page(pub, code, name) for code, name in las] if pub.periods else []
+
+
+__all__ = ["Page", "all_pages", "indicator_file", "la_file", "la_pages", "las_by_name", "partnership_pages"]

@@ -8,11 +8,14 @@ case-level tables. plotly.js is written beside the pages once and every page loa
 from __future__ import annotations
 
 import html
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
-from dashboards.pages import Page, all_pages
+from dashboards.pages import Page, la_pages, las_by_name, partnership_pages
 from dashboards.publication import Publication, replace_folder
 from dashboards.statutory_pages import benchmarks_page, statutory_page
 
@@ -94,10 +97,43 @@ def render_site(publication: Publication, folder: Path) -> list[str]:
     """Write plotly.js and every page into `folder`; returns the pages' file names."""
     (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     names = []
-    for page in [*all_pages(publication), statutory_page(publication), benchmarks_page(publication)]:
-        (folder / page.filename).write_text(render_page(page), encoding="utf-8")
-        names.append(page.filename)
+
+    def write(pages: list[Page]) -> None:
+        for page in pages:
+            (folder / page.filename).write_text(render_page(page), encoding="utf-8")
+            names.append(page.filename)
+
+    las = las_by_name(publication)
+    workers = min(os.cpu_count() or 1, 4)
+    if workers < 2 or len(las) < PARALLEL_LA_PAGES:
+        write(partnership_pages(publication) + la_pages(publication, las))
+    else:
+        # Many LAs: the pages are drawn by worker processes, a few at a time so that the cores stay
+        # evenly busy. Workers are spawned, not forked: this may run inside a process with threads.
+        tasks = [None] + [las[start:start + 8] for start in range(0, len(las), 8)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=receive_publication, initargs=(publication,)) as pool:
+            for pages in pool.map(draw_pages, tasks):
+                write(pages)
+    write([statutory_page(publication), benchmarks_page(publication)])
     return names
+
+
+# From this many LAs, pages are drawn in parallel (below it, starting workers costs more).
+PARALLEL_LA_PAGES = 24
+_worker_publication: Publication | None = None
+
+
+def receive_publication(publication: Publication) -> None:
+    global _worker_publication
+    _worker_publication = publication
+
+
+def draw_pages(las: list[tuple[str, str]] | None) -> list[Page]:
+    """In a worker: the partnership's pages (None), or these LAs' pages."""
+    if las is None:
+        return partnership_pages(_worker_publication)
+    return la_pages(_worker_publication, las)
 
 
 def render_page(page: Page) -> str:

@@ -16,7 +16,8 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 def register_packs(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
     """Add the partitions not yet known; returns the ones added."""
-    new = [key for key in keys if not instance.has_dynamic_partition(PACKS, key)]
+    known = set(instance.get_dynamic_partitions(PACKS))
+    new = [key for key in keys if key not in known]
     if new:
         instance.add_dynamic_partitions(PACKS, new)
     return new

@@ -227,3 +227,17 @@ def test_a_higher_threshold_is_applied_and_explained(tmp_path, home):
     assert cells and not [cell for cell in cells if cell.isdigit() and 1 <= int(cell) <= 10]
     methods = (tmp_path / "site" / "methods.html").read_text(encoding="utf-8")
     assert "a count from 1 to 10 is shown as [c]" in methods
+
+
+def test_pages_drawn_in_worker_processes_are_the_same_pages(publication, tmp_path, monkeypatch):
+    """A national site draws its pages in parallel; the files must not depend on that."""
+    import dashboards.site as site_module
+
+    one_by_one = write_site(dataclasses.replace(publication), tmp_path / "sequential")
+    monkeypatch.setattr(site_module, "PARALLEL_LA_PAGES", 1)
+    monkeypatch.setattr(site_module.os, "cpu_count", lambda: 2)
+    in_parallel = write_site(dataclasses.replace(publication), tmp_path / "parallel")
+    assert sorted(p.name for p in in_parallel) == sorted(p.name for p in one_by_one)
+    assert any(p.name.startswith("la-") for p in in_parallel)
+    for page in one_by_one:
+        assert (tmp_path / "parallel" / page.name).read_text() == page.read_text(), page.name
