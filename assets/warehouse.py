@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from assets.config import load_yaml
 from assets.reading import Pack, PackRejected
 from assets.standardise import StandardisedBatch, StandardisedPack
 
@@ -23,9 +24,14 @@ SCHEMA_SQL = (Path(__file__).parent / "sql" / "schema.sql").read_text(encoding="
 PACK_TABLES = ("cases", "meetings", "actions", "quarantine")
 
 
+def connection_config() -> dict[str, str]:
+    """DuckDB settings for warehouse connections (config/warehouse.yaml)."""
+    return {key: str(value) for key, value in load_yaml("warehouse.yaml")["connection"].items()}
+
+
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, creating the schema when writing."""
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect(str(path), read_only=read_only, config=connection_config())
     if not read_only:
         con.execute(SCHEMA_SQL)
     return con

@@ -4,7 +4,7 @@ On one inbox of synthetic packs (153 LAs x 8 quarters, volumes in proportion to 
 25,000 open cases a quarter nationally at scale 1), it measures:
 - the floor: DuckDB alone counting the rows of the same CSV files (the machine's parsing limit);
 - the full pipeline (`safeguarding-audit run`: ingest, validate, score, publish) wall time, the
-  peak memory of its process, and each Dagster step's time and rows per second;
+  peak memory of its processes together, and each Dagster step's time and rows per second;
 - one pack added to the loaded warehouse (the incremental cost).
 It prints a table and writes the figures as JSON (bench/results/)."""
 
@@ -14,10 +14,10 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,15 +44,54 @@ def floor_seconds(inbox: Path) -> tuple[float, dict[str, int]]:
 
 
 def run_pipeline(home: Path, label: str) -> dict:
-    """`safeguarding-audit run` as a child process: wall time and peak memory."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """`safeguarding-audit run` as a child process: wall time, and peak memory of the run's whole
+    process tree (the run and the worker processes that draw the site), sampled every 0.1 s."""
     started = time.perf_counter()
-    result = subprocess.run([CLI, "run", "--home", str(home)], capture_output=True, text=True)
+    child = subprocess.Popen([CLI, "run", "--home", str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    peak = {"kib": 0}
+    sampler = threading.Thread(target=sample_tree_rss, args=(child, peak), daemon=True)
+    sampler.start()
+    _, stderr = child.communicate()
     seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(f"{label} failed:\n{result.stderr[-3000:]}")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": seconds, "peak_rss_mib": max(peak_kib, before) / 1024, "run_id": last_run_id(home)}
+    sampler.join()
+    if child.returncode != 0:
+        sys.exit(f"{label} failed:\n{stderr[-3000:]}")
+    return {"seconds": seconds, "peak_rss_mib": peak["kib"] / 1024, "run_id": last_run_id(home)}
+
+
+def sample_tree_rss(child: subprocess.Popen, peak: dict) -> None:
+    """Keep the largest total resident memory of `child` and its descendants seen while it runs."""
+    while child.poll() is None:
+        peak["kib"] = max(peak["kib"], tree_rss_kib(child.pid))
+        time.sleep(0.1)
+
+
+def tree_rss_kib(root: int) -> int:
+    """Resident memory (KiB) of a process and all its descendants, from /proc (Linux)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    total = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 def last_run_id(home: Path) -> str:
@@ -108,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     steps = step_times(home, full["run_id"])
     shutil.copytree(newest, inbox / newest.name)
     one = run_pipeline(home, "one pack added")
+    one_steps = step_times(home, one["run_id"])
     print(f"one pack added: {one['seconds']:.1f} s", flush=True)
 
     figures = {
@@ -119,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio_one_pack_to_full": one["seconds"] / full["seconds"],
         "steps": {key: {"seconds": seconds, "rows_per_second": total_rows / seconds if seconds else None}
                   for key, seconds in steps.items()},
+        "one_pack_steps": one_steps,
+        "one_pack_peak_rss_mib": one["peak_rss_mib"],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -142,7 +184,7 @@ def print_table(f: dict) -> None:
         ("full / floor (target <= 4)", f"{f['ratio_full_to_floor']:.1f}"),
         ("one pack added (s)", f"{f['one_pack_seconds']:.1f}"),
         ("one pack / full (target < 0.05)", f"{f['ratio_one_pack_to_full']:.3f}"),
-        ("peak memory, full run (MiB; target < 2048)", f"{f['full_peak_rss_mib']:.0f}"),
+        ("peak memory, full run, all processes (MiB)", f"{f['full_peak_rss_mib']:.0f}"),
     ]
     lines += [(f"  step {key} (s, rows/s)", f"{v['seconds']:.1f}, {v['rows_per_second'] or 0:,.0f}")
               for key, v in f["steps"].items()]

@@ -11,7 +11,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.secret import KEY_ENV, load_secret
-from assets.warehouse import locked
+from assets.warehouse import connection_config, locked
 from pipelines.settings import HOME_ENV, INBOX_ENV, KEY_FILE_ENV, THRESHOLD_ENV, AuditHome
 
 progress_logger = logging.getLogger("safeguarding_audit")
@@ -61,7 +61,7 @@ def build_resources(home: str | None = None, inbox: str | None = None) -> dict:
             home=str(paths.root), inbox=str(inbox or os.environ.get(INBOX_ENV, "")),
             key_file=os.environ.get(KEY_FILE_ENV, ""),
             suppression_threshold=int(os.environ.get(THRESHOLD_ENV, "0") or 0)),
-        "warehouse": WarehouseResource(database=str(paths.warehouse)),
+        "warehouse": WarehouseResource(database=str(paths.warehouse), connection_config=connection_config()),
     }
 
 
