@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from assets import warehouse
+from assets.config import load_yaml
 from assets.profiles import apply_profile, load_profile, profiles_for, table_file_names
 from assets.reading import (
     Pack,
@@ -91,18 +92,15 @@ def inbox_state(con: duckdb.DuckDBPyConnection | None, inbox: Path) -> InboxStat
     return state
 
 
-# Packs are standardised and loaded together until a batch holds this many rows: few enough that
-# memory stays flat however large the inbox, enough that per-statement costs are shared.
-BATCH_ROWS = 400_000
-
-
 def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
                  progress: Progress = lambda _: None, keys: set[str] | None = None,
-                 batch_rows: int = BATCH_ROWS) -> IngestReport:
+                 batch_rows: int | None = None) -> IngestReport:
     """Ingest the inbox's new or changed packs; with `keys`, only the packs with those partition keys.
 
     Each pack is read and checked on its own (a bad pack is rejected alone); packs that pass are
-    standardised and loaded in batches, each batch in one transaction."""
+    standardised and loaded in batches of about `batch_rows` rows (default: config/performance.yaml),
+    each batch in one transaction."""
+    batch_rows = batch_rows or int(load_yaml("performance.yaml")["ingest_batch_rows"])
     report = IngestReport()
     every_pack = [open_pack(path, hash_content=False) for path in discover_packs(inbox)]
     claims = Counter((p.la_code, p.period) for p in every_pack if p.la_code)

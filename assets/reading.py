@@ -232,9 +232,9 @@ def read_csv_text(data: bytes) -> pa.Table:
     first_line = text.split("\n", 1)[0]
     separator = ";" if first_line.count(";") > first_line.count(",") else ","
     header = next(csv.reader([first_line], delimiter=separator))
-    # Arrow's CSV reader, every column as text: a row with more or fewer fields than the header is
-    # an error, never silently re-aligned. Column names are generated so that a header holding
-    # duplicate or blank names still reads (tidy_header reports them).
+    # Arrow's CSV reader, every column as text; rows that do not have the header's number of fields
+    # go the slow way below. Column names are generated so that a header holding duplicate or blank
+    # names still reads (tidy_header reports them).
     names = [f"f{i}" for i in range(len(header))]
     try:
         table = pa_csv.read_csv(
@@ -243,20 +243,26 @@ def read_csv_text(data: bytes) -> pa.Table:
             parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                                   strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except pa.ArrowInvalid as error:
-        where = misaligned_line(text, separator, len(header))
-        raise PackRejected("unreadable", f"the file's rows do not line up with its header ({where}; "
-                           "line 1 is the header). Quote values that contain the separator, or use the other "
-                           "separator.") from error
+    except pa.ArrowInvalid:
+        # A row with fewer fields than the header (spreadsheets often drop trailing blanks) is read
+        # with its missing fields blank, as before; a row with more fields is refused.
+        table = read_csv_rows(text, separator, header)
     return table.rename_columns(header)
 
 
-def misaligned_line(text: str, separator: str, width: int) -> str:
-    """Where a CSV first has a row that does not have the header's number of fields, without its values."""
+def read_csv_rows(text: str, separator: str, header: list[str]) -> pa.Table:
+    """The slow path for a CSV Arrow refuses: short rows padded with blanks, a long row an error
+    that names its line (never its values)."""
+    rows = []
     for line, row in enumerate(csv.reader(io.StringIO(text), delimiter=separator), start=1):
-        if row and len(row) != width:
-            return f"line {line} has {len(row)} fields, the header {width}"
-    return "a row could not be parsed"
+        if not row or line == 1:
+            continue
+        if len(row) > len(header):
+            raise PackRejected("unreadable", f"the file's rows do not line up with its header (line {line} has "
+                               f"{len(row)} fields, the header {len(header)}; line 1 is the header). Quote values "
+                               "that contain the separator, or use the other separator.")
+        rows.append(row + [""] * (len(header) - len(row)))
+    return pa.table({f"f{i}": pa.array([row[i] for row in rows], pa.string()) for i in range(len(header))})
 
 
 def read_parquet_text(file: Path) -> pd.DataFrame:

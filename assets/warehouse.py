@@ -25,8 +25,8 @@ PACK_TABLES = ("cases", "meetings", "actions", "quarantine")
 
 
 def connection_config() -> dict[str, str]:
-    """DuckDB settings for warehouse connections (config/warehouse.yaml)."""
-    return {key: str(value) for key, value in load_yaml("warehouse.yaml")["connection"].items()}
+    """DuckDB settings for warehouse connections (config/performance.yaml)."""
+    return {key: str(value) for key, value in load_yaml("performance.yaml")["warehouse_connection"].items()}
 
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from assets.config import action_targets, contract
+from assets.config import action_targets, contract, load_yaml
 
 # The loaded rows of the given packs, with the derived columns the expectations need: the pack's
 # period bounds, a pack-qualified key for uniqueness, and whether the row's case was loaded.
@@ -121,11 +121,6 @@ def loaded_frames(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]]) 
         con.unregister("packs")
 
 
-# Packs are validated a group at a time, each group holding about this many loaded rows, so that
-# memory stays flat however many packs a run loads (every row is still validated).
-CHUNK_ROWS = 250_000
-
-
 def pack_chunks(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]], chunk_rows: int
                 ) -> list[list[tuple[str, str]]]:
     """The packs in groups of about `chunk_rows` rows received."""
@@ -142,8 +137,10 @@ def pack_chunks(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]], ch
 
 
 def validate_loaded(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]],
-                    chunk_rows: int = CHUNK_ROWS) -> list[SuiteOutcome]:
-    """Run the contract suites over the loaded rows of these packs (LA code, period)."""
+                    chunk_rows: int | None = None) -> list[SuiteOutcome]:
+    """Run the contract suites over the loaded rows of these packs (LA code, period), a group of
+    packs of about `chunk_rows` rows at a time (default: config/performance.yaml), so that memory
+    stays flat however many packs a run loads."""
     import great_expectations as gx
 
     outcomes = {table: SuiteOutcome(table, 0) for table in FRAMES_SQL}
@@ -158,6 +155,7 @@ def validate_loaded(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]]
               for table in FRAMES_SQL}
     batches = {table: source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
                for table in FRAMES_SQL}
+    chunk_rows = chunk_rows or int(load_yaml("performance.yaml")["validation_chunk_rows"])
     for chunk in pack_chunks(con, packs, chunk_rows):
         for table, frame in loaded_frames(con, chunk).items():
             outcome = outcomes[table]

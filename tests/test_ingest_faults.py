@@ -170,3 +170,16 @@ def test_rows_that_do_not_line_up_with_the_header_reject_the_pack(tmp_path):
     outcome = ingest_inbox(con, tmp_path / "inbox", SECRET).outcomes[0]
     assert (outcome.status, outcome.rule) == ("rejected", "unreadable")
     assert "line 2" in outcome.message and "cases.csv" in outcome.message
+
+
+def test_short_rows_read_with_blanks_and_long_rows_name_their_line():
+    from assets.reading import PackRejected, read_csv_text
+
+    table = read_csv_text(b"case_id,age,sex\r\nA1,14\r\n\r\nA2,15,\"F\"\r\n")
+    assert table.column_names == ["case_id", "age", "sex"]
+    assert table.to_pylist() == [{"case_id": "A1", "age": "14", "sex": ""},
+                                 {"case_id": "A2", "age": "15", "sex": "F"}]
+    with pytest.raises(PackRejected) as refused:
+        read_csv_text(b"case_id,age\nA1,14\nA2,15,secret-value\n")
+    assert "line 3 has 3 fields, the header 2" in refused.value.message
+    assert "secret-value" not in refused.value.message
