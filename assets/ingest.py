@@ -153,6 +153,8 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
             batch, rows = [], 0
     if batch:
         flush(len(todo))
+    order = {pack.source: number for number, pack in enumerate(packs)}
+    report.outcomes.sort(key=lambda outcome: order[outcome.source])  # inbox order, whatever the batches
     return report
 
 

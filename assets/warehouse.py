@@ -1,8 +1,8 @@
 """The DuckDB warehouse: its schema, and loads that are atomic and idempotent.
 
-A pack is keyed by (LA, period) and the hash of its content. Loading replaces everything held for
-that LA and period in one transaction, so a corrected pack leaves no trace of the one before and a
-failure part-way leaves the warehouse as it was."""
+A pack is keyed by (LA, period) and the hash of its content. Loading a batch of packs replaces
+everything held for their LAs and periods in one transaction, so a corrected pack leaves no trace
+of the one before and a failure part-way leaves the warehouse as it was."""
 
 from __future__ import annotations
 
