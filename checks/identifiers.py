@@ -37,17 +37,27 @@ class IdentifierKind:
 
 @cache
 def identifier_kinds() -> tuple[IdentifierKind, ...]:
-    kinds = []
-    for kind, spec in load_yaml("identifiers.yaml")["kinds"].items():
-        kinds.append(IdentifierKind(
-            kind=kind,
-            label=spec["label"],
-            column_pattern=re.compile(spec["column_pattern"], re.I) if spec.get("column_pattern") else None,
-            value_pattern=re.compile(spec["value_pattern"]) if spec.get("value_pattern") else None,
-            min_share=float(spec.get("min_share", 0.0)),
-            check=spec.get("check"),
-        ))
-    return tuple(kinds)
+    return tuple(identifier_kind(kind, spec) for kind, spec in load_yaml("identifiers.yaml")["kinds"].items())
+
+
+def identifier_kind(kind: str, spec: dict) -> IdentifierKind:
+    """One kind from config/identifiers.yaml. Value patterns run on RE2 (through Arrow), which has
+    no look-around or back-references: a pattern it cannot run is refused here, by name."""
+    value_pattern = spec.get("value_pattern")
+    if value_pattern:
+        try:
+            pc.match_substring_regex(pa.array([""], pa.string()), f"^(?:{value_pattern})$")
+        except pa.ArrowInvalid as error:
+            raise ValueError(f"config/identifiers.yaml: the value_pattern of '{kind}' is not RE2 syntax "
+                             f"(no look-around or back-references): {error}") from None
+    return IdentifierKind(
+        kind=kind,
+        label=spec["label"],
+        column_pattern=re.compile(spec["column_pattern"], re.I) if spec.get("column_pattern") else None,
+        value_pattern=re.compile(value_pattern) if value_pattern else None,
+        min_share=float(spec.get("min_share", 0.0)),
+        check=spec.get("check"),
+    )
 
 
 def nhs_check_digit_ok(text: str) -> bool:
