@@ -3,7 +3,9 @@
 Pages: index.html (partnership overview), indicator-<ID>.html, la-<code>.html and methods.html,
 all built from the disclosure-controlled Publication (dashboards/publication.py), never from
 case-level tables. plotly.js is written beside the pages once and every page loads it from there
-(never from a CDN), so the site opens from the file system on a machine with no internet."""
+(never from a CDN), so the site opens from the file system on a machine with no internet.
+For a partnership of many LAs (a region, England) the pages are drawn by worker processes on every
+core; the files are the same either way."""
 
 from __future__ import annotations
 
