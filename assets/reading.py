@@ -71,7 +71,7 @@ class RawTable:
 
     def column(self, name: str) -> pa.ChunkedArray:
         """One column's text as Arrow strings."""
-        return self.arrow.column(self.columns.index(name)).cast(pa.string())
+        return self.arrow.column(name).cast(pa.string())
 
 
 @dataclass

@@ -142,7 +142,7 @@ def standardise_batch(packs: list[Pack], secret: bytes) -> StandardisedBatch:
             result.rows_in[table] = pack.tables[table].num_rows
             result.rows_quarantined[table] = quarantined.get((pack_id, table), 0)
             result.rows_loaded[table] = loaded.get((pack_id, table), 0)
-        result.dropped_columns = {t: extra_columns(pack.tables[t]) for t in TABLES if extra_columns(pack.tables[t])}
+        result.dropped_columns = {t: dropped for t in TABLES if (dropped := extra_columns(pack.tables[t]))}
         results.append(result)
     return StandardisedBatch(results, tables)
 
@@ -335,36 +335,25 @@ SEMI JOIN (
 NOT_QUARANTINED = ("SELECT 1 FROM violations v WHERE v.table_name = '{table}' AND v.pack_id = p.pack_id "
                    "AND v.row_number = p.row_number")
 
-LOAD_CASES_SQL = f"""
-SELECT p.pack_id, b.la_code, b.period, k.case_key, p.age, p.sex, p.ethnicity_group, p.harm_types,
-       p.intrafamilial_harm, p.referral_date, p.case_end_date, p.plan_type, p.lives_with_parent,
-       p.parent_partnership_exception, p.risk_level_start, p.risk_level_end, p.missing_episodes,
-       p.return_interviews_72h
-FROM p_cases p JOIN batch_packs b USING (pack_id)
-JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id
-WHERE NOT EXISTS ({NOT_QUARANTINED.format(table="cases")})
+
+def load_sql(table: str, columns: str, joins: str = "") -> str:
+    """The rows of one parsed table that no rule quarantined, keyed by case_key, in pack and row order."""
+    return f"""
+SELECT p.pack_id, b.la_code, b.period, k.case_key, {columns}
+FROM p_{table} p JOIN batch_packs b USING (pack_id)
+JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id {joins}
+WHERE NOT EXISTS ({NOT_QUARANTINED.format(table=table)})
 ORDER BY p.pack_id, p.row_number
 """
 
-LOAD_MEETINGS_SQL = f"""
-SELECT p.pack_id, b.la_code, b.period, k.case_key, p.row_number AS source_row,
-       p.meeting_date, p.meeting_type, p.parent_invited, p.parent_attended, p.parent_views_recorded,
-       p.parent_informed_of_outcome
-FROM p_meetings p JOIN batch_packs b USING (pack_id)
-JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id
-WHERE NOT EXISTS ({NOT_QUARANTINED.format(table="meetings")})
-ORDER BY p.pack_id, p.row_number
-"""
 
-LOAD_ACTIONS_SQL = f"""
-SELECT p.pack_id, b.la_code, b.period, k.case_key, p.row_number AS source_row,
-       p.action_date, p.action_type, t.target, p.lead_agency, p.status, p.info_source
-FROM p_actions p JOIN batch_packs b USING (pack_id)
-JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id
-LEFT JOIN action_targets t ON t.action_type = p.action_type
-WHERE NOT EXISTS ({NOT_QUARANTINED.format(table="actions")})
-ORDER BY p.pack_id, p.row_number
-"""
+LOAD_CASES_SQL = load_sql("cases", """p.age, p.sex, p.ethnicity_group, p.harm_types, p.intrafamilial_harm,
+    p.referral_date, p.case_end_date, p.plan_type, p.lives_with_parent, p.parent_partnership_exception,
+    p.risk_level_start, p.risk_level_end, p.missing_episodes, p.return_interviews_72h""")
+LOAD_MEETINGS_SQL = load_sql("meetings", """p.row_number AS source_row, p.meeting_date, p.meeting_type,
+    p.parent_invited, p.parent_attended, p.parent_views_recorded, p.parent_informed_of_outcome""")
+LOAD_ACTIONS_SQL = load_sql("actions", """p.row_number AS source_row, p.action_date, p.action_type, t.target,
+    p.lead_agency, p.status, p.info_source""", joins="LEFT JOIN action_targets t ON t.action_type = p.action_type")
 
 # One row per quarantined row and broken rule; the message names table, column and rule, never a value.
 QUARANTINE_SQL = """

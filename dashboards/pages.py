@@ -16,7 +16,7 @@ from assets.scoring import Indicator
 from dashboards import figures
 from dashboards.disclosure import shown
 from dashboards.figures import funnel_levels, level_label, percent, quarter_label
-from dashboards.publication import Publication, partnership_name
+from dashboards.publication import PARTNERSHIP_CODE, Publication, partnership_name
 from dashboards.statistics import RUN_LENGTH, TREND_LENGTH
 
 esc = html.escape
@@ -150,12 +150,9 @@ def all_periods(pub: Publication) -> list[str]:
 def series(pub: Publication, indicator_id: str, la_code: str | None) -> pd.DataFrame:
     """One area's rows for one indicator over quarters (la_code None: the partnership)."""
     if "series" not in pub.lookups:
-        pub.lookups["series"] = dict(iter(pub.rates.groupby(["is_total", "la_code", "indicator_id"], sort=False)))
-    if la_code is None:
-        found = [rows for (total, _, indicator), rows in pub.lookups["series"].items()
-                 if total and indicator == indicator_id]
-        return found[0] if found else pub.rates.iloc[0:0]
-    return pub.lookups["series"].get((False, la_code, indicator_id), pub.rates.iloc[0:0])
+        pub.lookups["series"] = dict(iter(pub.rates.groupby(["la_code", "indicator_id"], sort=False)))
+    area = PARTNERSHIP_CODE if la_code is None else la_code
+    return pub.lookups["series"].get((area, indicator_id), pub.rates.iloc[0:0])
 
 
 def spc(pub: Publication, indicator: Indicator, la_code: str | None) -> pd.DataFrame:
