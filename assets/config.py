@@ -26,6 +26,12 @@ def contract() -> dict:
 
 
 @cache
+def limits() -> dict:
+    """Limits on what an inbox file may hold (config/limits.yaml)."""
+    return load_yaml("limits.yaml")
+
+
+@cache
 def action_targets() -> dict[str, str]:
     """action_type -> target (child, parent, offender, context)."""
     return {
