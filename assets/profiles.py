@@ -388,20 +388,28 @@ def table_file_names(profile: Profile) -> dict[str, str]:
 
 # --- applying ------------------------------------------------------------------------------------
 
-def apply_profile(tables: dict[str, RawTable], profile: Profile) -> dict[str, RawTable]:
+DROPPED = "(dropped) "  # how a column the profile drops is named while it is still scanned
+
+
+def apply_profile(tables: dict[str, RawTable], profile: Profile, keep_dropped: bool = False) -> dict[str, RawTable]:
     """New RawTables in the contract's terms: dropped columns removed, columns renamed, values
     recoded, list separators replaced and dates in the profile's formats rewritten as ISO dates.
+    With `keep_dropped`, dropped columns stay, renamed "(dropped) <name>", so that the identifier
+    scan still sees them (they are outside the contract, so never stored).
 
     Raises PackRejected(duplicate_column) when renaming would give a table the same column twice."""
-    return {name: apply_to_table(raw, profile) for name, raw in tables.items()}
+    return {name: apply_to_table(raw, profile, keep_dropped) for name, raw in tables.items()}
 
 
-def apply_to_table(raw: RawTable, profile: Profile) -> RawTable:
+def apply_to_table(raw: RawTable, profile: Profile, keep_dropped: bool = False) -> RawTable:
     table = raw.name
     frame = raw.frame.copy()
     frame.columns = [str(column).strip().lower() for column in frame.columns]
     drops = set(profile.drop_columns.get(table, ()))
-    frame = frame.loc[:, [column not in drops for column in frame.columns]]
+    if keep_dropped:
+        frame.columns = [DROPPED + column if column in drops else column for column in frame.columns]
+    else:
+        frame = frame.loc[:, [column not in drops for column in frame.columns]]
 
     renames = profile.renames.get(table, {})
     new_names = [renames.get(column, column) for column in frame.columns]

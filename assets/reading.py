@@ -1,47 +1,54 @@
-"""Find export packs in an inbox and read their tables as text, whatever form they came in.
+"""Find export packs in an inbox, tell what each one is, and open its tables.
 
-Every value is read as text (or blank) so that the contract's rules, not a file reader's guesses,
-decide what a value means. Excel date cells become ISO dates, Excel numbers lose a spurious ".0".
-"""
+A pack is a folder `<LA code>_<period>/` of table files or one workbook `<LA code>_<period>.xlsx`
+(docs/export-pack.md). Nothing in an inbox is trusted: a name that is not a pack name is never
+stored or shown (it could be a child's name), a link is never followed, a hidden folder is
+reported rather than skipped, and every table is opened within config/limits.yaml
+(assets/table_files.py reads the rows)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
-from assets.config import contract, local_authorities
+from assets.config import local_authorities
+from assets.table_files import (
+    PackRejected,
+    ReadAgain,
+    TableFile,
+    cell_text,
+    check_header,
+    open_csv,
+    open_parquet,
+    open_workbook,
+    open_xlsx_table,
+    read_all_again,
+    read_csv_text,
+)
+
+__all__ = ["PackRejected", "ReadAgain", "RawTable", "Pack", "TABLES", "cell_text", "read_csv_text"]
 
 TABLES = ("cases", "meetings", "actions")
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 PACK_NAME = re.compile(r"^(?P<la_code>[A-Za-z0-9]+)_(?P<period>[0-9A-Za-z]+)$")
+# A name that can be stored and shown as it is: an LA code and a quarter, well formed or nearly.
+SAFE_PACK_NAME = re.compile(r"^[A-Za-z]\d{8}_\d{4}Q\d{1,2}(\.xlsx)?$", re.I)
 PERIOD = re.compile(r"^(?P<year>\d{4})Q(?P<quarter>[1-4])$")
-
-
-class PackRejected(Exception):
-    """The pack is refused as a whole; nothing from it may be stored."""
-
-    def __init__(self, rule: str, message: str, table: str | None = None, column: str | None = None):
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
-        self.table = table
-        self.column = column
+IGNORED_FILES = ("faults_manifest.json",)
 
 
 class RawTable:
-    """One table of a pack, every cell as text ('' for blank), with its source file name.
+    """One table held whole in memory, every cell as text ('' for blank): for small tables (tests,
+    tools, a batch of rows on its way through a mapping profile).
 
-    A CSV is held as the Arrow table it was read into; a pandas frame is made only when something
-    asks for one (a mapping profile, a test), since thousands of packs pass through untouched."""
+    A pandas frame is made only when something asks for one, and Arrow only when asked too."""
 
     def __init__(self, name: str, source_file: str, data: pd.DataFrame | pa.Table):
         self.name = name
@@ -73,20 +80,44 @@ class RawTable:
         """One column's text as Arrow strings."""
         return self.arrow.column(name).cast(pa.string())
 
+    # A RawTable reads like a TableFile (assets.table_files), so a table already in memory (mapped by
+    # hand, built in a test) goes through the same intake as one streamed from a file.
+    hidden = False
+    problems: list = []
+
+    @property
+    def table(self) -> str:
+        return self.name
+
+    @property
+    def header(self) -> list[str]:
+        return [str(c) for c in self.columns]
+
+    def where(self, row_number: int) -> str:
+        return f"row {row_number}"
+
+    def batches(self):
+        yield from self.arrow.cast(pa.schema([(str(c), pa.string()) for c in self.columns])).to_batches()
+
 
 @dataclass
 class Pack:
-    source: str  # folder or workbook name as found in the inbox
+    """A pack as found in the inbox. `source` is how it is stored and shown: its name when that is
+    a pack name, otherwise a description that cannot carry what the name said."""
+
+    source: str
     path: Path
     la_code: str | None = None
     period: str | None = None
     content_sha256: str = ""
-    tables: dict[str, RawTable] = field(default_factory=dict)
+    refusal: PackRejected | None = None  # what is wrong with the entry itself (a link, a hidden folder)
+    tables: dict[str, TableFile] = field(default_factory=dict)
+    other_sheets: list[TableFile] = field(default_factory=list)  # sheets that are not tables: scanned only
 
     @property
     def key(self) -> str:
-        """The pack's partition key, `<LA code>|<period>`; a pack whose name does not parse is keyed
-        by its own name, so that it is still seen, and rejected."""
+        """The pack's partition key, `<LA code>|<period>`; an entry whose name does not parse is keyed
+        by its stored description, so that it is still seen, and rejected."""
         return f"{self.la_code}|{self.period}" if self.la_code else self.source
 
 
@@ -102,33 +133,81 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date]:
 
 
 def discover_packs(inbox: Path) -> list[Path]:
-    """Pack folders and workbooks in the inbox, in name order. Hidden files are ignored."""
+    """Pack folders and workbooks in the inbox, in name order, links and hidden folders included
+    (they are refused by name, not passed over in silence). Hidden files, Excel's lock files and
+    files of other kinds are not packs."""
     if not inbox.exists():
         return []
-    return sorted(
-        entry
-        for entry in inbox.iterdir()
-        if not entry.name.startswith((".", "~$"))
-        and (entry.is_dir() or entry.suffix.lower() == ".xlsx")
-        and entry.name != "faults_manifest.json"
-    )
+    found = []
+    for entry in inbox.iterdir():
+        if entry.name in IGNORED_FILES or entry.name.startswith("~$"):
+            continue
+        if entry.is_symlink() or entry.is_dir():
+            found.append(entry)
+        elif entry.suffix.lower() == ".xlsx" and not entry.name.startswith("."):
+            found.append(entry)
+    return sorted(found)
+
+
+def stored_name(path: Path) -> str:
+    """The entry's name when it is a pack name; otherwise 'unnamed folder' or 'unnamed workbook'
+    with the entry's inode number, which finds it (`ls -i`) without saying anything about it."""
+    if SAFE_PACK_NAME.match(path.name) and not path.name.startswith("."):
+        return path.name
+    kind = "link" if path.is_symlink() else ("folder" if path.is_dir() else "workbook")
+    return f"unnamed {kind} {os.lstat(path).st_ino}"
 
 
 def open_pack(path: Path, hash_content: bool = True) -> Pack:
     """A pack as found in the inbox: its name read as LA code and period, and its content hash."""
+    pack = Pack(source=stored_name(path), path=path)
+    if path.is_symlink():
+        pack.refusal = PackRejected("link", f"{pack.source}: the inbox entry is a link. Links are not followed: "
+                                    "copy the pack itself into the inbox.")
+    elif path.name.startswith("."):
+        pack.refusal = PackRejected("hidden_folder", f"{pack.source}: a hidden folder (its name starts with a dot) "
+                                    "is not read. Rename it <LA code>_<period> if it is a pack, or remove it.")
+    elif (link := first_link(path)) is not None:
+        pack.refusal = PackRejected("link", f"{pack.source}: {link} is a link. Links are not followed: copy the "
+                                    "file itself into the pack.")
     name = path.stem if path.is_file() else path.name
-    pack = Pack(source=path.name, path=path, content_sha256=content_sha256(path) if hash_content else "")
     match = PACK_NAME.match(name)
-    if match:
+    if match and pack.refusal is None:
         pack.la_code, pack.period = match["la_code"].upper(), match["period"].upper()
+    if hash_content:
+        pack.content_sha256 = content_sha256(path)
     return pack
 
 
+def pack_files(path: Path) -> list[Path]:
+    """The files of a pack folder (or the workbook itself), in name order; links are not followed."""
+    if path.is_symlink() or not path.is_dir():
+        return [path]
+    files = []
+    for folder, subfolders, names in os.walk(path, followlinks=False):
+        files += [Path(folder) / name for name in names]
+        files += [Path(folder) / name for name in subfolders if (Path(folder) / name).is_symlink()]
+    return sorted(files)
+
+
+def first_link(path: Path) -> str | None:
+    """How the first link inside a pack folder is named in a message ('a file', 'cases.csv')."""
+    for file in pack_files(path):
+        if file.is_symlink():
+            return file.name if file.name.lower() in {f"{t}{s}" for t in TABLES for s in TABLE_SUFFIXES} else "a file"
+    return None
+
+
 def check_identity(pack: Pack) -> None:
-    """The LA code must be an English or Welsh LA's, the period a quarter."""
+    """The entry must be a pack (not a link or hidden folder), its LA code an English or Welsh LA's,
+    its period a quarter."""
+    if pack.refusal is not None:
+        raise pack.refusal
     if pack.la_code is None:
-        raise PackRejected("bad_pack_name", f"{pack.source}: the name must be <LA code>_<period>, "
-                           "for example E06000001_2025Q3.")
+        what = "folder" if pack.path.is_dir() else "workbook"
+        raise PackRejected("bad_pack_name", f"{pack.source}: an inbox {what} whose name is not a pack name. The name "
+                           "must be <LA code>_<period>, for example E06000001_2025Q3 (the name itself is not "
+                           "stored, in case it identifies someone).")
     if pack.la_code not in local_authorities():
         raise PackRejected("unknown_la_code", f"{pack.source}: {pack.la_code} is not an English or Welsh "
                            "local authority code (see config/la_codes.csv).")
@@ -138,29 +217,34 @@ def check_identity(pack: Pack) -> None:
 
 
 def content_sha256(path: Path) -> str:
-    """Hash of a pack's content: file names and bytes, so a touched but unchanged pack is the same."""
+    """Hash of a pack's content: file names and bytes, so a touched but unchanged pack is the same.
+    A link is hashed as a link (its target's name), never followed."""
     digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        digest.update(str(file.relative_to(path if path.is_dir() else path.parent)).encode())
+    base = path if path.is_dir() and not path.is_symlink() else path.parent
+    for file in pack_files(path):
+        digest.update(str(file.relative_to(base)).encode())
         digest.update(b"\0")
+        if file.is_symlink():
+            digest.update(b"link:" + os.readlink(file).encode(errors="replace"))
+            continue
         with open(file, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
 
 
-def read_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, RawTable]:
-    """Read the pack's three tables. Raises PackRejected for a missing, empty or unreadable file.
+def open_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, TableFile]:
+    """Open the pack's three tables (header and layout checked, no row read yet). Raises
+    PackRejected for a missing, empty, unreadable or over-limit file.
 
     `aliases` gives an LA's own file or sheet name for a table (from its mapping profile)."""
     names = {table: table for table in TABLES}
     names.update({alias.strip().lower(): table for table, alias in (aliases or {}).items()})
     if pack.path.is_dir():
         found: dict[str, Path] = {}
-        for file in sorted(pack.path.iterdir()):
+        for file in pack_files(pack.path):
             table = names.get(file.stem.strip().lower())
-            if file.suffix.lower() in TABLE_SUFFIXES and table:
+            if file.parent == pack.path and file.suffix.lower() in TABLE_SUFFIXES and table:
                 if table in found:
                     raise PackRejected("duplicate_table", f"{pack.source}: two files for table {table}.", table)
                 found[table] = file
@@ -168,157 +252,59 @@ def read_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, 
             if table not in found:
                 raise PackRejected("missing_table", f"{pack.source}: no file for table '{table}' "
                                    "(expected cases, meetings and actions as .csv, .xlsx or .parquet).", table)
-        tables = {table: read_table_file(found[table], table) for table in TABLES}
+        pack.tables = {table: open_table_file(found[table], table) for table in TABLES}
     else:
-        tables = read_workbook(pack.path, names)
-    pack.tables = tables
-    return tables
+        pack.tables, pack.other_sheets = open_workbook_pack(pack, names)
+    return pack.tables
 
 
-def read_table_file(file: Path, table: str) -> RawTable:
+def open_table_file(file: Path, table: str) -> TableFile:
     """One table from a .csv, .xlsx (first sheet) or .parquet file."""
-    if file.stat().st_size == 0:
-        raise PackRejected("empty_file", f"{file.name} is empty: it has no header row.", table)
     suffix = file.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame = read_csv_text(file.read_bytes())
-        elif suffix == ".parquet":
-            frame = read_parquet_text(file)
-        else:
-            sheets = read_xlsx_sheets(file)
-            frame = next(iter(sheets.values()))
-    except PackRejected as error:
-        raise PackRejected(error.rule, f"{file.name}: {error.message}", table) from error
-    except Exception as error:  # any parser failure is the file's fault, reported plainly
-        raise PackRejected("unreadable", f"{file.name} could not be read as {suffix[1:].upper()}: "
-                           f"{type(error).__name__}.", table) from error
-    return RawTable(table, file.name, tidy_header(frame, file.name, table))
+    if suffix == ".csv":
+        return open_csv(file, table)
+    if suffix == ".parquet":
+        return open_parquet(file, table)
+    return open_xlsx_table(file, table)
+
+
+def open_workbook_pack(pack: Pack, names: dict[str, str]) -> tuple[dict[str, TableFile], list[TableFile]]:
+    """A one-workbook pack: sheets cases, meetings and actions (or their names in `names`). Every
+    other sheet, hidden or not, is kept to be scanned for identifiers; two sheets whose names both
+    read as one table refuse the pack, since either could be the one meant."""
+    sheets = open_workbook(pack.path, pack.source)
+    tables: dict[str, TableFile] = {}
+    others = []
+    for position, sheet in enumerate(sheets, start=1):
+        table = names.get(sheet.table.strip().lower())
+        label = f"sheet {position}" + (" (hidden)" if sheet.hidden else "")
+        if table is None:
+            sheet.table, sheet.source_file = label, f"{pack.source}:{label}"
+            others.append(sheet)
+            continue
+        if table in tables:
+            hidden = ", one of them hidden" if sheet.hidden or tables[table].hidden else ""
+            raise PackRejected("duplicate_table", f"{pack.source}: two sheets are named as table '{table}' "
+                               f"({label} and another{hidden}). Keep one sheet for each table.", table)
+        sheet.table, sheet.source_file = table, f"{pack.source}:{table}"
+        sheet.header = check_header(sheet.header, sheet.source_file, table)
+        tables[table] = sheet
+    for table in TABLES:
+        if table not in tables:
+            raise PackRejected("missing_table", f"{pack.source}: no sheet named '{table}' "
+                               "(expected sheets cases, meetings and actions).", table)
+    return {table: tables[table] for table in TABLES}, others
+
+
+def read_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, RawTable]:
+    """The pack's three tables read whole into memory: for small packs (tests, tools). The pipeline
+    streams them instead (assets.ingest)."""
+    opened = open_tables(pack, aliases)
+    pack.tables = {table: RawTable(table, source.source_file, read_all_again(source))
+                   for table, source in opened.items()}
+    return pack.tables
 
 
 def read_workbook(path: Path, names: dict[str, str] | None = None) -> dict[str, RawTable]:
-    """A one-workbook pack: sheets cases, meetings and actions (or their names in `names`)."""
-    names = names or {table: table for table in TABLES}
-    if path.stat().st_size == 0:
-        raise PackRejected("empty_file", f"{path.name} is empty.")
-    try:
-        sheets = {names.get(name.strip().lower()): frame for name, frame in read_xlsx_sheets(path).items()}
-    except Exception as error:
-        raise PackRejected("unreadable", f"{path.name} could not be read as an Excel workbook: "
-                           f"{type(error).__name__}.") from error
-    tables = {}
-    for table in TABLES:
-        if table not in sheets:
-            raise PackRejected("missing_table", f"{path.name}: no sheet named '{table}' "
-                               "(expected sheets cases, meetings and actions).", table)
-        tables[table] = RawTable(table, f"{path.name}:{table}", tidy_header(sheets[table], path.name, table))
-    return tables
-
-
-def read_csv_text(data: bytes) -> pa.Table:
-    """CSV in UTF-8 (with or without BOM) or Windows-1252, comma or semicolon separated."""
-    text = None
-    for encoding in contract()["values"]["encodings"]:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None:
-        raise PackRejected("unreadable", "the file is neither UTF-8 nor Windows-1252 text.")
-    if not text.strip():
-        raise PackRejected("empty_file", "the file has no header row.")
-    text = text.lstrip("\r\n")  # blank lines before the header are not rows
-    first_line = text.split("\n", 1)[0]
-    separator = ";" if first_line.count(";") > first_line.count(",") else ","
-    header = next(csv.reader([first_line], delimiter=separator))
-    # Arrow's CSV reader, every column as text; rows that do not have the header's number of fields
-    # go the slow way below. Column names are generated so that a header holding duplicate or blank
-    # names still reads (tidy_header reports them).
-    names = [f"f{i}" for i in range(len(header))]
-    try:
-        table = pa_csv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
-            parse_options=pa_csv.ParseOptions(delimiter=separator, newlines_in_values=True),
-            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
-                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except pa.ArrowInvalid:
-        # A row with fewer fields than the header (spreadsheets often drop trailing blanks) is read
-        # with its missing fields blank, as before; a row with more fields is refused.
-        table = read_csv_rows(text, separator, header)
-    return table.rename_columns(header)
-
-
-def read_csv_rows(text: str, separator: str, header: list[str]) -> pa.Table:
-    """The slow path for a CSV Arrow refuses: short rows padded with blanks, a long row an error
-    that names its line (never its values)."""
-    rows = []
-    for line, row in enumerate(csv.reader(io.StringIO(text), delimiter=separator), start=1):
-        if not row or line == 1:
-            continue
-        if len(row) > len(header):
-            raise PackRejected("unreadable", f"the file's rows do not line up with its header (line {line} has "
-                               f"{len(row)} fields, the header {len(header)}; line 1 is the header). Quote values "
-                               "that contain the separator, or use the other separator.")
-        rows.append(row + [""] * (len(header) - len(row)))
-    return pa.table({f"f{i}": pa.array([row[i] for row in rows], pa.string()) for i in range(len(header))})
-
-
-def read_parquet_text(file: Path) -> pd.DataFrame:
-    frame = pd.read_parquet(file)
-    return frame.apply(lambda column: column.map(cell_text))
-
-
-def read_xlsx_sheets(file: Path) -> dict[str, pd.DataFrame]:
-    """Every sheet of a workbook as text; date cells become ISO dates."""
-    import openpyxl
-
-    workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    try:
-        sheets = {}
-        for sheet in workbook.worksheets:
-            rows = sheet.iter_rows(values_only=True)
-            header = next(rows, None)
-            if header is None:
-                sheets[sheet.title] = pd.DataFrame()
-                continue
-            width = len(header)
-            body = [[cell_text(v) for v in row[:width]] + [""] * (width - len(row)) for row in rows
-                    if any(v is not None and str(v).strip() for v in row)]
-            names = ["" if h is None else str(h) for h in header]
-            sheets[sheet.title] = pd.DataFrame(body, columns=names, dtype=str)
-        return sheets
-    finally:
-        workbook.close()
-
-
-def cell_text(value) -> str:
-    """A cell from Excel or Parquet as the text the contract reads."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if value is pd.NaT:
-        return ""
-    if isinstance(value, dt.datetime | pd.Timestamp):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def tidy_header(data: pd.DataFrame | pa.Table, file_name: str, table: str) -> pd.DataFrame | pa.Table:
-    """Column names trimmed and lower-cased; a file without a header is empty."""
-    columns = data.column_names if isinstance(data, pa.Table) else list(data.columns)
-    if len(columns) == 0:
-        raise PackRejected("empty_file", f"{file_name} has no header row.", table)
-    names = [str(name).strip().lstrip("\ufeff").lower() for name in columns]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise PackRejected("duplicate_column", f"{file_name}: column '{duplicates[0]}' appears twice.",
-                           table, duplicates[0])
-    if isinstance(data, pa.Table):
-        return data.rename_columns(names)
-    data.columns = names
-    return data.astype(str)
+    """A one-workbook pack's three tables, read whole."""
+    return read_tables(open_pack(path, hash_content=False), {t: a for a, t in (names or {}).items() if a != t})

@@ -1,14 +1,17 @@
 """Turn a pack's text tables into the contract's typed tables, quarantining rows that break a rule.
 
 The parsing and the row rules are generated from config/contract.yaml as SQL and run in a private
-in-memory DuckDB connection, so raw case references exist only there and never in the warehouse.
-Every input row ends up in exactly one place: loaded, or quarantined with one row per broken rule.
+in-memory DuckDB session (`Session`), so raw case references exist only there and never in the
+warehouse: even the case_key pseudonym is computed inside it. The session may spill to a private
+temporary folder, so a batch larger than memory still standardises in bounded memory. Every input
+row ends up in exactly one place: loaded, or quarantined with one row per broken rule.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -18,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 
 from assets.config import action_targets, contract, load_yaml
-from assets.reading import TABLES, Pack, PackRejected, RawTable, period_bounds
-from checks.identifiers import scan_pack
+from assets.reading import TABLES, Pack, PackRejected, period_bounds
+from assets.table_files import CellProblem, safe_column_label
 
 CONTEXT_COLUMNS = ("la_code", "period")  # optional columns that must agree with the pack name
 
@@ -29,10 +32,18 @@ def case_key(secret: bytes, la_code: str, case_id: str) -> str:
     return hmac.new(secret, f"{la_code}:{case_id}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer padded keys of HMAC-SHA256 (RFC 2104), so that the session's SQL can
+    compute exactly what `case_key` does: sha256(opad || sha256(ipad || message))."""
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
 @dataclass
 class StandardisedPack:
     """A validated pack's row counts and, when it was standardised on its own (`standardise`), its
-    typed tables ready to load and its quarantine rows. In a batch the rows are in the batch's tables."""
+    typed tables ready to load and its quarantine rows. In a batch the rows stay in the session."""
 
     la_code: str
     period: str
@@ -44,80 +55,157 @@ class StandardisedPack:
     rows_loaded: dict[str, int] = field(default_factory=dict)
     rows_quarantined: dict[str, int] = field(default_factory=dict)
     dropped_columns: dict[str, list[str]] = field(default_factory=dict)
+    quarantine_rules: dict[str, int] = field(default_factory=dict)  # rule -> rows it quarantined
 
     @property
     def total_quarantined(self) -> int:
         return sum(self.rows_quarantined.values())
+
+    @property
+    def quarantined_share(self) -> float:
+        received = sum(self.rows_in.values())
+        return self.total_quarantined / received if received else 0.0
 
     def reconciles(self) -> bool:
         """Rows in = rows loaded + rows quarantined, for every table."""
         return all(self.rows_in[t] == self.rows_loaded[t] + self.rows_quarantined[t] for t in TABLES)
 
 
-def check_shape(pack: Pack) -> None:
-    """Required columns present, and la_code / period columns agreeing with the pack's name."""
-    check_columns(pack.tables)
-    check_name_agreement(pack)
+def check_columns(pack_source: str, table: str, source_file: str, columns: list[str]) -> None:
+    """Every required column of the contract table is there (after any mapping profile)."""
+    present = set(columns)
+    for column, column_spec in contract()["tables"][table]["columns"].items():
+        if column_spec.get("required") and column not in present:
+            raise PackRejected(
+                "missing_column",
+                f"{source_file}: required column '{column}' of table '{table}' is missing. "
+                "Add it, or map the LA's own column name to it in a mapping profile.",
+                table, column)
 
 
-def check_pack(pack: Pack) -> None:
-    """The whole-pack checks on a read pack: its shape and the direct-identifier scan. Raises
-    PackRejected, before anything from the pack is stored."""
-    check_shape(pack)
-    scan_pack(pack.tables)
+def extra_columns(table: str, columns: list[str], header: list[str]) -> list[str]:
+    """The columns outside the contract, each named safely (see assets.table_files.safe_column_label)."""
+    known = set(contract()["tables"][table]["columns"]) | set(CONTEXT_COLUMNS)
+    return [safe_column_label(original, position) for position, (column, original) in
+            enumerate(zip(columns, header, strict=True), start=1) if column not in known]
 
 
-def standardise(pack: Pack, secret: bytes) -> StandardisedPack:
-    """Check a read pack's shape and identifiers, then parse and validate every row."""
-    check_pack(pack)
-    batch = standardise_batch([pack], secret)
-    result = batch.packs[0]
-    for table in (*TABLES, "quarantine"):
-        frame = batch.tables[table].drop_columns(["pack_id"]).to_pandas()
-        setattr(result, table, frame)
-    return result
+def check_name_agreement(pack: Pack, table: str, source_file: str, batch: pa.RecordBatch | pa.Table,
+                         first_row: int) -> None:
+    """Where a table carries la_code or period columns, every value must match the pack's name."""
+    import pyarrow.compute as pc
+
+    expected = {"la_code": pack.la_code, "period": pack.period}
+    for column in CONTEXT_COLUMNS:
+        if column in batch.schema.names:
+            values = pc.utf8_upper(pc.utf8_trim_whitespace(batch.column(column)))
+            wrong = pc.and_(pc.not_equal(values, ""), pc.not_equal(values, expected[column]))
+            if pc.any(wrong).as_py():
+                row = first_row + pc.index(wrong, True).as_py()
+                raise PackRejected(
+                    "name_mismatch",
+                    f"{source_file}: column '{column}' says another {column.replace('_', ' ')} than the "
+                    f"pack name ({expected[column]}) on row {row}. Rename the pack or correct the column.",
+                    table, column)
 
 
-@dataclass
-class StandardisedBatch:
-    """Several checked packs standardised together: one StandardisedPack per pack (its counts), and
-    the rows to load for all of them, each table with a pack_id column (the pack's index)."""
+def contract_rows(table: str, batch: pa.RecordBatch | pa.Table, pack_id: int, first_row: int) -> pa.Table:
+    """One batch of a table's rows in the session's layout: pack_id, row_number (from 1 within its
+    pack), then the contract's columns (blank where an optional one is absent)."""
+    rows = batch.num_rows
+    data = {"pack_id": pa.array(np.full(rows, pack_id, dtype=np.int32)),
+            "row_number": pa.array(np.arange(first_row, first_row + rows, dtype=np.int64))}
+    names = batch.schema.names
+    for column in contract()["tables"][table]["columns"]:
+        data[column] = (batch.column(column).cast(pa.string()) if column in names
+                        else pa.array([""] * rows, pa.string()))
+    return pa.table(data)
 
-    packs: list[StandardisedPack]
-    tables: dict[str, pa.Table]
+
+@cache
+def session_settings() -> dict[str, str]:
+    return {key: str(value) for key, value in load_yaml("performance.yaml")["standardise_session"].items()}
 
 
-def standardise_batch(packs: list[Pack], secret: bytes) -> StandardisedBatch:
-    """Parse and validate every row of packs that passed `check_pack`, all in one private session.
+class Session:
+    """A private in-memory DuckDB database for one batch of packs: their raw rows go in (`insert`),
+    are parsed and checked against the contract (`standardise`), and come out typed, pseudonymised
+    and ready to load (`rows`). Beyond its memory limit it spills to a temporary folder only its
+    owner can read, removed when the session closes."""
 
-    The generated rules run once over every pack's rows, with the pack in every partition and join
-    (uniqueness, references, the period window), so many small packs cost one set of statements
-    rather than one each."""
-    con = duckdb.connect(":memory:", config={"temp_directory": ""})
-    try:
-        bounds = [period_bounds(p.period) for p in packs]
-        con.register("batch_packs", pa.table({
-            "pack_id": pa.array(range(len(packs)), pa.int32()),
-            "la_code": [p.la_code for p in packs], "period": [p.period for p in packs],
-            "period_start": [b[0] for b in bounds], "period_end": [b[1] for b in bounds]}))
+    def __init__(self, secret: bytes):
+        self.spill = tempfile.TemporaryDirectory(prefix="safeguarding-audit-")
+        self.con = duckdb.connect(":memory:", config={**session_settings(), "temp_directory": self.spill.name})
         for table in TABLES:
-            con.register(f"raw_{table}", contract_rows(packs, table))
-        case_ids = con.sql("""SELECT DISTINCT r.pack_id, b.la_code, trim(r.case_id) FROM raw_cases r
-                              JOIN batch_packs b USING (pack_id) WHERE trim(r.case_id) <> ''""").fetchall()
-        con.register("case_keys", pa.table({
-            "pack_id": pa.array([row[0] for row in case_ids], pa.int32()),
-            "case_id": [row[2] for row in case_ids],
-            "case_key": [case_key(secret, row[1], row[2]) for row in case_ids]}))
+            columns = ", ".join(f"{c} VARCHAR" for c in contract()["tables"][table]["columns"])
+            self.con.execute(f"CREATE TABLE raw_{table} (pack_id INTEGER, row_number BIGINT, {columns})")
+        self.con.execute("CREATE TABLE reader_problems (pack_id INTEGER, table_name VARCHAR, row_number BIGINT, "
+                         "column_name VARCHAR, rule VARCHAR)")
+        inner, outer = hmac_pads(secret)
+        self.con.execute("CREATE TABLE pseudonym_key AS SELECT $1::BLOB AS ipad, $2::BLOB AS opad", [inner, outer])
+        self.rows_in: dict[tuple[int, str], int] = {}
+        self.outputs: list[str] = []
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+        self.spill.cleanup()
+
+    def insert(self, table: str, rows: pa.Table) -> None:
+        """Add rows laid out by `contract_rows` (any number of packs)."""
+        if not rows.num_rows:
+            return
+        self.con.register("incoming", rows)
+        self.con.execute(f"INSERT INTO raw_{table} SELECT * FROM incoming")
+        self.con.unregister("incoming")
+        for pack_id, count in zip(*np.unique(rows.column("pack_id").to_numpy(), return_counts=True), strict=True):
+            self.rows_in[(int(pack_id), table)] = self.rows_in.get((int(pack_id), table), 0) + int(count)
+
+    def add_problems(self, pack_id: int, table: str, problems: list[CellProblem]) -> None:
+        """Cells the reader itself could not read, quarantined under their own rule."""
+        known = set(contract()["tables"][table]["columns"])
+        problems = [p for p in problems if p.column in known]
+        if problems:
+            self.con.executemany("INSERT INTO reader_problems VALUES (?, ?, ?, ?, ?)",
+                                 [[pack_id, table, p.row_number, p.column, p.rule] for p in problems])
+
+    def discard(self, pack_id: int, table: str | None = None) -> None:
+        """Forget a pack's rows (one table's, or all): the pack was refused, or is read again."""
+        for name in [table] if table else TABLES:
+            self.con.execute(f"DELETE FROM raw_{name} WHERE pack_id = ?", [pack_id])
+            self.con.execute("DELETE FROM reader_problems WHERE pack_id = ? AND table_name = ?", [pack_id, name])
+            self.rows_in.pop((pack_id, name), None)
+
+    def standardise(self, packs: list[tuple[int, Pack]]) -> StandardisedBatch:
+        """Parse and validate every row of these packs, in one set of statements for all of them, with
+        the pack in every partition and join (uniqueness, references, the period window)."""
+        con = self.con
+        bounds = [period_bounds(p.period) for _, p in packs]
+        con.register("batch_packs", pa.table({
+            "pack_id": pa.array([i for i, _ in packs], pa.int32()),
+            "la_code": [p.la_code for _, p in packs], "period": [p.period for _, p in packs],
+            "period_start": [b[0] for b in bounds], "period_end": [b[1] for b in bounds]}))
+        con.execute("""CREATE OR REPLACE TEMP TABLE case_keys AS
+            SELECT DISTINCT r.pack_id, trim(r.case_id) AS case_id,
+                   left(sha256(k.opad || unhex(sha256(k.ipad || encode(b.la_code || ':' || trim(r.case_id))))), 16)
+                   AS case_key
+            FROM raw_cases r JOIN batch_packs b USING (pack_id) CROSS JOIN pseudonym_key k
+            WHERE trim(r.case_id) <> ''""")
         con.register("action_targets", pa.table({"action_type": list(action_targets()),
                                                  "target": list(action_targets().values())}))
         for table in TABLES:
-            con.execute(f"CREATE TEMP TABLE p_{table} AS {parse_sql(table)}")
-        con.execute(f"CREATE TEMP TABLE violations AS {violations_sql()}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE p_{table} AS {parse_sql(table)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE violations AS {violations_sql()}")
         con.execute(CASCADE_SQL)
         con.register("source_files", pa.table({
-            "pack_id": pa.array([i for i in range(len(packs)) for _ in TABLES], pa.int32()),
+            "pack_id": pa.array([i for i, _ in packs for _ in TABLES], pa.int32()),
             "table_name": [t for _ in packs for t in TABLES],
-            "source_file": [p.tables[t].source_file for p in packs for t in TABLES]}))
+            "source_file": [p.tables[t].source_file for _, p in packs for t in TABLES]}))
         broken = con.sql("SELECT DISTINCT table_name, column_name, rule FROM violations").fetchall()
         rules = rule_messages()
         con.register("rule_messages", pa.table({
@@ -125,26 +213,55 @@ def standardise_batch(packs: list[Pack], secret: bytes) -> StandardisedBatch:
             "rule": [r for _, _, r in broken],
             "message": [rules[r]["message"].format(table=t, column=c) + " " + rules[r]["fix"].format(table=t, column=c)
                         for t, c, r in broken]}))
-        tables = {"cases": con.sql(LOAD_CASES_SQL).arrow().read_all(),
-                  "meetings": con.sql(LOAD_MEETINGS_SQL).arrow().read_all(),
-                  "actions": con.sql(LOAD_ACTIONS_SQL).arrow().read_all(),
-                  "quarantine": con.sql(QUARANTINE_SQL).arrow().read_all()}
+        for table, sql in LOAD_SQL.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE out_{table} AS {sql}")
         quarantined = {(pack_id, table): rows for pack_id, table, rows in con.sql(
             "SELECT pack_id, table_name, count(DISTINCT row_number) FROM violations GROUP BY ALL").fetchall()}
-        loaded = {(pack_id, table): rows for table in TABLES for pack_id, rows in zip(
-            *tables[table].group_by("pack_id").aggregate([("pack_id", "count")]).to_pydict().values(), strict=True)}
-    finally:
-        con.close()
-    results = []
-    for pack_id, pack in enumerate(packs):
-        result = StandardisedPack(la_code=pack.la_code, period=pack.period)
+        by_rule = {}
+        for pack_id, rule, rows in con.sql("SELECT pack_id, rule, count(DISTINCT (table_name, row_number)) "
+                                           "FROM violations GROUP BY ALL ORDER BY 3 DESC, 2").fetchall():
+            by_rule.setdefault(pack_id, {})[rule] = rows
+        loaded = {(pack_id, table): rows for table in TABLES for pack_id, rows in con.sql(
+            f"SELECT pack_id, count(*) FROM out_{table} GROUP BY ALL").fetchall()}
+        results = []
+        for pack_id, pack in packs:
+            result = StandardisedPack(la_code=pack.la_code, period=pack.period)
+            for table in TABLES:
+                result.rows_in[table] = self.rows_in.get((pack_id, table), 0)
+                result.rows_quarantined[table] = quarantined.get((pack_id, table), 0)
+                result.rows_loaded[table] = loaded.get((pack_id, table), 0)
+            result.quarantine_rules = by_rule.get(pack_id, {})
+            result.dropped_columns = {t: dropped for t, source in pack.tables.items()
+                                      if (dropped := extra_columns(t, source.columns, source.header))}
+            results.append(result)
+        return StandardisedBatch(results, [i for i, _ in packs], self)
+
+    def rows(self, table: str, pack_ids: list[int] | None = None) -> pa.RecordBatchReader:
+        """The standardised rows of one output table (cases, meetings, actions or quarantine), in pack
+        and row order, as a stream, so a load never holds them all in memory."""
+        where = "" if pack_ids is None else f"WHERE pack_id IN ({', '.join(str(int(i)) for i in pack_ids)})"
+        # Output tables were written in pack and row order, and DuckDB keeps insertion order.
+        return self.con.sql(f"SELECT * FROM out_{table} {where}").fetch_record_batch(65_536)
+
+    def reset(self) -> None:
+        """Empty the session for the next batch."""
         for table in TABLES:
-            result.rows_in[table] = pack.tables[table].num_rows
-            result.rows_quarantined[table] = quarantined.get((pack_id, table), 0)
-            result.rows_loaded[table] = loaded.get((pack_id, table), 0)
-        result.dropped_columns = {t: dropped for t in TABLES if (dropped := extra_columns(pack.tables[t]))}
-        results.append(result)
-    return StandardisedBatch(results, tables)
+            self.con.execute(f"DELETE FROM raw_{table}")
+        self.con.execute("DELETE FROM reader_problems")
+        self.rows_in.clear()
+
+
+@dataclass
+class StandardisedBatch:
+    """Several checked packs standardised together: one StandardisedPack per pack (its counts); the
+    rows to load stay in the session until they are streamed into the warehouse."""
+
+    packs: list[StandardisedPack]
+    pack_ids: list[int]
+    session: Session
+
+    def rows(self, table: str, pack_ids: list[int] | None = None) -> pa.RecordBatchReader:
+        return self.session.rows(table, pack_ids)
 
 
 @cache
@@ -152,55 +269,23 @@ def rule_messages() -> dict:
     return load_yaml("rules.yaml")["row_rules"]
 
 
-def check_columns(tables: dict[str, RawTable]) -> None:
-    for table, spec in contract()["tables"].items():
-        present = set(tables[table].columns)
-        for column, column_spec in spec["columns"].items():
-            if column_spec.get("required") and column not in present:
-                raise PackRejected(
-                    "missing_column",
-                    f"{tables[table].source_file}: required column '{column}' of table '{table}' is missing. "
-                    "Add it, or map the LA's own column name to it in a mapping profile.",
-                    table, column)
+def standardise(pack: Pack, secret: bytes) -> StandardisedPack:
+    """Read, check and standardise one opened pack on its own, with its tables as frames (for small
+    packs: tests and tools). The pipeline streams packs in batches instead (assets.ingest)."""
+    from assets.ingest import PackIntake
 
-
-def check_name_agreement(pack: Pack) -> None:
-    """Where a table carries la_code or period columns, every value must match the pack's name."""
-    expected = {"la_code": pack.la_code, "period": pack.period}
-    for table, raw in pack.tables.items():
-        for column in CONTEXT_COLUMNS:
-            if column in raw.columns:
-                values = raw.frame[column].str.strip().str.upper()
-                wrong = values[(values != "") & (values != expected[column])]
-                if len(wrong):
-                    raise PackRejected(
-                        "name_mismatch",
-                        f"{raw.source_file}: column '{column}' says another {column.replace('_', ' ')} than the "
-                        f"pack name ({expected[column]}) on row {int(wrong.index[0]) + 1}. "
-                        "Rename the pack or correct the column.",
-                        table, column)
-
-
-def extra_columns(raw: RawTable) -> list[str]:
-    known = set(contract()["tables"][raw.name]["columns"]) | set(CONTEXT_COLUMNS)
-    return [c for c in raw.columns if c not in known]
-
-
-def contract_rows(packs: list[Pack], table: str) -> pa.Table:
-    """One table's rows of every pack, contract columns only (blank where an optional one is absent),
-    with pack_id (the pack's index) and row_number (from 1 within its pack)."""
-    columns = contract()["tables"][table]["columns"]
-    raws = [pack.tables[table] for pack in packs]
-    data = {
-        "pack_id": pa.array(np.repeat(np.arange(len(raws), dtype=np.int32), [r.num_rows for r in raws])),
-        "row_number": pa.array(np.concatenate([np.arange(1, r.num_rows + 1, dtype=np.int64) for r in raws]
-                                              or [np.zeros(0, np.int64)])),
-    }
-    for column in columns:
-        data[column] = pa.chunked_array(
-            [chunk for r in raws for chunk in (r.column(column).chunks if column in r.columns
-                                               else [pa.array([""] * r.num_rows, pa.string())])], pa.string())
-    return pa.table(data)
+    with Session(secret) as session, PackIntake(session) as intake:
+        pack_id = intake.take(pack)
+        intake.finish()
+        findings = intake.findings(pack_id)
+        if findings:
+            raise intake.identifier_rejection(pack, findings)
+        batch = session.standardise([(pack_id, pack)])
+        result = batch.packs[0]
+        for table in (*TABLES, "quarantine"):
+            frame = batch.rows(table).read_all().drop_columns(["pack_id"]).to_pandas()
+            setattr(result, table, frame)
+    return result
 
 
 # --- SQL generated from the contract -------------------------------------------------------------
@@ -306,6 +391,8 @@ def column_rules(table: str, column: str, spec: dict) -> list[tuple[str, str]]:
 
 
 def violations_sql() -> str:
+    """One row per broken rule: the contract's row rules, and the cells the reader could not read
+    (for which the reader's rule replaces what the contract's rules would say of a blank)."""
     parts = []
     for table, table_spec in contract()["tables"].items():
         for column, spec in table_spec["columns"].items():
@@ -314,7 +401,13 @@ def violations_sql() -> str:
                     f"SELECT pack_id, {quote(table)} AS table_name, row_number, {quote(column)} AS column_name, "
                     f"{quote(rule)} AS rule FROM p_{table} p WHERE coalesce({condition}, false)"
                 )
-    return " UNION ALL ".join(parts)
+    return f"""
+SELECT * FROM ({" UNION ALL ".join(parts)}) v
+WHERE NOT EXISTS (SELECT 1 FROM reader_problems r WHERE r.pack_id = v.pack_id AND r.table_name = v.table_name
+                  AND r.row_number = v.row_number AND r.column_name = v.column_name)
+UNION ALL
+SELECT pack_id, table_name, row_number, column_name, rule FROM reader_problems SEMI JOIN batch_packs USING (pack_id)
+"""
 
 
 # A meeting or action whose case was quarantined cannot load either (its case is not there).
@@ -363,3 +456,6 @@ JOIN source_files s ON s.pack_id = v.pack_id AND s.table_name = v.table_name
 JOIN rule_messages m ON m.table_name = v.table_name AND m.column_name = v.column_name AND m.rule = v.rule
 ORDER BY v.pack_id, v.table_name, v.row_number, v.rule
 """
+LOAD_SQL = {"cases": LOAD_CASES_SQL, "meetings": LOAD_MEETINGS_SQL, "actions": LOAD_ACTIONS_SQL,
+            "quarantine": QUARANTINE_SQL}
+

@@ -96,9 +96,11 @@ def received_packs(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]
     ).fetchall()}
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], batch: StandardisedBatch) -> None:
-    """Replace each pack's LA period with the pack's rows: the whole batch, all or nothing."""
-    for pack, std in zip(packs, batch.packs, strict=True):
+def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], standardised: list[StandardisedPack],
+               batch: StandardisedBatch, pack_ids: list[int]) -> None:
+    """Replace each pack's LA period with the pack's rows: the whole batch, all or nothing. The rows
+    stream from the standardise session, so the load never holds a table in memory."""
+    for pack, std in zip(packs, standardised, strict=True):
         if not std.reconciles():
             raise RuntimeError(f"{pack.source}: rows in do not equal rows loaded plus rows quarantined")
     received_at = now()
@@ -107,10 +109,10 @@ def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], batch: Standar
         "la_code": [p.la_code for p in packs], "period": [p.period for p in packs],
         "source": [p.source for p in packs], "content_sha256": [p.content_sha256 for p in packs],
         "received_at": [received_at] * len(packs), "status": ["loaded"] * len(packs),
-        "cases_loaded": [s.rows_loaded["cases"] for s in batch.packs],
-        "rows_quarantined": [s.total_quarantined for s in batch.packs],
-        "message": [loaded_message(s) for s in batch.packs],
-        "rows_received": [sum(s.rows_in.values()) for s in batch.packs]})
+        "cases_loaded": [s.rows_loaded["cases"] for s in standardised],
+        "rows_quarantined": [s.total_quarantined for s in standardised],
+        "message": [loaded_message(s) for s in standardised],
+        "rows_received": [sum(s.rows_in.values()) for s in standardised]})
     with transaction(con):
         con.register("incoming_slots", slots)
         replaces = con.execute("SELECT count(*) FROM submissions SEMI JOIN incoming_slots USING (la_code, period) "
@@ -124,10 +126,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], batch: Standar
             con.execute("DELETE FROM submissions t USING incoming_slots s "
                         "WHERE t.la_code = s.la_code AND t.period = s.period AND t.status = 'loaded'")
         for table in PACK_TABLES:
-            if batch.tables[table].num_rows:
-                con.register("incoming", batch.tables[table])
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (pack_id) FROM incoming")
-                con.unregister("incoming")
+            con.register("incoming", batch.rows(table, pack_ids))
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (pack_id) FROM incoming")
+            con.unregister("incoming")
         con.register("incoming", submissions)
         con.execute("INSERT INTO submissions BY NAME SELECT * FROM incoming")
         con.unregister("incoming")
@@ -136,7 +137,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], batch: Standar
 
 def record_rejection(con: duckdb.DuckDBPyConnection, pack: Pack, error: PackRejected) -> None:
     """A rejected pack stores nothing but the reason it was refused."""
-    la_code = pack.la_code if error.rule not in ("bad_pack_name",) else None
+    la_code = pack.la_code
     with transaction(con):
         con.execute("DELETE FROM submissions WHERE source = ? AND status = 'rejected'", [pack.source])
         con.execute(

@@ -1,16 +1,18 @@
 """The direct-identifier scan: a pack that carries names, dates of birth, addresses or full
 postcodes, NHS numbers, UPNs, phone numbers or e-mail addresses is refused before anything from it
-is stored. Messages name the table, the column and the kind of identifier, never the value.
+is stored. Every column of every table and sheet is scanned, contract or not, and every column
+name. Messages name the table, the column (by position where its name could itself identify
+someone) and the kind of identifier, never the value.
 
-The patterns live in config/identifiers.yaml. A kind is found in a column when its column-name
-pattern matches, or when enough of the column's values match its value pattern (`min_share`; a
-share guards against codes that look like an identifier by chance, such as ten-digit case
-references of which one in eleven passes the NHS check digit)."""
+The kinds and how each is judged live in config/identifiers.yaml: high-specificity kinds are
+found anywhere inside a value, low-specificity kinds (names, dates) by the share of a column's
+values they match. Values are matched a whole column at a time, over many packs at once, with RE2
+through Arrow: packs arrive by the thousand."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -20,9 +22,10 @@ import pyarrow.compute as pc
 from assets.config import contract, load_yaml
 from assets.reading import PackRejected, RawTable
 
-# Columns the contract defines and whose values are codes, numbers or dates: only their names are
-# the contract's, so they are not scanned for values (ages and dates are expected there).
-VALUE_SCAN_EXEMPT_TYPES = {"integer", "code", "codelist", "yn", "date"}
+# Contract columns whose values are held to codes, numbers or dates: only `anywhere` kinds are
+# looked for in them (an age or a referral date is expected there).
+TYPED = {"integer", "code", "codelist", "yn", "date"}
+SAFE_NAME_CHARACTERS = re.compile(r"^[\w .,()/&#+'-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,17 @@ class IdentifierKind:
     kind: str
     label: str
     column_pattern: re.Pattern | None
-    value_pattern: re.Pattern | None
+    value_pattern: str | None  # RE2
+    anywhere: bool
     min_share: float
     check: str | None
+    in_headers: bool
+    reference_share: float | None  # in the contract's reference columns: judged by share...
+    reference_count: int  # ...and by at least this many values
+
+    @property
+    def re2(self) -> str:
+        return self.value_pattern
 
 
 @cache
@@ -46,17 +57,22 @@ def identifier_kind(kind: str, spec: dict) -> IdentifierKind:
     value_pattern = spec.get("value_pattern")
     if value_pattern:
         try:
-            pc.match_substring_regex(pa.array([""], pa.string()), f"^(?:{value_pattern})$")
+            pc.match_substring_regex(pa.array([""], pa.string()), value_pattern)
         except pa.ArrowInvalid as error:
             raise ValueError(f"config/identifiers.yaml: the value_pattern of '{kind}' is not RE2 syntax "
                              f"(no look-around or back-references): {error}") from None
+    references = spec.get("in_references") or {}
     return IdentifierKind(
         kind=kind,
         label=spec["label"],
         column_pattern=re.compile(spec["column_pattern"], re.I) if spec.get("column_pattern") else None,
-        value_pattern=re.compile(value_pattern) if value_pattern else None,
+        value_pattern=value_pattern or None,
+        anywhere=bool(spec.get("anywhere")),
         min_share=float(spec.get("min_share", 0.0)),
         check=spec.get("check"),
+        in_headers=bool(spec.get("in_headers")),
+        reference_share=float(references["min_share"]) if references else None,
+        reference_count=int(references.get("min_count", 1)) if references else 0,
     )
 
 
@@ -72,84 +88,223 @@ def nhs_check_digit_ok(text: str) -> bool:
     return check != 10 and check == digits[9]
 
 
-CHECKS = {"nhs_modulus_11": nhs_check_digit_ok}
+# Ten digits, grouped 3-3-4 or not, standing alone as \b does in the RE2 pattern.
+NHS_CANDIDATE = re.compile(r"(?<!\w)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\w)")
+
+
+def holds_valid_nhs_number(text: str) -> bool:
+    """Some ten-digit number in the text passes the NHS check digit."""
+    return any(nhs_check_digit_ok(match.group(0)) for match in NHS_CANDIDATE.finditer(text))
+
+
+# A kind's `check`: given a text its pattern matched, whether the text really holds the kind.
+CHECKS = {"nhs_modulus_11": holds_valid_nhs_number}
+
+
+def passes_check(kind: IdentifierKind, text: str) -> bool:
+    return kind.check is None or CHECKS[kind.check](text)
+
+
+def kinds_found(texts: list[str], kinds: list[IdentifierKind], whole: bool = False) -> list[IdentifierKind | None]:
+    """For each text, the first of the kinds it holds (anywhere inside it, or as the whole text)."""
+    found: list[IdentifierKind | None] = [None] * len(texts)
+    array = pa.array(texts, pa.string())
+    for kind in kinds:
+        if not kind.value_pattern:
+            continue
+        pattern = f"^(?:{kind.re2})$" if whole else kind.re2
+        matched = pc.match_substring_regex(array, pattern).to_pylist()
+        for i, hit in enumerate(matched):
+            if hit and found[i] is None and passes_check(kind, texts[i]):
+                found[i] = kind
+    return found
+
+
+@cache
+def anywhere_pattern(in_reference: bool) -> str:
+    """One RE2 alternation of every kind looked for anywhere: one pass finds the few values worth a
+    closer look."""
+    kinds = [k for k in identifier_kinds() if k.anywhere and k.value_pattern
+             and not (in_reference and k.reference_share is not None)]
+    return "|".join(f"(?:{k.re2})" for k in kinds) or "$^"
+
+
+def is_safe_name(name: str) -> bool:
+    """A column or sheet name that can be stored and shown: plain characters, and nothing in it
+    that looks like any kind of identifier (names and dates included)."""
+    text = str(name).strip()
+    if not SAFE_NAME_CHARACTERS.match(text):
+        return False
+    inside = [k for k in identifier_kinds() if k.anywhere or k.in_headers]
+    if kinds_found([text], inside) != [None]:
+        return False
+    # "Post Code" or "Child Name" reads like a name, but says what a column holds: it is a label.
+    if any(k.column_pattern and k.column_pattern.search(text) for k in identifier_kinds()):
+        return True
+    whole = [k for k in identifier_kinds() if not (k.anywhere or k.in_headers)]
+    return kinds_found([text], whole, whole=True) == [None]
 
 
 @dataclass(frozen=True)
 class Finding:
     table: str
-    column: str
+    column: str | None  # the column's name, or None where the name itself could identify someone
+    position: int  # the column's place in its table, from 1
     kind: str
     label: str
-    how: str  # "column name" or "values"
+    how: str  # "column name", "values" or "name" (the column's name itself holds the identifier)
+    row: int | None = None  # the first data row holding it, for kinds found in one value
+    where: str = ""  # that row as the file says it ("line 12"), when known
 
     def message(self, source_file: str) -> str:
-        return (f"{source_file}: column '{self.column}' of table '{self.table}' looks like it holds "
-                f"{self.label} (from its {self.how}). Direct identifiers must not leave the LA: remove the "
-                "column, or anonymise it, and send the pack again. Nothing from this pack was stored.")
+        found = {"column name": "from its name", "name": "in its name",
+                 "values": "from its values"}[self.how]
+        if self.row:
+            found += f", first on {self.where or f'row {self.row}'}"
+        return (f"{source_file}: {self.named} of table '{self.table}' looks like it holds {self.label} "
+                f"({found}). Direct identifiers must not leave the LA: remove the column or the values, or "
+                "anonymise them, and send the pack again. Nothing from this pack was stored.")
 
 
-def column_names_finding(table: str, column: str) -> Finding | None:
-    """A column whose name says it holds an identifier."""
-    for kind in identifier_kinds():
-        if kind.column_pattern and kind.column_pattern.search(column):
-            return Finding(table, column, kind.kind, kind.label, "column name")
-    return None
+    @property
+    def named(self) -> str:
+        return f"column '{self.column}'" if self.column is not None else f"column {self.position}"
 
 
-def value_findings(table: str, column: str, columns: list[pa.ChunkedArray]) -> list[Finding | None]:
-    """For one column found in several packs (its text in each): the first identifier kind whose
-    values it holds, or None, per pack. The values of every pack are matched in one pass (RE2
-    through Arrow), since packs arrive by the thousand."""
-    text = pc.utf8_trim_whitespace(pa.chunked_array([chunk for c in columns for chunk in c.chunks], pa.string()))
-    pack_of = np.repeat(np.arange(len(columns)), [len(c) for c in columns])
-    present = np.asarray(pc.not_equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
-    nonblank = np.bincount(pack_of[present], minlength=len(columns))
-    found: list[Finding | None] = [None] * len(columns)
-    for kind in identifier_kinds():
-        if kind.value_pattern is None:
-            continue
-        matched = np.asarray(pc.match_substring_regex(text, f"^(?:{kind.value_pattern.pattern})$")
-                             .to_numpy(zero_copy_only=False), dtype=bool)
-        if kind.check and matched.any():
-            check = CHECKS[kind.check]
-            where = np.flatnonzero(matched)
-            values = pc.take(text, pa.array(where)).to_pylist()
-            matched[where[[not check(v) for v in values]]] = False
-        counts = np.bincount(pack_of[matched], minlength=len(columns))
-        for i, count in enumerate(counts):
-            if found[i] is None and count and count >= kind.min_share * nonblank[i]:
-                found[i] = Finding(table, column, kind.kind, kind.label, "values")
-    return found
+@dataclass
+class ColumnEvidence:
+    """What the scan has seen of one column of one pack, over all its batches."""
+
+    column: str | None  # its name where safe to show (see Finding.column)
+    position: int
+    klass: str  # "typed", "reference" or "free"
+    nonblank: int = 0
+    whole: dict[str, int] = field(default_factory=dict)  # kind -> values matching in full
+    anywhere: tuple[str, int] | None = None  # (kind, data row) of the first occurrence
+
+
+class IdentifierScan:
+    """The scan of a batch of packs, fed a column at a time as rows stream in (`add_values`) and
+    judged per pack once its rows have all been seen (`findings`)."""
+
+    def __init__(self):
+        self.header_findings: dict[int, list[Finding]] = {}
+        self.evidence: dict[tuple[int, str, str], ColumnEvidence] = {}
+
+    def add_header(self, pack_id: int, table: str, header: list[str], columns: list[str]) -> None:
+        """Column names: those that say they hold an identifier, and those that are one."""
+        specs = contract()["tables"].get(table, {}).get("columns", {})
+        found = self.header_findings.setdefault(pack_id, [])
+        in_names = kinds_found([str(h) for h in header], [k for k in identifier_kinds() if k.anywhere or k.in_headers])
+        for position, (original, column) in enumerate(zip(header, columns, strict=True), start=1):
+            shown = str(original).strip() if is_safe_name(original) else None
+            klass = column_class(specs.get(column), column)
+            self.evidence.setdefault((pack_id, table, column), ColumnEvidence(shown, position, klass))
+            if in_names[position - 1] is not None:
+                kind = in_names[position - 1]
+                found.append(Finding(table, None, position, kind.kind, kind.label, "name"))
+            else:
+                if column not in specs and column not in ("la_code", "period"):
+                    for kind in identifier_kinds():
+                        if kind.column_pattern and kind.column_pattern.search(column):
+                            found.append(Finding(table, shown, position, kind.kind, kind.label, "column name"))
+                            break
+
+    def add_values(self, table: str, column: str, pieces: list[tuple[int, pa.Array, int]]) -> None:
+        """One column's values from several packs: (pack_id, values, row number of the first)."""
+        if not pieces:
+            return
+        text = pc.utf8_trim_whitespace(pa.chunked_array([values for _, values, _ in pieces], pa.string()))
+        owner = np.repeat(np.arange(len(pieces)), [len(values) for _, values, _ in pieces])
+        first_rows = np.repeat([first for _, _, first in pieces], [len(values) for _, values, _ in pieces])
+        offsets = np.concatenate([[0], np.cumsum([len(values) for _, values, _ in pieces])])[:-1]
+        evidence = [self.evidence[(pack_id, table, column)] for pack_id, _, _ in pieces]
+        klass = evidence[0].klass
+        present = np.asarray(pc.not_equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
+        for i, count in enumerate(np.bincount(owner[present], minlength=len(pieces))):
+            evidence[i].nonblank += int(count)
+        # Kinds found anywhere: one pass of the joint pattern, then a closer look at the few hits.
+        hits = np.flatnonzero(np.asarray(pc.match_substring_regex(text, anywhere_pattern(klass == "reference"))
+                                         .to_numpy(zero_copy_only=False), dtype=bool))
+        if len(hits):
+            kinds = [k for k in identifier_kinds() if k.anywhere
+                     and not (klass == "reference" and k.reference_share is not None)]
+            values = pc.take(text, pa.array(hits)).to_pylist()
+            for index, kind in zip(hits, kinds_found(values, kinds), strict=True):
+                item = evidence[owner[index]]
+                if kind is not None and item.anywhere is None:
+                    item.anywhere = (kind.kind, int(first_rows[index] + index - offsets[owner[index]]))
+        if klass == "typed":
+            return
+        # Kinds judged by share: values matching in full.
+        for kind in identifier_kinds():
+            by_share = (kind.reference_share is not None) if klass == "reference" else False
+            if not kind.value_pattern or (kind.anywhere and not by_share):
+                continue
+            matched = np.asarray(pc.match_substring_regex(text, f"^(?:{kind.re2})$")
+                                 .to_numpy(zero_copy_only=False), dtype=bool)
+            if kind.check and matched.any():
+                where = np.flatnonzero(matched)
+                values = pc.take(text, pa.array(where)).to_pylist()
+                matched[where[[not CHECKS[kind.check](v) for v in values]]] = False
+            for i, count in enumerate(np.bincount(owner[matched], minlength=len(pieces))):
+                if count:
+                    evidence[i].whole[kind.kind] = evidence[i].whole.get(kind.kind, 0) + int(count)
+
+    def findings(self, pack_id: int, tables: dict | None = None) -> list[Finding]:
+        """Every column of the pack that looks like it holds a direct identifier: by its name first,
+        then by its values. `tables` (name -> object with `where(row)`) locates rows in messages."""
+        kinds = {k.kind: k for k in identifier_kinds()}
+        found = list(self.header_findings.get(pack_id, []))
+        named = {(f.table, f.position) for f in found}
+        for (owner, table, _), item in self.evidence.items():
+            if owner != pack_id or (table, item.position) in named:
+                continue
+            if item.anywhere:
+                kind, row = item.anywhere
+                where = tables[table].where(row) if tables and table in tables else ""
+                found.append(Finding(table, item.column, item.position, kind, kinds[kind].label, "values", row, where))
+                continue
+            for name, count in item.whole.items():
+                kind = kinds[name]
+                if item.klass == "reference" and kind.reference_share is not None:
+                    judged = count >= kind.reference_count and count >= kind.reference_share * item.nonblank
+                else:
+                    judged = count >= kind.min_share * item.nonblank
+                if count and judged:
+                    found.append(Finding(table, item.column, item.position, name, kind.label, "values"))
+                    break
+        return found
+
+    def forget(self, pack_id: int) -> None:
+        self.header_findings.pop(pack_id, None)
+        for key in [key for key in self.evidence if key[0] == pack_id]:
+            del self.evidence[key]
+
+
+def column_class(spec: dict | None, column: str) -> str:
+    if column in ("la_code", "period"):
+        return "typed"
+    if spec is None:
+        return "free"
+    if spec["type"] in TYPED:
+        return "typed"
+    return "reference" if spec.get("identifier") else "free"
 
 
 def find_identifiers_in_packs(packs: list[dict[str, RawTable]]) -> list[list[Finding]]:
-    """Every column of every table of each pack that looks like it holds a direct identifier."""
-    by_column: dict[tuple[str, str], list[int]] = {}
-    for i, tables in enumerate(packs):
+    """Every column of every table of each pack (held whole in memory) that looks like it holds a
+    direct identifier."""
+    scan = IdentifierScan()
+    for pack_id, tables in enumerate(packs):
         for table, raw in tables.items():
-            specs = contract()["tables"].get(table, {}).get("columns", {})
-            for column in raw.columns:
-                spec = specs.get(column)
-                if spec is None or spec["type"] not in VALUE_SCAN_EXEMPT_TYPES:
-                    by_column.setdefault((table, column), []).append(i)
-    values: dict[tuple[int, str, str], Finding] = {}
-    for (table, column), owners in by_column.items():
-        results = value_findings(table, column, [packs[i][table].column(column) for i in owners])
-        values.update({(i, table, column): f for i, f in zip(owners, results, strict=True) if f})
-    findings = []
-    for i, tables in enumerate(packs):
-        found = []
-        for table, raw in tables.items():
-            specs = contract()["tables"].get(table, {}).get("columns", {})
-            for column in raw.columns:
-                in_contract = column in specs or column in ("la_code", "period")
-                by_name = None if in_contract else column_names_finding(table, column)
-                finding = by_name or values.get((i, table, column))
-                if finding:
-                    found.append(finding)
-        findings.append(found)
-    return findings
+            scan.add_header(pack_id, table, raw.columns, raw.columns)
+    for table in {t for tables in packs for t in tables}:
+        for column in {c for tables in packs if table in tables for c in tables[table].columns}:
+            scan.add_values(table, column, [
+                (pack_id, tables[table].column(column).combine_chunks(), 1)
+                for pack_id, tables in enumerate(packs) if table in tables and column in tables[table].columns])
+    return [scan.findings(pack_id) for pack_id in range(len(packs))]
 
 
 def find_identifiers(tables: dict[str, RawTable]) -> list[Finding]:
@@ -157,12 +312,16 @@ def find_identifiers(tables: dict[str, RawTable]) -> list[Finding]:
     return find_identifiers_in_packs([tables])[0]
 
 
-def identifier_rejection(tables: dict[str, RawTable], findings: list[Finding]) -> PackRejected:
+def rejection(source_files: dict[str, str], findings: list[Finding]) -> PackRejected:
     """The pack's refusal for the first identifier found; the message never holds a value."""
     first = findings[0]
     others = "" if len(findings) == 1 else f" ({len(findings) - 1} more column(s) also look identifying.)"
-    return PackRejected("direct_identifier", first.message(tables[first.table].source_file) + others,
-                        first.table, first.column)
+    return PackRejected("direct_identifier", first.message(source_files.get(first.table, first.table)) + others,
+                        first.table, first.column)  # the column only where its name is safe to keep
+
+
+def identifier_rejection(tables: dict[str, RawTable], findings: list[Finding]) -> PackRejected:
+    return rejection({name: raw.source_file for name, raw in tables.items()}, findings)
 
 
 def scan_pack(tables: dict[str, RawTable]) -> None:

@@ -80,7 +80,8 @@ def crash_after_cases(self, name, frame):
     # Called inside the load transaction: die for real once the cases rows are in.
     global real_register
     real_register(name, frame)
-    columns = list(getattr(frame, "column_names", None) or getattr(frame, "columns", []))
+    schema = getattr(frame, "schema", None)  # an Arrow table or stream
+    columns = list(schema.names if schema is not None else getattr(frame, "columns", []))
     if "meeting_type" in columns:  # meetings arriving: old rows deleted, new cases already inserted
         os.kill(os.getpid(), signal.SIGKILL)
 

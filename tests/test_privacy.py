@@ -109,6 +109,6 @@ def test_a_pack_with_names_leaves_no_trace_anywhere_under_home(tmp_path):
 def test_an_identifier_pattern_the_scan_cannot_run_is_refused_by_name():
     from checks.identifiers import identifier_kind
 
-    assert identifier_kind("ok", {"label": "x", "value_pattern": r"\d{3}"}).value_pattern.pattern == r"\d{3}"
+    assert identifier_kind("ok", {"label": "x", "value_pattern": r"\d{3}"}).re2 == r"\d{3}"
     with pytest.raises(ValueError, match="value_pattern of 'lookahead' is not RE2 syntax"):
         identifier_kind("lookahead", {"label": "x", "value_pattern": r"(?=\d)\d+"})
