@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets import warehouse
-from assets.reading import content_sha256, discover_packs, open_pack
+from assets.reading import content_sha256, discover_packs, open_pack, pack_files
 from pipelines.partitions import pack_partitions
 from pipelines.resources import AuditHomeResource
 
@@ -37,9 +37,8 @@ class InboxDecisions:
 def stamp(path: Path) -> tuple[float, int]:
     """Latest modification time and total size of a pack's files. A folder's own time counts too:
     it changes when a file is added, even one copied with its old time preserved."""
-    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    stats = [f.stat() for f in files]
-    return max([s.st_mtime for s in stats] + [path.stat().st_mtime]), sum(s.st_size for s in stats)
+    stats = [f.lstat() for f in pack_files(path)]  # a link is looked at, never followed
+    return max([s.st_mtime for s in stats] + [path.lstat().st_mtime]), sum(s.st_size for s in stats)
 
 
 def decide(inbox: Path, cursor: dict, known_partitions: set[str],

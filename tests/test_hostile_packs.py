@@ -1,0 +1,384 @@
+"""What an inbox can throw at the pipeline: identifiers where the scan used not to look, names
+that are identifiers, workbooks that hide or bomb, files built to exhaust a reader, links out of
+the inbox. Every input is small and generated here; the large ones are in `make bench-hostile`."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assets import warehouse
+from assets.config import limits
+from assets.ingest import ingest_inbox
+
+FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
+CLI = str(Path(sys.executable).parent / "safeguarding-audit")
+SECRET = b"test-key"
+NHS = "943 476 5919"  # a valid NHS check digit
+NAMES = ["Amelia Jones", "Oliver Smith", "Isla Brown", "Noah Taylor"]
+
+
+def frames() -> dict[str, pd.DataFrame]:
+    return {t: pd.read_csv(FIXTURE / f"{t}.csv", dtype=str, keep_default_na=False)
+            for t in ("cases", "meetings", "actions")}
+
+
+def write_folder(inbox: Path, tables: dict[str, pd.DataFrame], name: str = FIXTURE.name) -> Path:
+    pack = inbox / name
+    pack.mkdir(parents=True)
+    for table, frame in tables.items():
+        frame.to_csv(pack / f"{table}.csv", index=False)
+    return pack
+
+
+def ingest(tmp_path: Path, inbox: Path, database: str = "w"):
+    con = warehouse.connect(tmp_path / f"{database}.duckdb")
+    report = ingest_inbox(con, inbox, SECRET)
+    return con, report
+
+
+def only_outcome(report):
+    assert len(report.outcomes) == 1, report.outcomes
+    return report.outcomes[0]
+
+
+def stored_text(con) -> str:
+    """Everything the warehouse holds about packs, as one text to search."""
+    rows = con.execute("SELECT * FROM submissions").fetchall() + con.execute("SELECT * FROM quarantine").fetchall()
+    return repr(rows)
+
+
+def with_limits(monkeypatch, **changes) -> None:
+    """Run with smaller limits (section.name=value), as a partnership would set in config/limits.yaml."""
+    changed = copy.deepcopy(limits())
+    for key, value in changes.items():
+        section, name = key.split("__")
+        changed[section][name] = value
+    monkeypatch.setattr("assets.table_files.limits", lambda: changed)
+    monkeypatch.setattr("assets.table_files.pack_limits", lambda: changed["packs"])
+
+
+# --- identifiers where the scan did not look ------------------------------------------------------
+
+@pytest.mark.parametrize("values,kind", [
+    ([f"Seen with dad, his NHS number is {NHS}.", "", "", ""], "nhs_number"),  # inside a sentence
+    ([NHS, "401 023 2137", "C-1", "C-2", "C-3"], "nhs_number"),  # 40% of the column
+    (["17.04.2011", "03.02.2010", "", "x"], "date_of_birth"),  # another way of writing dates
+    (["AMELIA JONES", "NOAH O'BRIEN", "ISLA BROWN", ""], "personal_name"),  # names in capitals
+    (["call 07700 900123 after 5", "", "", ""], "phone"),
+    (["lives at 12 Acacia Avenue, Leeds", "", "", ""], "address"),
+])
+def test_identifiers_anywhere_in_a_column_reject_the_pack(tmp_path, values, kind):
+    tables = frames()
+    tables["cases"]["notes"] = (values * 2)[:len(tables["cases"])]
+    write_folder(tmp_path / "inbox", tables)
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert (outcome.status, outcome.rule) == ("rejected", "direct_identifier"), outcome
+    label = {"nhs_number": "NHS numbers", "date_of_birth": "dates of birth", "personal_name": "personal names",
+             "phone": "phone numbers", "address": "addresses"}[kind]
+    assert label in outcome.message and "column 'notes'" in outcome.message
+    for value in values:
+        if value:
+            assert value not in stored_text(con)
+    assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+
+
+def test_an_email_inside_a_longer_meeting_id_rejects_the_pack(tmp_path):
+    tables = frames()
+    tables["meetings"].loc[2, "meeting_id"] = "M3-amelia.jones@example.org"
+    write_folder(tmp_path / "inbox", tables)
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "direct_identifier" and "e-mail" in outcome.message
+    assert "row 3" in outcome.message or "line 4" in outcome.message  # says where, never what
+    assert "amelia" not in stored_text(con).lower()
+
+
+def valid_nhs_numbers(count: int) -> list[str]:
+    from checks.identifiers import nhs_check_digit_ok
+
+    found = []
+    for prefix in range(400_000_000, 401_000_000):
+        for last in range(10):
+            if nhs_check_digit_ok(f"{prefix}{last}"):
+                found.append(f"{prefix}{last}")
+                break
+        if len(found) == count:
+            return found
+    raise AssertionError("not enough")
+
+
+def test_ten_digit_case_references_are_not_nhs_numbers_but_a_column_of_them_is(tmp_path):
+    from checks.identifiers import nhs_check_digit_ok
+
+    tables = frames()
+    no_rows = {"meetings": tables["meetings"].iloc[0:0], "actions": tables["actions"].iloc[0:0]}
+    cases = pd.concat([tables["cases"]] * 10, ignore_index=True)
+    cases["case_id"] = [f"{n:010d}" for n in range(4_000_000_000, 4_000_000_040)]
+    assert 1 <= sum(nhs_check_digit_ok(c) for c in cases["case_id"]) <= 5  # some pass the check by chance
+    write_folder(tmp_path / "inbox", {"cases": cases, **no_rows})
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    assert only_outcome(report).status == "loaded"
+    # A column of references that are mostly valid NHS numbers is the LA sending NHS numbers.
+    cases["case_id"] = valid_nhs_numbers(12) + list(cases["case_id"][12:])
+    shutil.rmtree(tmp_path / "inbox")
+    write_folder(tmp_path / "inbox", {"cases": cases.iloc[:20], **no_rows})
+    _, report = ingest(tmp_path, tmp_path / "inbox", "second")
+    outcome = only_outcome(report)
+    assert outcome.rule == "direct_identifier" and "NHS numbers" in outcome.message
+
+
+@pytest.mark.parametrize("header", ["amelia.jones@example.org", "Amelia Jones 17/04/2011"])
+def test_a_column_named_with_an_identifier_is_refused_and_its_name_never_stored(tmp_path, header):
+    tables = frames()
+    tables["cases"][header] = "x"
+    write_folder(tmp_path / "inbox", tables)
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "direct_identifier" and "column 16" in outcome.message  # named by position
+    assert "amelia" not in stored_text(con).lower() and "amelia" not in outcome.message.lower()
+
+
+def test_names_of_dropped_columns_are_stored_only_when_safe(tmp_path):
+    tables = frames()
+    tables["cases"]["team"] = "North"
+    tables["cases"]["Referral Team"] = "North"
+    write_folder(tmp_path / "inbox", tables)
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    assert only_outcome(report).status == "loaded"
+    message = con.execute("SELECT message FROM submissions").fetchone()[0]
+    assert "'team'" in message and "column 17" in message and "Referral" not in message
+
+
+def test_a_folder_named_after_a_child_leaves_no_trace_of_the_name_anywhere(tmp_path):
+    home = tmp_path / "home"
+    inbox = home / "inbox"
+    write_folder(inbox, frames(), name="Amelia_Jones_9434765919")
+    write_folder(inbox, frames())
+    result = subprocess.run([CLI, "run", "--home", str(home)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "unnamed folder" in result.stderr
+    for text in ("Amelia", "9434765919"):
+        assert text not in result.stdout + result.stderr
+        for file in [f for f in home.rglob("*") if f.is_file() and "inbox" not in f.parts]:
+            assert text.encode() not in file.read_bytes(), (file, text)
+    con = duckdb_read(home)
+    assert con.execute("SELECT source, rule FROM submissions WHERE status = 'rejected'").fetchone()[1] == \
+        "bad_pack_name"
+
+
+def duckdb_read(home: Path):
+    import duckdb
+
+    return duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+
+
+# --- workbooks ------------------------------------------------------------------------------------
+
+def workbook(path: Path, tables: dict[str, pd.DataFrame], extra: dict[str, tuple[list, bool]] | None = None) -> Path:
+    """A one-workbook pack; `extra` sheets: title -> (rows including header, hidden)."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for table, frame in tables.items():
+        sheet = book.create_sheet(table)
+        sheet.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            sheet.append(list(row))
+    for title, (rows, hidden) in (extra or {}).items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        if hidden:
+            sheet.sheet_state = "hidden"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def test_a_hidden_sheet_with_a_table_name_cannot_replace_the_visible_one(tmp_path):
+    tables = frames()
+    hidden = [list(tables["cases"].columns), list(tables["cases"].iloc[0])]
+    workbook(tmp_path / "inbox" / "E06000001_2025Q3.xlsx", tables, {"Cases ": (hidden, True)})
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "duplicate_table" and "hidden" in outcome.message
+
+
+def test_a_hidden_sheet_of_identifiers_is_scanned_and_rejects_the_pack(tmp_path):
+    rows = [["child", "born", "nhs"], *[[name, "17/04/2011", NHS] for name in NAMES]]
+    workbook(tmp_path / "inbox" / "E06000001_2025Q3.xlsx", frames(), {"lookup": (rows, True)})
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "direct_identifier" and "sheet 4 (hidden)" in outcome.message
+    assert not any(name in stored_text(con) for name in NAMES)
+
+
+def test_a_formula_with_no_calculated_value_is_quarantined_as_such(tmp_path):
+    path = workbook(tmp_path / "inbox" / "E06000001_2025Q3.xlsx", frames())
+    book = openpyxl.load_workbook(path)
+    book["cases"]["B3"] = "=B2+1"  # age of the second case: a formula Excel never calculated
+    book.save(path)
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    assert only_outcome(report).status == "loaded"
+    assert con.execute("SELECT table_name, row_number, column_name, rule FROM quarantine "
+                       "WHERE table_name = 'cases'").fetchall() == [("cases", 2, "age", "formula_without_value")]
+    assert "formula" in con.execute("SELECT message FROM quarantine WHERE table_name = 'cases'").fetchone()[0]
+
+
+def bomb(path: Path, sheet_xml: bytes) -> Path:
+    """A real workbook whose cases sheet is replaced by the given XML (compressed as Excel would)."""
+    real = workbook(tmp := path.with_suffix(".tmp.xlsx"), frames())
+    with zipfile.ZipFile(real) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info.filename, sheet_xml if info.filename == "xl/worksheets/sheet1.xml" else data)
+    tmp.unlink()
+    return path
+
+
+def test_a_workbook_that_decompresses_enormously_is_refused_before_it_is_read(tmp_path):
+    rows = b'<row r="2"/>' * 2_000_000  # 24 MB of rows that compress to almost nothing
+    xml = (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+           b'<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>case_id</t></is></c></row>' + rows
+           + b"</sheetData></worksheet>")
+    bomb(tmp_path / "inbox" / "E06000001_2025Q3.xlsx", xml)
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "over_limit" and "max_compression_ratio" in outcome.message
+
+
+def test_a_sheet_larger_than_the_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    with_limits(monkeypatch, workbooks__sheet_xml_bytes=2_000)
+    workbook(tmp_path / "inbox" / "E06000001_2025Q3.xlsx", frames())
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "over_limit" and "workbooks.sheet_xml_bytes" in outcome.message
+
+
+# --- CSV files built to break a reader ------------------------------------------------------------
+
+def test_utf16_is_named_as_such(tmp_path):
+    pack = write_folder(tmp_path / "inbox", frames())
+    text = (pack / "cases.csv").read_text()
+    (pack / "cases.csv").write_bytes(text.encode("utf-16"))
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "unreadable" and "UTF-16" in outcome.message
+
+
+def test_a_line_longer_than_the_limit_is_refused_naming_the_line(tmp_path, monkeypatch):
+    with_limits(monkeypatch, packs__line_bytes=4096, packs__field_chars=100_000)
+    tables = frames()
+    pack = write_folder(tmp_path / "inbox", tables)
+    lines = (pack / "actions.csv").read_text().splitlines()
+    lines[3] = lines[3] + "x" * 10_000
+    (pack / "actions.csv").write_text("\n".join(lines) + "\n")
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "over_limit" and "line 4" in outcome.message and "packs.line_bytes" in outcome.message
+
+
+def test_a_value_longer_than_the_limit_is_refused_naming_row_and_column(tmp_path):
+    tables = frames()
+    tables["cases"]["notes"] = ["short", "y" * 40_000, "", ""]
+    write_folder(tmp_path / "inbox", tables)
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "over_limit" and "line 3" in outcome.message and "'notes'" in outcome.message
+    assert "packs.field_chars" in outcome.message and "yyyy" not in outcome.message
+
+
+def test_an_unclosed_quote_is_refused_naming_its_line(tmp_path):
+    pack = write_folder(tmp_path / "inbox", frames())
+    lines = (pack / "meetings.csv").read_text().splitlines()
+    lines[2] = lines[2].replace(",M2,", ',"M2,')
+    (pack / "meetings.csv").write_text("\n".join(lines) + "\n")
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "unreadable" and "line 3" in outcome.message and "quote" in outcome.message
+
+
+def test_too_many_columns_or_rows_are_refused_with_the_limit_named(tmp_path, monkeypatch):
+    tables = frames()
+    for i in range(200):
+        tables["actions"][f"extra_{i}"] = ""
+    write_folder(tmp_path / "inbox", tables)
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    assert "packs.columns_per_table" in only_outcome(report).message
+    with_limits(monkeypatch, packs__rows_per_table=3)
+    shutil.rmtree(tmp_path / "inbox")
+    write_folder(tmp_path / "inbox", frames())
+    _, report = ingest(tmp_path, tmp_path / "inbox", "second")
+    outcome = only_outcome(report)
+    assert outcome.rule == "over_limit" and "packs.rows_per_table" in outcome.message
+
+
+def test_a_file_larger_than_the_limit_is_refused_unread(tmp_path, monkeypatch):
+    with_limits(monkeypatch, packs__file_bytes=100)
+    write_folder(tmp_path / "inbox", frames())
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    assert "packs.file_bytes" in only_outcome(report).message
+
+
+def test_parquet_lists_are_read_as_code_lists_and_nested_records_refused(tmp_path):
+    tables = frames()
+    pack = write_folder(tmp_path / "inbox", {k: v for k, v in tables.items() if k != "cases"})
+    cases = pa.Table.from_pandas(tables["cases"], preserve_index=False)
+    harm = pa.array([v.split(";") for v in tables["cases"]["harm_types"]], pa.list_(pa.string()))
+    ages = pa.array([float(a) for a in tables["cases"]["age"]])
+    cases = cases.set_column(cases.schema.get_field_index("harm_types"), "harm_types", harm)
+    cases = cases.set_column(cases.schema.get_field_index("age"), "age", ages)
+    pq.write_table(cases, pack / "cases.parquet")
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    assert only_outcome(report).status == "loaded"
+    assert con.execute("SELECT harm_types FROM cases ORDER BY age LIMIT 1").fetchone()[0] == ["online"]
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
+    con.close()
+    nested = cases.append_column("detail", pa.array([{"a": 1}] * len(cases)))
+    pq.write_table(nested, pack / "cases.parquet")
+    _, report = ingest(tmp_path, tmp_path / "inbox", "second")
+    outcome = only_outcome(report)
+    assert outcome.rule == "unreadable" and "cannot be read" in outcome.message
+
+
+# --- neither followed nor trusted -----------------------------------------------------------------
+
+def test_links_are_never_followed_out_of_the_pack_or_the_inbox(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    frames()["cases"].to_csv(outside / "cases.csv", index=False)
+    pack = write_folder(tmp_path / "inbox", {k: v for k, v in frames().items() if k != "cases"})
+    (pack / "cases.csv").symlink_to(outside / "cases.csv")
+    (tmp_path / "inbox" / "E06000002_2025Q3").symlink_to(outside)
+    os.symlink("/etc", tmp_path / "inbox" / "E06000003_2025Q3")
+    con, report = ingest(tmp_path, tmp_path / "inbox")
+    assert [(o.status, o.rule) for o in report.outcomes] == [("rejected", "link")] * 3
+    assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+
+
+def test_hidden_folders_are_reported_not_skipped(tmp_path):
+    write_folder(tmp_path / "inbox", frames(), name=".E06000001_2025Q3")
+    (tmp_path / "inbox" / ".DS_Store").write_bytes(b"\0")
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "hidden_folder" and "unnamed folder" in outcome.source
+
+
+def test_a_workbook_of_random_bytes_is_a_plain_rejection(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "E06000001_2025Q3.xlsx").write_bytes(b"PK\x03\x04" + os.urandom(4096))
+    _, report = ingest(tmp_path, tmp_path / "inbox")
+    outcome = only_outcome(report)
+    assert outcome.rule == "unreadable" and "Excel workbook" in outcome.message
