@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -16,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from assets.config import CONFIG_DIR, load_yaml
+from assets.standardise import quote
 from assets.warehouse import SCHEMA_SQL, transaction
 from dashboards.statistics import wilson_interval
 
@@ -46,15 +48,41 @@ CASE_UNIT = Unit("cases", "case_key", {"meetings": "meeting_date", "actions": "a
 TALLY_SOURCES = CASE_UNIT.sources
 
 
+class FrameworkError(ValueError):
+    """A definition in the framework file is wrong; the message names the indicator."""
+
+
+@cache
+def rule_language() -> dict:
+    """The name patterns and the functions rules may call (config/rule_language.yaml)."""
+    return load_yaml("rule_language.yaml")
+
+
+@cache
+def allowed_functions() -> frozenset[str]:
+    return frozenset(name for group in rule_language()["functions"].values() for name in group)
+
+
+def check_name(kind: str, value, what: str) -> str:
+    """`value` as a name of this kind (indicator, domain, name), or FrameworkError saying `what` it is
+    and which characters it may use."""
+    spec = rule_language()["names"][kind]
+    if not isinstance(value, str) or not re.fullmatch(spec["pattern"], value):
+        raise FrameworkError(f"{what} {value!r} may use only {spec['rule']}")
+    return value
+
+
 def parse_unit(spec: dict | None) -> Unit:
     if not spec:
         return CASE_UNIT
+    for field_name in ("table", "key"):
+        check_name("name", spec.get(field_name), f"unit: the {field_name}")
+    for source, date_column in (spec.get("sources") or {}).items():
+        check_name("name", source, "unit: the source table")
+        if date_column is not None:
+            check_name("name", date_column, f"unit: the date column of {source}")
     return Unit(spec["table"], spec["key"], dict(spec["sources"]), spec.get("window_start", PERIOD_START),
                 spec.get("window_end", PERIOD_END))
-
-
-class FrameworkError(ValueError):
-    """A definition in the framework file is wrong; the message names the indicator."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +124,16 @@ def parse_framework(data: dict) -> Framework:
     domains = data.get("domains") or {}
     tallies = data.get("tallies") or {}
     unit = parse_unit(data.get("unit"))
+    for code in domains:
+        check_name("domain", code, "domain: the code")
+    for name in data.get("flags") or {}:
+        check_name("name", name, "flag: the name")
+    for key in data.get("sources") or {}:
+        check_name("name", key, "source: the key")
     for name, tally in tallies.items():
+        check_name("name", name, "tally: the name")
+        if tally.get("count_distinct") is not None:
+            check_name("name", tally["count_distinct"], f"tally {name}: the count_distinct column")
         if tally.get("from") not in unit.sources:
             raise FrameworkError(f"tally {name}: 'from' must be one of {', '.join(unit.sources)}")
         if tally.get("window", "period") not in ("period", "all"):
@@ -107,6 +144,8 @@ def parse_framework(data: dict) -> Framework:
             raise FrameworkError(f"tally {name}: 'count_where' is missing")
     indicators, seen = [], set()
     for position, entry in enumerate(data.get("indicators") or [], start=1):
+        if entry.get("id"):
+            check_name("indicator", entry["id"], f"indicator number {position}: the id")
         label = entry.get("id") or f"number {position}"
         missing = [k for k in REQUIRED_KEYS if not entry.get(k)]
         if missing:
@@ -162,10 +201,94 @@ def framework() -> Framework:
     return parse_framework(data)
 
 
+def without_external_access(con: duckdb.DuckDBPyConnection) -> None:
+    """Stop the connection's database from reading or writing files other than its own, or
+    loading extensions, before a framework's rules run on it: a rule that got past the checks
+    still cannot read the host. Registered pandas and Arrow objects are still readable. DuckDB
+    holds this for the whole database until its last connection closes and will not turn it back
+    on, so call it only where nothing later on the connection reads files."""
+    con.execute("SET enable_external_access = false")
+
+
+# What a rule may be built of besides the functions in config/rule_language.yaml: DuckDB's
+# expression classes, as json_serialize_sql names them. Anything else (subqueries, window
+# functions, *, parameters, positional references) is refused with the words here.
+RULE_CONSTRUCTS = {"CONSTANT", "COLUMN_REF", "FUNCTION", "OPERATOR", "COMPARISON", "CONJUNCTION", "CASE", "CAST",
+                   "BETWEEN", "TYPE", "LAMBDA", "COLLATE"}
+REFUSED_CONSTRUCTS = {"SUBQUERY": "a subquery (SELECT ...)", "WINDOW": "a window function (... OVER ...)",
+                      "STAR": "* or COLUMNS(...)", "PARAMETER": "a parameter ($1 or ?)",
+                      "POSITIONAL_REFERENCE": "a positional reference (#1)"}
+RULE_SCOPE = "rules are expressions over the case's columns, flags and tallies"
+# The parts of a SELECT that must be empty for `SELECT (<rule>) AS r` to be one expression.
+EMPTY_SELECT_PARTS = {"modifiers": [], "where_clause": None, "group_expressions": [], "group_sets": [],
+                      "having": None, "sample": None, "qualify": None}
+
+
+def check_rule(con: duckdb.DuckDBPyConnection, rule: str, what: str) -> None:
+    """Refuse a rule that is not one expression in the rule language, saying why; `what` names it
+    ("indicator PI1: met"). DuckDB parses `SELECT (<rule>) AS r` and the tree is walked: one
+    statement, one select expression, nothing else in the SELECT, and only allowed constructs and
+    functions inside it. A `;` or a comment could otherwise end the expression early and the rest
+    of the rule run as SQL of its own."""
+    rule = str(rule)
+    if any(kind == duckdb.token_type.comment for _, kind in duckdb.tokenize(rule)):
+        raise FrameworkError(f"{what} may not hold a comment (-- or /* */): {RULE_SCOPE}")
+    parsed = json.loads(con.execute("SELECT json_serialize_sql(?)", [f"SELECT ({rule}) AS r"]).fetchall()[0][0])
+    if parsed.get("error"):
+        raise FrameworkError(f"{what} is not one expression ({parsed.get('error_message', 'cannot be parsed')}): "
+                             f"{RULE_SCOPE}")
+    statements = parsed["statements"]
+    node = statements[0]["node"] if len(statements) == 1 else {}
+    if (node.get("type") != "SELECT_NODE" or len(node.get("select_list", [])) != 1
+            or node["select_list"][0].get("alias") != "r" or node.get("from_table", {}).get("type") != "EMPTY"
+            or node.get("cte_map", {}).get("map") or any(node.get(k) != v for k, v in EMPTY_SELECT_PARTS.items())):
+        raise FrameworkError(f"{what} is not one expression (a ; , FROM, WHERE or the like ends it early): "
+                             f"{RULE_SCOPE}")
+    allowed = allowed_functions()
+    pending = [node["select_list"][0]]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        construct = item.get("class")
+        if construct is not None and construct not in RULE_CONSTRUCTS:
+            words = REFUSED_CONSTRUCTS.get(construct, construct.lower().replace("_", " "))
+            raise FrameworkError(f"{what} may not use {words}: {RULE_SCOPE}")
+        if construct == "FUNCTION":
+            name = item.get("function_name", "")
+            if item.get("schema") or item.get("catalog"):
+                raise FrameworkError(f"{what} may not name a schema ({item.get('schema')}.{name}): {RULE_SCOPE}")
+            if name not in allowed:
+                raise FrameworkError(f"{what} may not use {name}: {RULE_SCOPE} (the functions allowed are "
+                                     "listed in config/rule_language.yaml)")
+        pending.extend(item.values())
+
+
+def framework_rules(framework: Framework) -> list[tuple[str, str]]:
+    """(what it is, rule) for every SQL expression the framework holds."""
+    unit = framework.unit
+    rules = [(f"unit: {name}", template.format(p="period"))
+             for name, template in (("window_start", unit.window_start), ("window_end", unit.window_end))]
+    rules += [(f"flag {name}:", expression) for name, expression in framework.flags.items()]
+    rules += [(f"tally {name}: count_where", tally["count_where"]) for name, tally in framework.tallies.items()]
+    for indicator in framework.indicators:
+        rules += [(f"indicator {indicator.id}: {field_name}", rule)
+                  for field_name, rule in (("applicable", indicator.applicable), ("met", indicator.met),
+                                           ("value", indicator.value)) if rule is not None]
+    return rules
+
+
 def check_sql(framework: Framework) -> None:
-    """Compile every indicator against an empty warehouse so a bad rule fails at load, by id."""
+    """Check every rule is an expression of the rule language, then compile every indicator against
+    an empty warehouse, so a bad rule fails at load, by id."""
     con = duckdb.connect(":memory:")
     try:
+        without_external_access(con)
+        for what, rule in framework_rules(framework):
+            check_rule(con, rule, what)
         con.execute(SCHEMA_SQL)
         try:
             con.execute(f"CREATE TEMP TABLE case_base AS {case_base_sql(framework)}", [None])
@@ -220,7 +343,7 @@ def case_base_sql(framework: Framework) -> str:
 def indicator_sql(indicator: Indicator, unit: Unit = CASE_UNIT) -> str:
     value = indicator.value or "NULL"
     return f"""
-        SELECT la_code, period, {unit.key}, '{indicator.id}' AS indicator_id,
+        SELECT la_code, period, {unit.key}, {quote(indicator.id)} AS indicator_id,
                applicable,
                CASE WHEN applicable THEN coalesce(({indicator.met}), false) END AS met,
                CASE WHEN applicable THEN {'value' if indicator.value else
@@ -232,8 +355,10 @@ def indicator_sql(indicator: Indicator, unit: Unit = CASE_UNIT) -> str:
 def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = None,
           fw: Framework | None = None) -> None:
     """(Re)compute case_indicators, case_domain_scores, indicator_rates and pack_scores for the given
-    packs, or for every pack, in one transaction."""
+    packs, or for every pack, in one transaction. The connection's database can no longer read
+    files once this has run (see `without_external_access`)."""
     fw = fw or framework()
+    without_external_access(con)
     keys = None if packs is None else [f"{la}|{period}" for la, period in packs]
     scope = PACK_SCOPE
     try:

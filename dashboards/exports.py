@@ -5,6 +5,7 @@ Suppressed values are `c`, not-applicable values `z`, as in DfE open data."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -54,14 +55,33 @@ def fill_exports(publication: Publication, folder: Path) -> list[str]:
     }
     written = []
     for name, frame in tables.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        write_csv(frame, folder / f"{name}.csv")
         frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(
             folder / f"{name}.parquet", index=False)
         written += [f"{name}.csv", f"{name}.parquet"]
-    pd.DataFrame(DICTIONARY, columns=["file", "column", "description"]).to_csv(
-        folder / "data_dictionary.csv", index=False)
+    write_csv(pd.DataFrame(DICTIONARY, columns=["file", "column", "description"]), folder / "data_dictionary.csv")
     (folder / "README.txt").write_text(README, encoding="utf-8")
     return written + ["data_dictionary.csv", "README.txt"]
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Every CSV the exports write goes through here: text from config (titles, questions, names)
+    could otherwise run as a formula when a researcher opens the file in a spreadsheet."""
+    frame.map(neutralised).to_csv(path, index=False)
+
+
+def neutralised(cell):
+    """A text cell a spreadsheet would read as a formula, with a ' in front so that it is read as
+    text; numbers (negative ones too, and numbers written as text) and the symbols c, x and z are
+    left as they are. Parquet files keep the original: their columns are typed, not formulas."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_START) and not NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
 
 
 def tidy_scores(publication: Publication) -> pd.DataFrame:

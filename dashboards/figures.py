@@ -9,6 +9,7 @@ visualisation guidance), and local authorities keep alphabetical order: a chart 
 from __future__ import annotations
 
 import base64
+import html
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -420,8 +421,14 @@ def embed(figure: go.Figure | dict, div_id: str) -> str:
     spec = plain_numbers(json.loads(pio.to_json(figure, validate=False)))
     # The house template is attached here, as plain JSON: setting it on each figure object is slow.
     spec["layout"]["template"] = house_template()
-    # "</" inside a script would end it early; JSON allows the escaped form.
-    data, layout, config = (json.dumps(part).replace("</", "<\\/") for part in (spec["data"], spec["layout"],
-                                                                                 PLOT_CONFIG))
-    return (f'<div id="{div_id}" class="chart"></div>\n'
-            f'<script>Plotly.newPlot("{div_id}", {data}, {layout}, {config});</script>')
+    data, layout, config, target = (script_json(part) for part in (spec["data"], spec["layout"], PLOT_CONFIG,
+                                                                     div_id))
+    return (f'<div id="{html.escape(div_id, quote=True)}" class="chart"></div>\n'
+            f'<script>Plotly.newPlot({target}, {data}, {layout}, {config});</script>')
+
+
+def script_json(value) -> str:
+    """`value` as JSON that is safe inside a <script> element: "</script>" or "<!--" in a title
+    would end the script or change how the page is parsed, so <, > and & are written as the
+    \\u escapes JSON allows (JavaScript reads them back as the same characters)."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

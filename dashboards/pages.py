@@ -8,6 +8,7 @@ Every count in a table goes through `shown` and carries class "num count"; every
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,6 +20,8 @@ from dashboards.figures import funnel_levels, level_label, percent, quarter_labe
 from dashboards.publication import PARTNERSHIP_CODE, Publication, partnership_name
 from dashboards.statistics import RUN_LENGTH, TREND_LENGTH
 
+# Every string from config or the warehouse goes through esc: quote=True (html.escape's default)
+# makes it safe inside attribute values as well as text.
 esc = html.escape
 PRACTICE = "PRACTICE"  # the domain code of the practice score in `scores`
 LABEL_ALL_LAS = 10  # name every point on a funnel plot when there are at most this many LAs
@@ -32,11 +35,18 @@ class Page:
 
 
 def indicator_file(indicator_id: str) -> str:
-    return f"indicator-{indicator_id}.html"
+    return f"indicator-{file_part(indicator_id)}.html"
 
 
 def la_file(la_code: str) -> str:
-    return f"la-{la_code}.html"
+    return f"la-{file_part(la_code)}.html"
+
+
+def file_part(name: str) -> str:
+    """`name` as part of a file name that is also a plain relative link: ids and codes are already
+    held to letters, digits, - and _ when loaded, but anything else is written as ~ and its hex
+    code, so that no name can reach another folder or need escaping in a URL."""
+    return re.sub(r"[^A-Za-z0-9_-]", lambda found: f"~{ord(found.group()):x}", str(name))
 
 
 # ---------------------------------------------------------------- table cells
@@ -98,7 +108,7 @@ def table(caption: str, headers: list[str], rows: list[list[Cell]]) -> str:
 
 def cell_html(cell: Cell, tag: str) -> str:
     scope = ' scope="row"' if tag == "th" else ""
-    css = f' class="{cell.css}"' if cell.css else ""
+    css = f' class="{esc(cell.css)}"' if cell.css else ""
     return f"<{tag}{scope}{css}>{cell.html}</{tag}>"
 
 
@@ -111,7 +121,7 @@ def chart(div_id: str, figure, label: str, summary: str, data_table: str) -> str
 
 
 def paragraph(words: str, css: str = "") -> str:
-    return f'<p class="{css}">{esc(words)}</p>' if css else f"<p>{esc(words)}</p>"
+    return f'<p class="{esc(css)}">{esc(words)}</p>' if css else f"<p>{esc(words)}</p>"
 
 
 def names_list(names: list[str]) -> str:
@@ -253,7 +263,7 @@ def scores_summary(pub: Publication, panels: int) -> str:
 
 def changes_section(pub: Publication) -> str:
     latest = pub.periods[-1]
-    parts = [f"<h2>What changed in {quarter_label(latest)}</h2>"]
+    parts = [f"<h2>What changed in {esc(quarter_label(latest))}</h2>"]
     if len(pub.periods) < 2:
         parts.append(paragraph("Only one quarter has been loaded so far, so there is no earlier quarter to "
                                "compare with yet."))
@@ -334,7 +344,7 @@ def latest_signals(pub: Publication, latest: str) -> str:
                     ["Indicator", "Area", "Rate", "Signal", "Rule"], rows) if rows
               else paragraph(f"No special-cause signals in {quarter_label(latest)}: every rate is within its "
                              "usual range."))
-    return f"<h3>Signals in {quarter_label(latest)}</h3>" + paragraph(words) + result
+    return f"<h3>Signals in {esc(quarter_label(latest))}</h3>" + paragraph(words) + result
 
 
 def sources_section(pub: Publication) -> str:
@@ -393,13 +403,13 @@ def indicator_links(pub: Publication) -> str:
             continue
         note = "" if spec.get("scored") else " (for context: not part of any score)"
         parts.append(f"<h3>{esc(spec['title'])}{esc(note)}</h3><ul class=\"links\">" + "".join(
-            f'<li><a href="{indicator_file(i.id)}">{esc(i.id)}: {esc(i.title)}</a></li>' for i in members)
+            f'<li><a href="{esc(indicator_file(i.id))}">{esc(i.id)}: {esc(i.title)}</a></li>' for i in members)
             + "</ul>")
     return "\n".join(parts)
 
 
 def la_links(las: list[tuple[str, str]]) -> str:
-    items = "".join(f'<li><a href="{la_file(code)}">{esc(name)} ({esc(code)})</a></li>' for code, name in las)
+    items = "".join(f'<li><a href="{esc(la_file(code))}">{esc(name)} ({esc(code)})</a></li>' for code, name in las)
     body = f'<ul class="links">{items}</ul>' if las else paragraph("No local authority has sent a pack yet.")
     return '<h2 id="local-authorities">Local authorities</h2><p>In alphabetical order.</p>' + body
 
@@ -423,10 +433,10 @@ def indicator_page(pub: Publication, indicator: Indicator) -> Page:
 def funnel_section(pub: Publication, indicator: Indicator) -> str:
     latest = pub.periods[-1]
     funnel = funnels(pub, latest)[indicator.id]
-    parts = [f"<h2>Local authorities in {quarter_label(latest)}</h2>",
+    parts = [f"<h2>Local authorities in {esc(quarter_label(latest))}</h2>",
              "<p>A funnel plot shows each local authority's rate against the number of cases it is based on. "
              "Rates from few cases vary more by chance, so the control limits widen to the left. A local "
-             f"authority outside the {level_label(funnel_levels()[-1])} limits is flagged for a closer look; "
+             f"authority outside the {esc(level_label(funnel_levels()[-1]))} limits is flagged for a closer look; "
              "the chart does not rank local authorities.</p>"]
     left_out = left_out_words(funnel)
     if funnel.target is None:
@@ -594,7 +604,7 @@ def la_rates_section(pub: Publication, code: str, name: str) -> str:
     latest = pub.periods[-1]
     fw = pub.framework
     frame = figures.la_comparison(pub.rates, code, latest, [i.id for i in fw.indicators], funnels(pub, latest))
-    heading = f"<h2>Rates in {quarter_label(latest)} against the partnership</h2>"
+    heading = f"<h2>Rates in {esc(quarter_label(latest))} against the partnership</h2>"
     if frame.empty:
         return heading + paragraph(f"No pack from {name} was loaded for {quarter_label(latest)}.")
     rows = []
@@ -703,11 +713,11 @@ def methods_page(pub: Publication) -> Page:
             continue
         parts.append(f"<h3>{esc(spec['title'])}</h3>")
         for indicator in members:
-            parts.append(f'<h4><a href="{indicator_file(indicator.id)}">{esc(indicator.id)}: '
+            parts.append(f'<h4><a href="{esc(indicator_file(indicator.id))}">{esc(indicator.id)}: '
                          f"{esc(indicator.title)}</a></h4>" + definition(pub, indicator))
-    parts += [STATISTICS_HTML.format(narrow=level_label(funnel_levels()[0]), wide=level_label(funnel_levels()[-1]),
-                                     run=RUN_LENGTH, trend=TREND_LENGTH),
-              DISCLOSURE_HTML.format(threshold=pub.limit), SYMBOLS_HTML, sources_list(pub)]
+    parts += [STATISTICS_HTML.format(narrow=esc(level_label(funnel_levels()[0])),
+                                     wide=esc(level_label(funnel_levels()[-1])), run=RUN_LENGTH, trend=TREND_LENGTH),
+              DISCLOSURE_HTML.format(threshold=esc(str(pub.limit))), SYMBOLS_HTML, sources_list(pub)]
     return Page("methods.html", "Methods and definitions", "\n".join(parts))
 
 

@@ -102,6 +102,10 @@ def render_site(publication: Publication, folder: Path) -> list[str]:
 
     def write(pages: list[Page]) -> None:
         for page in pages:
+            # File names are built from ids and codes (dashboards.pages.file_part); one that names
+            # another folder is refused rather than written there.
+            if Path(page.filename).name != page.filename or page.filename.startswith("."):
+                raise ValueError(f"page file name {page.filename!r} is not a plain file name")
             (folder / page.filename).write_text(render_page(page), encoding="utf-8")
             names.append(page.filename)
 
@@ -140,7 +144,7 @@ def draw_pages(las: list[tuple[str, str]] | None) -> list[Page]:
 
 def render_page(page: Page) -> str:
     """A page in the shared layout: header navigation, title, symbols legend, body."""
-    return PAGE.format(title=html.escape(page.title), style=STYLE, plotly=PLOTLY_JS, nav=nav(page.filename),
+    return PAGE.format(title=html.escape(page.title, quote=True), style=STYLE, plotly=PLOTLY_JS, nav=nav(page.filename),
                        legend=LEGEND, body=page.body)
 
 
