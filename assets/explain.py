@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from assets.scoring import PERIOD_END, PERIOD_START, TALLY_SOURCES, Framework, framework
+from assets.scoring import PERIOD_END, PERIOD_START, TALLY_SOURCES, Framework, framework, without_external_access
 
 ROW_COLUMNS = {
     "meetings": "source_row AS row, meeting_date AS date, meeting_type AS type, parent_invited AS invited, "
@@ -95,6 +95,7 @@ def names_in(expression: str, names) -> list[str]:
 def explain_case(con: duckdb.DuckDBPyConnection, la_code: str, period: str, case_key: str,
                  fw: Framework | None = None) -> CaseExplanation:
     fw = fw or framework()
+    without_external_access(con)  # the framework's rules run here too
     case = con.execute("SELECT * EXCLUDE (la_code, period, case_key) FROM cases "
                        "WHERE la_code = ? AND period = ? AND case_key = ?", [la_code, period, case_key]).df()
     if case.empty:

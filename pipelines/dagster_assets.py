@@ -77,8 +77,9 @@ def table_rows(counts: dict[str, int]) -> dg.MetadataValue:
         dg.AssetCheckSpec("rows_reconcile", asset="packs", blocking=True,
                           description="For every loaded pack, rows received = loaded + quarantined."),
         dg.AssetCheckSpec("quarantine_share", asset="packs", blocking=True,
-                          description="No pack of the run's partitions lost more than the share of its rows "
-                                      "to quarantine set in config/checks.yaml."),
+                          description="No loaded pack of the run's partitions lost more than the share of its "
+                                      "rows to quarantine set in config/checks.yaml (a pack over it is held "
+                                      "back at ingest, rejected alone)."),
         dg.AssetCheckSpec("contract_expectations", asset="packs", blocking=True,
                           description="Great Expectations suites from the contract over the cases, meetings and "
                                       "actions rows loaded in this run."),
