@@ -382,3 +382,10 @@ def test_a_workbook_of_random_bytes_is_a_plain_rejection(tmp_path):
     _, report = ingest(tmp_path, tmp_path / "inbox")
     outcome = only_outcome(report)
     assert outcome.rule == "unreadable" and "Excel workbook" in outcome.message
+
+
+def test_every_limit_is_explained_in_the_security_docs():
+    text = (Path(__file__).parents[1] / "docs" / "security.md").read_text()
+    for section, values in limits().items():
+        for name in values:
+            assert f"`{section}.{name}`" in text, f"{section}.{name} is not in docs/security.md"
