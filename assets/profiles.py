@@ -25,6 +25,7 @@ import yaml
 
 from assets.config import CONFIG_DIR, action_targets, contract, local_authorities
 from assets.reading import PackRejected, RawTable
+from assets.table_files import safe_column_label
 from checks.identifiers import identifier_kinds
 
 # Columns a table may carry besides the contract's: assets.standardise checks them against the pack
@@ -415,10 +416,11 @@ def apply_to_table(raw: RawTable, profile: Profile, keep_dropped: bool = False) 
     new_names = [renames.get(column, column) for column in frame.columns]
     for position, name in enumerate(new_names):
         if name in new_names[:position]:
-            first = frame.columns[new_names.index(name)]
+            first = safe_column_label(frame.columns[new_names.index(name)], new_names.index(name) + 1)
+            second = safe_column_label(frame.columns[position], position + 1)
             raise PackRejected(
                 "duplicate_column",
-                f"{raw.source_file}: columns '{first}' and '{frame.columns[position]}' would both become "
+                f"{raw.source_file}: columns {first} and {second} would both become "
                 f"'{name}' under mapping profile {profile.name}. Remove one of them from the export, or "
                 "correct the profile.", table, name)
     frame.columns = new_names

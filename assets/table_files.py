@@ -482,8 +482,10 @@ def sheet_reader(path: Path, title: str) -> Callable[[TableFile], Iterator[pa.Re
             physical, rows = 1, 0
             for row in values:
                 physical += 1
-                if physical > EXCEL_MAX_ROWS + 1:
-                    raise over_limit(f"{table_file.source_file} has", "rows", "rows_per_table", table=table_file.table)
+                if physical > EXCEL_MAX_ROWS:
+                    raise PackRejected("over_limit", f"{table_file.source_file} has more rows than an Excel sheet "
+                                       f"can hold ({EXCEL_MAX_ROWS:,}): it was not written by Excel. Save it again "
+                                       "from Excel, or send the table as CSV.", table_file.table)
                 written = next(formulas, ()) if formulas is not None else ()
                 uncalculated = [i for i, w in enumerate(written[:width]) if isinstance(w, str) and w.startswith("=")
                                 and (i >= len(row) or row[i] is None)]
