@@ -152,13 +152,19 @@ def waiting_for(holder: dict | None, database: Path | str, readers: bool = False
 
 
 def process_exists(pid: int) -> bool:
+    """Whether a process of this id is running here; one that has exited but not yet been waited
+    for by its parent (a zombie) has ended."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc here, or it has just gone
         return True
-    return True
+    return state != "Z"
 
 
 @contextmanager
