@@ -91,8 +91,8 @@ def fail_runs_of_ended_processes(instance: dg.DagsterInstance) -> list[dg.RunRec
     ended = [r for r in records if PID_TAG in r.dagster_run.tags and process_has_ended(r.dagster_run.tags)]
     for record in ended:
         run = record.dagster_run
-        instance.report_run_failed(run, message=f"The process that ran this run ({run.tags[PID_TAG]} on {host}) "
-                                                "ended before the run finished; marked failed by the next run.")
+        instance.report_run_failed(run, message=f"Process {run.tags[PID_TAG]} on {host}, which ran this run, ended "
+                                                "before the run finished; marked failed by the next run.")
         if instance.event_log_storage.supports_global_concurrency_limits:
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
     return ended
