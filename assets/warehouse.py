@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import json
+import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,11 +57,15 @@ def locked(database: Path | str, exclusive: bool = True, wait_message: Callable[
            timeout: float = 3600.0) -> Iterator[None]:
     """One writer at a time: DuckDB lets one process write a database file, so every writer holds an
     exclusive lock on `<database>.lock` (readers a shared one) and others wait their turn rather than
-    fail. The lock is released by the operating system if the process dies."""
+    fail. The lock is released by the operating system if the process dies.
+
+    A writer records in the lock file which process holds it and since when, so that one waiting can
+    say whom it waits for; it clears the record before letting go. Readers share the lock and never
+    write the file."""
     lock_path = Path(f"{database}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    with open(lock_path, "a+") as handle:
+    with open(lock_path, "a+", encoding="utf-8") as handle:
         started, told = time.monotonic(), False
         while True:
             try:
@@ -66,15 +73,98 @@ def locked(database: Path | str, exclusive: bool = True, wait_message: Callable[
                 break
             except BlockingIOError:
                 if not told and wait_message:
-                    wait_message(f"waiting for another run to finish with {database}")
+                    readers = exclusive and only_readers_hold(lock_path)
+                    wait_message(waiting_for(None if readers else read_lock_holder(handle), database, readers))
                     told = True
                 if time.monotonic() - started > timeout:
                     raise TimeoutError(f"{database} stayed locked by another run for {timeout:.0f} s") from None
                 time.sleep(0.2)
         try:
+            if exclusive:
+                record_lock_holder(handle)
             yield
         finally:
+            if exclusive:
+                rewrite_lock_file(handle, "")
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def record_lock_holder(handle) -> None:
+    """Write this process into the lock file as its holder; only the exclusive holder writes."""
+    rewrite_lock_file(handle, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                          "since": dt.datetime.now().isoformat(timespec="seconds")}) + "\n")
+
+
+def rewrite_lock_file(handle, text: str) -> None:
+    # The record only serves messages: a disk too full to take it must not stop the run.
+    try:
+        # The file is open for appending: once truncated, the write lands at its start.
+        handle.seek(0)
+        handle.truncate()
+        handle.write(text)
+        handle.flush()
+    except OSError:
+        pass
+
+
+def read_lock_holder(handle) -> dict | None:
+    """The holder recorded in the lock file, or None when there is none (a reader holds the lock, or
+    a writer has only just taken it)."""
+    try:
+        handle.seek(0)
+        holder = json.loads(handle.read() or "null")
+        if isinstance(holder, dict) and isinstance(holder.get("pid"), int):
+            holder["since"] = dt.datetime.fromisoformat(holder["since"]) if holder.get("since") else None
+            return holder
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
+def only_readers_hold(lock_path: Path) -> bool:
+    """Whether the lock is held shared only. Readers leave no record, so a record found while they
+    hold the lock is an old one, left by a writer that was killed."""
+    with open(lock_path, "a+") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return True
+
+
+def waiting_for(holder: dict | None, database: Path | str, readers: bool = False) -> str:
+    """What a run waiting for the lock tells the user, in plain words."""
+    if readers:
+        return f"waiting for a command reading {database} (an export or explain) to finish"
+    if holder is None:
+        return f"waiting for another run or command to finish with {database}"
+    since = holder["since"]
+    when = "" if since is None else f", writing since {since:%H:%M:%S}" if since.date() == dt.date.today() \
+        else f", writing since {since:%Y-%m-%d %H:%M}"
+    host = holder.get("host")
+    if host and host != socket.gethostname():
+        return f"waiting for another run (process {holder['pid']} on {host}{when}) to finish with {database}"
+    if process_exists(holder["pid"]):
+        return f"waiting for another run (process {holder['pid']}{when}) to finish with {database}"
+    return (f"waiting for {database}: the run that locked it (process {holder['pid']}{when}) has ended, but a "
+            "process it started still holds the lock; the wait ends when that process does")
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process of this id is running here; one that has exited but not yet been waited
+    for by its parent (a zombie) has ended."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc here, or it has just gone
+        return True
+    return state != "Z"
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     setup_progress_display()
+    # SIGTERM (kill, a service manager stopping the job, a terminal closing) stops a command the
+    # same orderly way as Ctrl-C: a transaction under way rolls back and the lock is let go. Dagster
+    # hands SIGTERM to whatever handles SIGINT while it executes a run, so this holds there too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -198,7 +203,7 @@ def cmd_demo(args) -> int:
     la_codes = sorted({p.name.split("_")[0] for p in packs})
     say(f"writing synthetic CIN census and SSDA903 returns into {home.statutory}")
     write_statutory(home.statutory, la_codes, seed=args.seed, progress=say)
-    run_pipeline(home)
+    run_pipeline(home, debug=args.debug)
     print(home.site / "index.html")
     return EXIT_OK
 
@@ -208,7 +213,7 @@ def cmd_run(args) -> int:
     inbox = (args.inbox or home.inbox).resolve()
     if not inbox.is_dir():
         raise UsageError(f"the inbox {inbox} does not exist or is not a folder.")
-    rejected = run_pipeline(home, inbox)
+    rejected = run_pipeline(home, inbox, debug=args.debug)
     print(home.site / "index.html")
     if rejected:
         print(f"{len(rejected)} pack(s) rejected: " + "; ".join(rejected), file=sys.stderr)
@@ -216,24 +221,34 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
+def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False) -> list[str]:
     """Run the audit job through Dagster over the inbox's packs with work to do; returns the packs
-    that stand rejected. Each pack is a partition; one run covers those with work to do."""
+    that stand rejected. Each pack is a partition; one run covers those with work to do. Earlier
+    runs of this command whose process was killed are marked failed first, and reported."""
     import dagster as dg
 
     from assets import warehouse
     from assets.ingest import inbox_state
-    from pipelines.partitions import execute_audit
+    from pipelines.partitions import ended_run_notice, execute_audit, fail_runs_of_ended_processes, was_interrupted
 
     inbox = inbox or home.inbox
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
-    # Two commands starting together on a new home would both create the instance's storage.
+    # Two commands starting together on a new home would both create the instance's storage, and
+    # would both mark the same dead run failed.
     with warehouse.locked(home.dagster_home / "instance", wait_message=say):
         instance = dg.DagsterInstance.get()
+        try:
+            for record in fail_runs_of_ended_processes(instance):
+                say(ended_run_notice(record))
+        except BaseException:
+            instance.dispose()
+            raise
     try:
-        result = execute_audit(instance, home.root, inbox, progress=say)
+        result = execute_audit(instance, home.root, inbox, progress=say, debug=debug)
     finally:
         instance.dispose()
+    if was_interrupted(result):
+        raise KeyboardInterrupt
     if not result.success:
         raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {failure_message(result)}")
     say(f"Dagster run {result.run_id[:8]} succeeded")

@@ -26,14 +26,14 @@ from pipelines.resources import AuditHomeResource, WarehouseResource, progress_f
 
 PACK_TABLE_KEYS = ["submissions", "cases", "meetings", "actions", "quarantine"]
 SCORE_TABLE_KEYS = ["case_indicators", "case_domain_scores", "indicator_rates", "pack_scores"]
-# Every asset that opens the warehouse is in the `warehouse` pool, limited to one at a time in
-# <home>/dagster/dagster.yaml: DuckDB has one writer per file.
-WAREHOUSE_POOL = "warehouse"
+# No Dagster concurrency pool: DuckDB has one writer per file, and WarehouseResource takes the file
+# lock of assets.warehouse.locked for that, which the operating system frees when a process dies. A
+# pool's slot is held in the instance's storage instead: a run killed while holding it keeps it, and
+# every later run would wait for it.
 # Single-run backfills over a range of pack partitions are what the command line and sensor rely on;
 # the parameter is marked beta on `@asset` only, and the warning would reach every user's terminal.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
-PER_PACK = {"partitions_def": pack_partitions, "backfill_policy": dg.BackfillPolicy.single_run(),
-            "pool": WAREHOUSE_POOL}
+PER_PACK = {"partitions_def": pack_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
 
 
 def row_counts(con, tables: list[str], keys: list[str]) -> dict[str, int]:
@@ -195,7 +195,6 @@ STATUTORY_TABLE_KEYS = ["statutory_submissions", "cin_children", "cin_episodes",
                         description="Statutory returns (CIN census, SSDA903 missing episodes), pseudonymised "
                                     "and degraded on the way in.")
            for key in STATUTORY_TABLE_KEYS],
-    pool=WAREHOUSE_POOL,
 )
 def statutory_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeResource,
                       warehouse: WarehouseResource):
@@ -221,7 +220,6 @@ def statutory_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeRe
                                                              "indicators."),
            dg.AssetSpec("statutory_rates", deps=STATUTORY_TABLE_KEYS, kinds={"duckdb"}, group_name="statutory",
                         description="Statutory indicator rates per LA and year, with Wilson intervals.")],
-    pool=WAREHOUSE_POOL,
 )
 def statutory_scoring(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Score every child in the statutory returns with config/statutory_indicators.yaml."""
@@ -240,7 +238,7 @@ def statutory_scoring(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "dagster/row_count": rate_rows, "dagster/column_schema": schemas["statutory_rates"], "preview": preview})
 
 
-@dg.asset(kinds={"duckdb"}, group_name="statutory", pool=WAREHOUSE_POOL)
+@dg.asset(kinds={"duckdb"}, group_name="statutory")
 def dfe_c3(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
     """DfE table C3 (factors at the end of assessment, 2018-2025) as published, tidy, with its
     suppression markers kept apart from the numbers: the national and regional benchmarks."""
@@ -258,7 +256,7 @@ def dfe_c3(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> N
 PUBLISHED_FROM = ["packs", "scored_packs", "statutory_rates", "dfe_c3"]
 
 
-@dg.asset(deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish", pool=WAREHOUSE_POOL)
+@dg.asset(deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish")
 def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource) -> None:
     """Open data under <home>/exports/: the published aggregates (suppressed) as CSV and Parquet in
     DfE's tidy layout, with a data dictionary."""
@@ -278,7 +276,7 @@ def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, wa
     })
 
 
-@dg.asset(deps=PUBLISHED_FROM, kinds={"html"}, group_name="publish", pool=WAREHOUSE_POOL)
+@dg.asset(deps=PUBLISHED_FROM, kinds={"html"}, group_name="publish")
 def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource) -> None:
     """The static dashboard site under <home>/site/: aggregates only, opens offline."""
     paths = audit_home.paths

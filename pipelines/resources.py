@@ -44,8 +44,9 @@ class AuditHomeResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(DuckDBResource):
-    """The DuckDB warehouse, one writer at a time across runs and processes (see assets.warehouse.locked).
-    The `warehouse` concurrency pool does the same for runs the Dagster daemon launches."""
+    """The DuckDB warehouse, one writer at a time across runs and processes, whoever launched them
+    (see assets.warehouse.locked). This lock is the only guarantee: the operating system releases it
+    when the process holding it dies, so a killed run never blocks the next one."""
 
     @contextmanager
     def get_connection(self):

@@ -14,15 +14,13 @@ KEY_FILE_ENV = "SAFEGUARDING_AUDIT_KEY_FILE"
 THRESHOLD_ENV = "SAFEGUARDING_AUDIT_SUPPRESSION_THRESHOLD"
 DEFAULT_HOME = "var"
 
-DAGSTER_YAML = """\
-# Written by safeguarding-audit. The command line and `dagster dev` share this instance.
+WRITTEN_BY = "# Written by safeguarding-audit."
+# No concurrency pools: one writer at a time comes from the warehouse's file lock, which the operating
+# system frees when a process dies; a pool slot held by a killed run would block every later run.
+DAGSTER_YAML = f"""\
+{WRITTEN_BY} The command line and `dagster dev` share this instance.
 telemetry:
   enabled: false
-# DuckDB allows one writing process per file: assets that open the warehouse share the
-# `warehouse` pool, and no pool runs more than one step at a time across runs.
-concurrency:
-  pools:
-    default_limit: 1
 """
 
 
@@ -64,10 +62,20 @@ class AuditHome:
         return self.root / "secret" / "case_key.secret"
 
     def prepare(self) -> AuditHome:
-        """Create the folders and the Dagster instance settings (telemetry off)."""
+        """Create the folders and the Dagster instance settings (telemetry off). Settings this
+        project wrote are brought up to date, so that a home made by an earlier version loses its
+        `warehouse` concurrency pool; settings someone wrote by hand are left as they are."""
         for folder in (self.root, self.inbox, self.dagster_home):
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            dagster_yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+        try:
+            current = dagster_yaml.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = None
+        if current is None or (current.startswith(WRITTEN_BY) and current != DAGSTER_YAML):
+            # Written beside it and renamed over it: a second command starting at the same moment
+            # reads either the old settings or the new, never half a file.
+            staged = dagster_yaml.with_name(f".dagster.yaml.{os.getpid()}")
+            staged.write_text(DAGSTER_YAML, encoding="utf-8")
+            staged.replace(dagster_yaml)
         return self
