@@ -257,14 +257,18 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False
 
 
 def failure_message(result) -> str:
-    """The first failed step's error, or the first failed check's name."""
-    for event in result.all_events:
-        if event.is_step_failure and getattr(event.event_specific_data, "error", None):
-            return event.event_specific_data.error.message.strip()
+    """In plain words: the first failed check's name, or else the step that failed and the error
+    that made it fail (Dagster wraps it; its own wrapper says nothing a user can act on)."""
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
             return f"the check {event.event_specific_data.check_name} on " \
                    f"{event.event_specific_data.asset_key.to_user_string()} failed"
+    for event in result.all_events:
+        if event.is_step_failure and getattr(event.event_specific_data, "error", None):
+            error = event.event_specific_data.error
+            while error.cause is not None:
+                error = error.cause
+            return f"the step {event.step_key} failed: {error.message.strip()}"
     return "see the run's log in the Dagster UI"
 
 

@@ -264,7 +264,8 @@ def exports(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, wa
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
         publication = build_publication(con, limit=audit_home.threshold)
-    written = write_exports(publication, paths.exports)
+        # Written while the warehouse lock is held: two runs never swap the same folder at once.
+        written = write_exports(publication, paths.exports)
     rates = tidy_export(publication)
     hidden = int((rates["numerator"] == "c").sum())
     context.add_output_metadata({
@@ -283,7 +284,8 @@ def site(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, wareh
     with warehouse.get_connection() as con:
         con.execute(warehouse_tables.SCHEMA_SQL)
         publication = build_publication(con, limit=audit_home.threshold)
-    pages = write_site(publication, paths.site)
+        # Written while the warehouse lock is held: two runs never swap the same folder at once.
+        pages = write_site(publication, paths.site)
     progress_for(context)(f"site written: {paths.site / 'index.html'}")
     practice = publication.scores[(publication.scores["domain"] == "PRACTICE")]
     latest = practice[practice["period"] == practice["period"].max()] if len(practice) else practice
