@@ -84,6 +84,12 @@ def uk_date(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.where(values != ""), format="%d/%m/%Y", errors="coerce").dt.date
 
 
+def known(date) -> bool:
+    """Whether a date from `uk_date` is there: a blank or invalid one is NaT, which is truthy and
+    cannot be compared with a date."""
+    return date is not None and not pd.isna(date)
+
+
 def whole_years(born: pd.Series, on: pd.Series) -> pd.Series:
     """Age in whole years on a date (birthday on that day counts)."""
     ages = [None if pd.isna(b) or pd.isna(o) else o.year - b.year - ((o.month, o.day) < (b.month, b.day))
@@ -115,9 +121,9 @@ def read_missing_return(folder: Path, secret: bytes) -> MissingReturn:
     quarantine(missing["MIS_START"] == "", "MIS_START", "required")
     quarantine(started.isna() & (missing["MIS_START"] != ""), "MIS_START", "type_date")
     quarantine(ended.isna() & (missing["MIS_END"] != ""), "MIS_END", "type_date")
-    quarantine(pd.Series([bool(e and s and e < s) for s, e in zip(started, ended, strict=True)],
+    quarantine(pd.Series([known(e) and known(s) and e < s for s, e in zip(started, ended, strict=True)],
                          index=missing.index), "MIS_END", "end_before_start")
-    quarantine(pd.Series([bool(s and not start <= s <= end) for s in started], index=missing.index),
+    quarantine(pd.Series([known(s) and not start <= s <= end for s in started], index=missing.index),
                "MIS_START", "outside_year")
     bad_rows = {row - 1 for row, *_ in problems}
     keep = ~missing.index.isin(bad_rows)
@@ -151,8 +157,8 @@ def children_in_care(folder: Path, la_code: str, year: int, secret: bytes) -> pd
         return pd.DataFrame(columns=columns)
     start, end = year_bounds(year)
     began, ceased = uk_date(episodes["DECOM"]), uk_date(episodes["DEC"])
-    open_in_year = [bool(b and b <= end and (c is None or pd.isna(c) or c >= start)) for b, c in zip(began, ceased,
-                                                                                                     strict=True)]
+    open_in_year = [known(b) and b <= end and (not known(c) or c >= start)
+                    for b, c in zip(began, ceased, strict=True)]
     children = sorted(set(episodes.loc[open_in_year, "CHILD"]) - {""})
     frame = pd.DataFrame({"child": children})
     header = read_table(folder, "header", required=False)
