@@ -86,20 +86,21 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
 
 
 def validate_statutory(path: Path) -> ValidationReport:
-    """A CIN census XML file or an SSDA903 folder, read as the pipeline would read it."""
-    from assets.statutory import read_return
+    """A CIN census XML file or an SSDA903 folder, read as the pipeline would read it (an error the
+    readers did not foresee is the same `unreadable` rejection as in a run)."""
+    from assets.statutory import read_or_reject
 
     kind = "cin_census" if path.suffix.lower() == ".xml" else "ssda903"
     report = ValidationReport(str(path), None, None, "valid")
     try:
-        la_code, period, tables, quarantine, rows_in = read_return(kind, path, secrets.token_bytes(32))
+        read = read_or_reject(kind, path, secrets.token_bytes(32))
     except PackRejected as error:
         report.status = "rejected"
         report.rejection = {"rule": error.rule, "message": error.message, "table": error.table,
                             "column": error.column}
         return report
-    report.la_code, report.period = la_code, period
-    for table, frame in tables.items():
+    report.la_code, report.period, quarantine = read.la_code, read.period, read.quarantine
+    for table, frame in read.tables.items():
         quarantined = int((quarantine["table_name"] == table).sum()) if len(quarantine) else 0
         report.counts[table] = {"rows": len(frame) + quarantined, "would_load": len(frame),
                                 "would_quarantine": quarantined}
