@@ -190,6 +190,18 @@ def ingest_statutory(con: duckdb.DuckDBPyConnection, folder: Path, secret: bytes
     return outcomes
 
 
+def rejected_returns(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
+    """The returns in the statutory inbox whose present content stands rejected (by name and content
+    hash), so that a run can say so. A rejected file that is later fixed or removed no longer counts."""
+    rejected = []
+    for _kind, path in discover_returns(folder):
+        status = con.execute("SELECT status FROM statutory_submissions WHERE source = ? AND content_sha256 = ? "
+                             "ORDER BY received_at DESC LIMIT 1", [path.name, content_sha256(path)]).fetchone()
+        if status and status[0] == "rejected":
+            rejected.append(path.name)
+    return rejected
+
+
 def load_return(con, kind: str, la_code: str, period: str, source: str, sha: str,
                 tables: dict[str, pd.DataFrame], quarantine: pd.DataFrame) -> None:
     """Replace everything held for this kind of return, LA and year, all or nothing."""

@@ -211,18 +211,20 @@ def cmd_run(args) -> int:
     rejected = run_pipeline(home, inbox)
     print(home.site / "index.html")
     if rejected:
-        print(f"{len(rejected)} pack(s) rejected: " + "; ".join(rejected), file=sys.stderr)
+        print(f"{len(rejected)} pack(s) or statutory return(s) rejected: " + "; ".join(rejected), file=sys.stderr)
         return EXIT_REJECTED
     return EXIT_OK
 
 
 def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
     """Run the audit job through Dagster over the inbox's packs with work to do; returns the packs
-    that stand rejected. Each pack is a partition; one run covers those with work to do."""
+    and statutory returns that stand rejected. Each pack is a partition; one run covers those with
+    work to do."""
     import dagster as dg
 
     from assets import warehouse
     from assets.ingest import inbox_state
+    from assets.statutory import rejected_returns
     from pipelines.partitions import execute_audit
 
     inbox = inbox or home.inbox
@@ -238,7 +240,7 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None) -> list[str]:
         raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {failure_message(result)}")
     say(f"Dagster run {result.run_id[:8]} succeeded")
     with warehouse.reading(home.warehouse) as con:
-        return inbox_state(con, inbox).rejected
+        return inbox_state(con, inbox).rejected + rejected_returns(con, home.statutory)
 
 
 def failure_message(result) -> str:
