@@ -1,11 +1,17 @@
 """Children in Need (CIN) census return: the DfE's XML file, read as a stream into four tables.
 
-`read_cin_census(path, secret)` reads one LA's CIN census XML with `xml.etree.ElementTree.iterparse`
-and clears each `Child` once it is read, so memory does not grow with the number of children in
-the file (only the output tables do). Which elements are read, their code lists, which are
-required, and how the layout changed between collection years (GenderCurrent up to the 2024
-census, Sex from the 2025 census, a PreProceedingsandFGDM block later) are data, in
-config/statutory/cin_census.yaml; this module is generic over that spec.
+`read_cin_census(path, secret)` reads one LA's CIN census XML as a stream: the file is fed in
+chunks to an `xml.etree.ElementTree.XMLParser` whose target builds one `Child` at a time, hands it
+to the reader and lets it go, so memory does not grow with the number of children in the file (only
+the output tables do). Nor can one child, or one element, take more than the limits of
+config/limits.yaml (section statutory) allow: the file's size, the depth of nesting, the text in one
+element, the attributes of one element and the elements in one Child are checked as the file is
+parsed, and a file over any of them is refused, naming the limit.
+
+Which elements are read, their code lists, which are required, and how the layout changed between
+collection years (GenderCurrent up to the 2024 census, Sex from the 2025 census, a
+PreProceedingsandFGDM block later) are data, in config/statutory/cin_census.yaml; this module is
+generic over that spec.
 
 The collection year is the year of the header's ReferenceDate (the census year ends 31 March),
 as the DfE names censuses and as the benchmark tables count years.
@@ -28,9 +34,11 @@ What is kept, degraded and dropped (the YAML marks every element with its `use`)
   previous plans, plan reviews, and the PreProceedingsandFGDM block.
 
 Problems are of two kinds.
-- The whole file is refused with `PackRejected` when it is not well-formed XML, is not a CIN census
-  (root element, Collection), names an LEA that is not in config/la_codes.csv, has no valid
-  ReferenceDate before its children, or belongs to another LA than the one expected.
+- The whole file is refused with `PackRejected` when it is not well-formed XML, declares an encoding
+  that cannot be read, has a DOCTYPE (which could declare entities: none is ever expanded or
+  fetched), is over a limit, is not a CIN census (root element, Collection), names an LEA that is
+  not in config/la_codes.csv, has no valid ReferenceDate before its children, or belongs to another
+  LA than the one expected.
 - Anything else is quarantined, one row per problem: the child's position in the file (row 0 is
   the header), the table (cin_children, cin_episodes, cin_assessments, cin_cp_plans, the warehouse
   tables of the four frames, or cin_header), the XML element and the rule, with a plain-English
@@ -46,15 +54,19 @@ import csv
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from xml.parsers import expat
 
 import pandas as pd
 
+from assets import config
 from assets.config import CONFIG_DIR, load_yaml
 from assets.reading import PackRejected
 from assets.standardise import case_key
+from assets.statutory import statutory_rejection
 
 SPEC_FILE = "statutory/cin_census.yaml"
 DATE = "datetime64[us]"
@@ -68,6 +80,7 @@ ASSESSMENT_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key":
                       "start_date": DATE, "authorisation_date": DATE, "factors": "object"}
 CP_PLAN_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "episode": "int64",
                    "start_date": DATE, "end_date": DATE, "initial_category": "str", "latest_category": "str"}
+READ_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
 QUARANTINE_COLUMNS = {"la_code": "str", "period": "str", "source_file": "str", "table_name": "str",
                       "row_number": "int64", "column_name": "str", "rule": "str", "message": "str"}
 
@@ -86,6 +99,9 @@ class CinReturn:
     assessments: pd.DataFrame  # ... child_key, episode, start_date, authorisation_date, factors
     cp_plans: pd.DataFrame     # ... child_key, episode, start_date, end_date, initial_category, latest_category
     quarantine: pd.DataFrame   # la_code, period, source_file, table_name, row_number, column_name, rule, message
+    # Blocks read per table (Child, CINdetails, Assessments, ChildProtectionPlans), loaded or not:
+    # a problem may leave a value out and the row still loads, so quarantine rows do not count rows.
+    rows_read: dict[str, int] = field(default_factory=dict)
 
 
 @cache
@@ -197,6 +213,97 @@ def whole_years(born: dt.date, on: dt.date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
+# --- the parser's target -----------------------------------------------------------------------
+
+READ_CHUNK_BYTES = 1 << 20  # fed to the parser at a time
+
+
+class _BoundedTarget:
+    """What the XML parser calls as it reads. Builds elements (with ET.TreeBuilder) only for the
+    Header and for one Child at a time, hands each to the reader when it ends and keeps nothing of
+    it, so memory does not grow with the number of children; and refuses the file as soon as it goes
+    over a limit of config/limits.yaml (statutory), before the part over the limit is held: depth
+    and attributes when an element starts, elements when one more starts inside a Child, and text as
+    each piece of it arrives, before the pieces are joined."""
+
+    def __init__(self, reader: _Reader, limits: dict):
+        self.reader = reader
+        self.max_depth = limits["xml_depth"]
+        self.max_attributes = limits["xml_attributes"]
+        self.max_text = limits["xml_text_chars"]
+        self.max_elements = limits["xml_elements_per_child"]
+        self.root = spec()["root"]
+        self.open: list[str] = []        # tags of the open elements, outermost first
+        self.text_chars: list[int] = []  # characters of text so far directly inside each of them
+        self.builder: ET.TreeBuilder | None = None  # while inside the Header or a Child
+        self.block_depth = 0             # the depth of that Header or Child
+        self.elements = 0                # elements in it so far, itself included
+        self.children = 0                # Child elements so far: the position of each in the file
+        self.events = 0                  # calls so far, so that the feeder can tell the parser is holding
+        self.started = False             # whether the first element has started
+
+    def start(self, tag: str, attrs: dict) -> None:
+        self.events += 1
+        self.started = True
+        depth = len(self.open) + 1
+        if depth > self.max_depth:
+            raise self.reader.over_limit("xml_depth")
+        if len(attrs) > self.max_attributes:
+            raise self.reader.over_limit("xml_attributes")
+        if depth <= 3:  # Message, its Header and Children, and each Child: where the layout is checked
+            self.open_block(_local(tag), depth)
+        self.open.append(tag)
+        self.text_chars.append(0)
+        if self.builder is not None:
+            self.elements += 1
+            if self.elements > self.max_elements:
+                raise self.reader.over_limit("xml_elements_per_child", block=_local(self.open[self.block_depth - 1]))
+            self.builder.start(tag, attrs)
+
+    def open_block(self, name: str, depth: int) -> None:
+        """Check an element of the outer layout, and start building when it is the Header or a Child."""
+        if depth == 1 and name != self.root:
+            raise self.reader.reject("not_cin_census", f"this is not a CIN census return: the root element "
+                                     f"must be {self.root}.")
+        if depth == 2 and name not in ("Header", "Children"):
+            raise self.reader.reject("not_cin_census", f"this is not a CIN census return: {self.root} may "
+                                     "hold only Header and Children.")
+        if self.builder is None and ((name == "Header" and depth == 2)
+                                     or (name == "Child" and depth == 3 and _local(self.open[1]) == "Children")):
+            self.builder, self.block_depth, self.elements = ET.TreeBuilder(), depth, 0
+
+    def data(self, text: str) -> None:
+        self.events += 1
+        if self.builder is None:
+            return  # text directly in Message or Children (the file's indentation) is not kept
+        self.text_chars[-1] += len(text)
+        if self.text_chars[-1] > self.max_text:
+            raise self.reader.over_limit("xml_text_chars")
+        self.builder.data(text)
+
+    def end(self, tag: str) -> None:
+        self.events += 1
+        self.open.pop()
+        self.text_chars.pop()
+        if self.builder is None:
+            return
+        elem = self.builder.end(tag)
+        if len(self.open) < self.block_depth:  # the Header or Child itself has ended
+            self.builder = None  # and with it the only reference to its elements
+            if self.block_depth == 2:
+                self.reader.header_ended(elem)
+            else:
+                self.children += 1
+                self.reader.child_ended(elem, self.children)
+
+    def doctype(self, name, pubid, system) -> None:
+        # Called where the declaration starts, before any entity in it is declared.
+        raise self.reader.rejection("doctype")
+
+    def close(self) -> None:
+        return None
+
+
 # --- the reader --------------------------------------------------------------------------------
 
 class _Reader:
@@ -212,57 +319,68 @@ class _Reader:
         self.assessments: list[dict] = []
         self.cp_plans: list[dict] = []
         self.keys_seen: set[str] = set()
+        self.rows_read: Counter[str] = Counter()  # warehouse table -> blocks read for it, loaded or not
+        self.limits = config.limits()["statutory"]
 
     # file level
 
     def reject(self, rule: str, message: str, column: str | None = None) -> PackRejected:
         return PackRejected(rule, f"{self.name}: {message}", "cin_census", column)
 
+    def rejection(self, name: str, column: str | None = None, **values) -> PackRejected:
+        """A rejection whose message is in config/rules.yaml (statutory_rejections)."""
+        return statutory_rejection(name, self.name, "cin_census", column, **values)
+
+    def over_limit(self, setting: str, **values) -> PackRejected:
+        return self.rejection("over_limit", setting=setting, limit=self.limits[setting], **values)
+
     def read(self) -> CinReturn:
+        if self.path.stat().st_size > self.limits["xml_file_bytes"]:
+            raise self.over_limit("xml_file_bytes")
+        target = _BoundedTarget(self, self.limits)
+        parser = ET.XMLParser(target=target)
+        # The parser holds a tag, comment or processing instruction whole until it ends, reporting
+        # nothing (text, by contrast, is reported as it arrives); so the bytes fed without any event
+        # are bounded by what an element with the most attributes allowed, each as long as the
+        # longest text allowed, could take. The count is checked once a chunk, so chunks a quarter
+        # of the bound keep what the parser holds close to it.
+        most_silent = (self.limits["xml_attributes"] + 1) * self.limits["xml_text_chars"]
+        chunk_bytes = max(1, min(READ_CHUNK_BYTES, most_silent // 4))
+        silent = 0
         try:
             with open(self.path, "rb") as handle:
-                self.stream(handle)
+                for chunk in iter(lambda: handle.read(chunk_bytes), b""):
+                    events = target.events
+                    parser.feed(chunk)
+                    silent = silent + len(chunk) if target.events == events else 0
+                    if silent > most_silent:
+                        raise self.rejection("tag_too_long", limit=most_silent)
+            parser.close()
         except ET.ParseError as error:
-            raise self.reject("not_well_formed", f"the file is not well-formed XML ({error}). Export it again "
-                              "from the case management system; nothing in it was loaded.") from error
+            # The parser's own message, by its code: never the text of the error, which could quote the file.
+            line, char = error.position
+            raise self.rejection("not_well_formed", error=expat.errors.messages.get(error.code, "a syntax error"),
+                                 line=line, char=char + 1) from None
+        except (LookupError, ValueError):  # UnicodeError is a ValueError
+            # Before the first element, these come from the parser looking up the encoding the
+            # XML declaration names; later, they are the reader's own and go on up.
+            if target.started:
+                raise
+            raise self.rejection("encoding") from None
         if self.reference_date is None:
             raise self.reject("missing_reference_date", "the file has no Header with a ReferenceDate.",
                               "ReferenceDate")
         return self.result()
 
-    def stream(self, handle) -> None:
-        """Parse element by element; each Child is read when it ends, then cleared away."""
-        root_name = spec()["root"]
-        stack: list[str] = []  # names of the open elements
-        children_elem = None
-        position = 0
-        for event, elem in ET.iterparse(handle, events=("start", "end")):
-            if event == "start":
-                tag = _local(elem.tag)
-                if not stack and tag != root_name:
-                    raise self.reject("not_cin_census", f"this is not a CIN census return: the root element "
-                                      f"must be {root_name}.")
-                if stack == [root_name] and tag == "Children":
-                    children_elem = elem
-                stack.append(tag)
-                continue
-            tag = stack.pop()
-            if len(stack) == 1:  # a direct child of Message
-                if tag == "Header":
-                    if self.reference_date is None:
-                        self.read_header(elem)
-                elif tag != "Children":
-                    raise self.reject("not_cin_census", f"this is not a CIN census return: {root_name} may "
-                                      "hold only Header and Children.")
-                elem.clear()
-            elif len(stack) == 2 and stack[1] == "Children":
-                if tag == "Child":
-                    if self.reference_date is None:
-                        raise self.reject("missing_reference_date", "the Header, with its ReferenceDate, must "
-                                          "come before the children.", "ReferenceDate")
-                    position += 1
-                    self.read_child(elem, position)
-                children_elem.clear()  # the child is read: let it go
+    def header_ended(self, header: ET.Element) -> None:
+        if self.reference_date is None:  # a second Header is ignored
+            self.read_header(header)
+
+    def child_ended(self, child: ET.Element, position: int) -> None:
+        if self.reference_date is None:
+            raise self.reject("missing_reference_date", "the Header, with its ReferenceDate, must come before "
+                              "the children.", "ReferenceDate")
+        self.read_child(child, position)
 
     def read_header(self, header: ET.Element) -> None:
         elements = spec()["header"]["elements"]
@@ -299,15 +417,17 @@ class _Reader:
                               text["message"].format(**values) + " " + text["fix"].format(**values)))
 
     def stray_text(self, elem: ET.Element, table: str, row: int) -> None:
-        """Text between elements (mixed content) is ignored and reported, once per block."""
-        tag = _local(elem.tag)
-        section = _sections().get(tag)
-        table = section.table if section and section.table else table
-        if len(elem) and (_text(elem) or any((sub.tail or "").strip() for sub in elem)):
-            self.problem(table, row, tag, "stray_text", tag)
-        for sub in elem:
-            if len(sub):
-                self.stray_text(sub, table, row)
+        """Text between elements (mixed content) is ignored and reported, once per block, in document
+        order. Walked with a list rather than by recursion, so no nesting can exhaust the stack."""
+        pending = [(elem, table)]
+        while pending:
+            elem, table = pending.pop()
+            tag = _local(elem.tag)
+            section = _sections().get(tag)
+            table = section.table if section and section.table else table
+            if len(elem) and (_text(elem) or any((sub.tail or "").strip() for sub in elem)):
+                self.problem(table, row, tag, "stray_text", tag)
+            pending.extend((sub, table) for sub in reversed(elem) if len(sub))
 
     def read_block(self, elem: ET.Element, section: _Section, row: int) -> dict:
         """The output values of one block's elements, each checked against its spec."""
@@ -408,6 +528,8 @@ class _Reader:
                 blocks.setdefault(tag, []).append(sub)
             else:
                 self.problem(table, row, tag, "unknown_element", "Child")
+        self.rows_read[table] += 1
+        self.rows_read[sections["CINdetails"].table] += len(blocks.get("CINdetails", []))
         for block in child_section.blocks_required:
             if block not in blocks:
                 self.problem(sections[block].table or table, row, block, "required", "Child")
@@ -425,6 +547,7 @@ class _Reader:
                 section = sections.get(_local(sub.tag))
                 if section is None or not section.used or _local(sub.tag) not in sections["CINdetails"].sub_blocks:
                     continue  # read but not used (CIN plans, section 47, pre-proceedings)
+                self.rows_read[section.table] += 1
                 record = self.read_block(sub, section, row)
                 key_output = section.elements[section.key]["output"]
                 if record.get(key_output) is None:
@@ -470,6 +593,7 @@ class _Reader:
             assessments=_frame(self.assessments, ASSESSMENT_COLUMNS),
             cp_plans=_frame(self.cp_plans, CP_PLAN_COLUMNS),
             quarantine=_frame(quarantine, QUARANTINE_COLUMNS),
+            rows_read={name: self.rows_read[name] for name in READ_TABLES},
         )
 
 

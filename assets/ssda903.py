@@ -10,7 +10,12 @@ What is kept, degraded and dropped on the way in (config/statutory/ssda903.yaml 
 - DOB becomes age in whole years at the start of each missing episode (and at the year end for
   children in care); the date itself is dropped;
 - every other column (UPN, postcodes, mother's details, placement URNs...) is dropped unread.
-Invalid values are quarantined per rule, with the row number and column, never the value."""
+Invalid values are quarantined per rule, with the row number and column, never the value.
+
+A return is rejected as a whole (nothing from it loads) when missing.csv is absent, when a file is
+over the size limit (config/limits.yaml statutory.csv_file_bytes), cannot be read as CSV, holds a
+value longer than statutory.field_chars, or lacks a column the spec lists: every listed column is
+read, so a file without one (say DOB) could not be used."""
 
 from __future__ import annotations
 
@@ -20,10 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from assets import config
 from assets.config import load_yaml, local_authorities
 from assets.reading import PackRejected, read_csv_text
 from assets.standardise import case_key
+from assets.statutory import error_type, statutory_rejection
 
 FOLDER_NAME = re.compile(r"^(?P<la_code>[A-Za-z0-9]{9})_(?P<year>\d{4})_ssda903$", re.I)
 
@@ -61,27 +70,65 @@ def identify(path: Path) -> tuple[str, int]:
 
 
 def read_table(folder: Path, name: str, required: bool) -> pd.DataFrame | None:
+    """One CSV of the return, only the columns config/statutory/ssda903.yaml lists, every value as
+    trimmed text. Raises PackRejected, naming the file, when it is missing (and `required`), too large,
+    unreadable, lacks a listed column or holds a value over the length limit."""
     file = next((f for f in folder.iterdir() if f.name.lower() == f"{name}.csv"), None)
     if file is None:
         if required:
             raise PackRejected("missing_table", f"{folder.name}: no {name}.csv.", name)
         return None
+    shown = f"{folder.name}/{file.name}"
+    limits = config.limits()["statutory"]
+    if file.stat().st_size > limits["csv_file_bytes"]:
+        raise statutory_rejection("over_limit", shown, name, setting="csv_file_bytes",
+                                  limit=limits["csv_file_bytes"])
     try:
-        frame = read_csv_text(file.read_bytes()).to_pandas()
+        table = read_csv_text(file.read_bytes())
     except PackRejected as error:
-        raise PackRejected(error.rule, f"{file.name}: {error.message}", name) from error
-    frame.columns = [str(c).strip().upper() for c in frame.columns]
+        raise PackRejected(error.rule, f"{shown}: {error.message}", name) from error
+    except Exception as error:  # e.g. the csv module's own field limit; its text is not repeated
+        raise statutory_rejection("csv_unreadable", shown, name, error=error_type(error),
+                                  limit=limits["field_chars"]) from None
     wanted = spec()["tables"][name]["columns"]
-    missing = [c for c, column in wanted.items() if column.get("required") and c not in frame.columns]
+    names = [str(c).strip().upper() for c in table.column_names]
+    check_field_lengths(table, names, set(wanted), shown, name, limits["field_chars"])
+    # Every listed column is read below (and by the functions that use this table), so each must be there.
+    missing = [c for c in wanted if c not in names]
     if missing:
-        raise PackRejected("missing_column", f"{file.name}: required column {missing[0]} is missing.", name,
-                           missing[0])
-    # Only the columns the spec keeps are ever looked at: the rest (UPN, postcodes...) are dropped here.
-    return frame[[c for c in wanted if c in frame.columns]].astype(str).apply(lambda s: s.str.strip())
+        raise statutory_rejection("missing_column", shown, name, missing[0], columns=", ".join(wanted))
+    # Only the columns the spec lists are ever looked at: the rest (UPN, postcodes...) are dropped here.
+    frame = table.select([names.index(c) for c in wanted]).to_pandas()
+    frame.columns = list(wanted)
+    return frame.astype(str).apply(lambda s: s.str.strip())
+
+
+def check_field_lengths(table: pa.Table, names: list[str], listed: set[str], shown: str, name: str,
+                        limit: int) -> None:
+    """Refuse the file when a header or a value is longer than `limit` characters. A column is named
+    when it is one the spec lists, otherwise by its position: a header could itself be anything."""
+    for index, header in enumerate(names):
+        column = header if header in listed else f"number {index + 1} (counting from 1)"
+        if len(header) > limit:
+            raise statutory_rejection("field_too_long", shown, name, where=f"the header row, column {column}",
+                                      limit=limit)
+        lengths = pc.utf8_length(table.column(index).cast(pa.string()))
+        over = pc.greater(lengths, limit)
+        if pc.any(over).as_py():
+            row = pc.index(over, True).as_py() + 1
+            raise statutory_rejection("field_too_long", shown, name, header if header in listed else None,
+                                      where=f"column {column}, row {row} (row 1 is the first after the header)",
+                                      limit=limit)
 
 
 def uk_date(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.where(values != ""), format="%d/%m/%Y", errors="coerce").dt.date
+
+
+def known(date) -> bool:
+    """Whether a date from `uk_date` is there: a blank or invalid one is NaT, which is truthy and
+    cannot be compared with a date."""
+    return date is not None and not pd.isna(date)
 
 
 def whole_years(born: pd.Series, on: pd.Series) -> pd.Series:
@@ -115,9 +162,9 @@ def read_missing_return(folder: Path, secret: bytes) -> MissingReturn:
     quarantine(missing["MIS_START"] == "", "MIS_START", "required")
     quarantine(started.isna() & (missing["MIS_START"] != ""), "MIS_START", "type_date")
     quarantine(ended.isna() & (missing["MIS_END"] != ""), "MIS_END", "type_date")
-    quarantine(pd.Series([bool(e and s and e < s) for s, e in zip(started, ended, strict=True)],
+    quarantine(pd.Series([known(e) and known(s) and e < s for s, e in zip(started, ended, strict=True)],
                          index=missing.index), "MIS_END", "end_before_start")
-    quarantine(pd.Series([bool(s and not start <= s <= end) for s in started], index=missing.index),
+    quarantine(pd.Series([known(s) and not start <= s <= end for s in started], index=missing.index),
                "MIS_START", "outside_year")
     bad_rows = {row - 1 for row, *_ in problems}
     keep = ~missing.index.isin(bad_rows)
@@ -151,8 +198,8 @@ def children_in_care(folder: Path, la_code: str, year: int, secret: bytes) -> pd
         return pd.DataFrame(columns=columns)
     start, end = year_bounds(year)
     began, ceased = uk_date(episodes["DECOM"]), uk_date(episodes["DEC"])
-    open_in_year = [bool(b and b <= end and (c is None or pd.isna(c) or c >= start)) for b, c in zip(began, ceased,
-                                                                                                     strict=True)]
+    open_in_year = [known(b) and b <= end and (not known(c) or c >= start)
+                    for b, c in zip(began, ceased, strict=True)]
     children = sorted(set(episodes.loc[open_in_year, "CHILD"]) - {""})
     frame = pd.DataFrame({"child": children})
     header = read_table(folder, "header", required=False)

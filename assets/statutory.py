@@ -5,7 +5,9 @@ engine as the audit framework.
 Files arrive in the statutory inbox (`<home>/statutory/` by default): CIN census XML files
 (any name; the LA and year come from the header) and SSDA903 folders `<LA code>_<YYYY>_ssda903/`.
 Each return is keyed by kind, LA and year and by its content hash: the same file again changes
-nothing; a new version replaces the old one in one transaction; a rejected one stores only why."""
+nothing; a new version replaces the old one in one transaction; a rejected one stores only why.
+A return that cannot be read, for whatever reason, is rejected on its own: the other returns and
+the rest of the run go on."""
 
 from __future__ import annotations
 
@@ -31,6 +33,37 @@ SSDA903_TABLES = ("ssda903_missing", "ssda903_children")
 @cache
 def statutory_framework() -> Framework:
     return parse_framework(load_yaml("statutory_indicators.yaml"))
+
+
+@cache
+def rejection_texts() -> dict:
+    """The messages of file-level rejections of statutory returns (config/rules.yaml)."""
+    return load_yaml("rules.yaml")["statutory_rejections"]
+
+
+def statutory_rejection(name: str, file: str, table: str | None = None, column: str | None = None,
+                        **values) -> PackRejected:
+    """The rejection `name` of config/rules.yaml statutory_rejections, for one file: its rule, and a
+    message that starts with the file's name and ends with what to do. `values` fill the message
+    (an over_limit rejection names its `setting` and `limit`); none may come from the file."""
+    text = rejection_texts()[name]
+    values = {"table": table, "column": column, **values}
+    if "limits" in text:
+        values["what"] = text["limits"][values["setting"]].format(**values)
+    return PackRejected(text["rule"], f"{file}: {text['message'].format(**values)} {text['fix'].format(**values)}",
+                        table, column)
+
+
+def error_type(error: BaseException) -> str:
+    """An error's type, as a message may name it (never its text, which can quote the file)."""
+    kind = type(error)
+    module = kind.__module__.lstrip("_")
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def unreadable(path: Path, error: BaseException) -> PackRejected:
+    """An unexpected error reading a return, as its rejection, naming only the error's type."""
+    return statutory_rejection("unreadable", path.name, error=error_type(error))
 
 
 @dataclass
@@ -60,8 +93,21 @@ def discover_returns(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def read_return(kind: str, path: Path, secret: bytes) -> tuple[str, str, dict[str, pd.DataFrame], pd.DataFrame, int]:
-    """Read one return: (la_code, period, tables, quarantine, rows received)."""
+@dataclass
+class ReturnRead:
+    """One return as read, before it is loaded."""
+
+    la_code: str
+    period: str
+    tables: dict[str, pd.DataFrame]  # warehouse table -> the rows that would load
+    quarantine: pd.DataFrame
+    rows_in: int  # children (CIN) or missing.csv rows (SSDA903) received
+    rows_read: dict[str, int]  # warehouse table -> rows read for it, loaded or not
+
+
+def read_return(kind: str, path: Path, secret: bytes) -> ReturnRead:
+    """Read one return. Raises PackRejected when it cannot be used; any other error is the reader's
+    to explain (see `unreadable`)."""
     if kind == "cin_census":
         from assets.cin_census import read_cin_census
 
@@ -72,14 +118,28 @@ def read_return(kind: str, path: Path, secret: bytes) -> tuple[str, str, dict[st
             "cin_assessments": cin.assessments, "cin_cp_plans": cin.cp_plans,
         }
         tables = {name: as_period(frame, period) for name, frame in tables.items()}
-        return cin.la_code, period, tables, cin.quarantine, len(cin.children)
+        return ReturnRead(cin.la_code, period, tables, cin.quarantine, cin.rows_read["cin_children"],
+                          dict(cin.rows_read))
     from assets.ssda903 import read_missing_return
 
     missing = read_missing_return(path, secret)
     period = str(missing.year)
     tables = {"ssda903_missing": as_period(missing.episodes, period),
               "ssda903_children": as_period(missing.children_in_care, period)}
-    return missing.la_code, period, tables, missing.quarantine, missing.rows_in
+    return ReturnRead(missing.la_code, period, tables, missing.quarantine, missing.rows_in,
+                      {"ssda903_missing": missing.rows_in, "ssda903_children": len(missing.children_in_care)})
+
+
+def read_or_reject(kind: str, path: Path, secret: bytes) -> ReturnRead:
+    """`read_return`, with any error the readers did not foresee made the return's `unreadable`
+    rejection, so that one odd file cannot stop the run (or `validate`) for every other."""
+    try:
+        return read_return(kind, path, secret)
+    except PackRejected:
+        raise
+    except Exception as error:
+        # from None: the error's own text, which can quote the file, goes nowhere.
+        raise unreadable(path, error) from None
 
 
 def as_period(frame: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -115,17 +175,31 @@ def ingest_statutory(con: duckdb.DuckDBPyConnection, folder: Path, secret: bytes
             outcomes.append(StatutoryOutcome(path.name, kind, None, None, "unchanged"))
             continue
         try:
-            la_code, period, tables, quarantine, rows_in = read_return(kind, path, secret)
+            read = read_or_reject(kind, path, secret)
         except PackRejected as error:
             record(con, kind, None, None, path.name, sha, "rejected", 0, 0, error.message, error.rule)
             outcomes.append(StatutoryOutcome(path.name, kind, None, None, "rejected", message=error.message))
             progress(f"{path.name}: REJECTED ({error.rule}) {error.message}")
             continue
-        load_return(con, kind, la_code, period, path.name, sha, tables, quarantine)
-        loaded = sum(len(f) for f in tables.values())
-        outcomes.append(StatutoryOutcome(path.name, kind, la_code, period, "loaded", loaded, len(quarantine)))
-        progress(f"{path.name}: {kind} {la_code} {period}, {rows_in} row(s) read, {len(quarantine)} quarantined")
+        load_return(con, kind, read.la_code, read.period, path.name, sha, read.tables, read.quarantine)
+        loaded = sum(len(f) for f in read.tables.values())
+        outcomes.append(StatutoryOutcome(path.name, kind, read.la_code, read.period, "loaded", loaded,
+                                         len(read.quarantine)))
+        progress(f"{path.name}: {kind} {read.la_code} {read.period}, {read.rows_in} row(s) read, "
+                 f"{len(read.quarantine)} problem(s) quarantined")
     return outcomes
+
+
+def rejected_returns(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
+    """The returns in the statutory inbox whose present content stands rejected (by name and content
+    hash), so that a run can say so. A rejected file that is later fixed or removed no longer counts."""
+    rejected = []
+    for _kind, path in discover_returns(folder):
+        status = con.execute("SELECT status FROM statutory_submissions WHERE source = ? AND content_sha256 = ? "
+                             "ORDER BY received_at DESC LIMIT 1", [path.name, content_sha256(path)]).fetchone()
+        if status and status[0] == "rejected":
+            rejected.append(path.name)
+    return rejected
 
 
 def load_return(con, kind: str, la_code: str, period: str, source: str, sha: str,

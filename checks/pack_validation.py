@@ -15,6 +15,7 @@ from assets.ingest import prepare_pack
 from assets.reading import TABLES, PackRejected, open_pack
 
 EXIT_VALID, EXIT_QUARANTINE, EXIT_REJECTED = 0, 1, 2
+KIND_NAMES = {"pack": "Pack", "cin_census": "CIN census return", "ssda903": "SSDA903 return"}
 
 
 @dataclass
@@ -27,6 +28,10 @@ class ValidationReport:
     counts: dict = field(default_factory=dict)
     problems: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # pack | cin_census | ssda903. A statutory return's counts also give, per table, the number of
+    # `problems`: rows, would_load and would_quarantine count rows, and one row can have several
+    # problems, or (CIN) a problem that only leaves out a value while the row still loads.
+    kind: str = "pack"
 
     @property
     def exit_code(self) -> int:
@@ -36,20 +41,39 @@ class ValidationReport:
         return json.dumps({**asdict(self), "exit_code": self.exit_code}, indent=2)
 
     def to_text(self) -> str:
-        lines = [f"Pack {self.path} ({self.la_code or '?'} {self.period or '?'}): {self.status.upper()}"]
+        name = KIND_NAMES[self.kind]
+        lines = [f"{name} {self.path} ({self.la_code or '?'} {self.period or '?'}): {self.status.upper()}"]
         if self.rejection:
             lines.append(f"  Rejected [{self.rejection['rule']}]: {self.rejection['message']}")
-            lines.append("  Nothing from this pack would be stored.")
+            lines.append(f"  Nothing from this {'pack' if self.kind == 'pack' else 'return'} would be stored.")
         for table, count in self.counts.items():
-            lines.append(f"  {table}: {count['rows']} row(s); {count['would_load']} would load, "
-                         f"{count['would_quarantine']} would be quarantined")
+            if "problems" in count:
+                lines.append(f"  {table}: {count['rows']} row(s) read; {count['would_load']} would load, "
+                             f"{count['would_quarantine']} would not load (quarantined); "
+                             f"{count['problems']} problem(s) found")
+            else:
+                lines.append(f"  {table}: {count['rows']} row(s); {count['would_load']} would load, "
+                             f"{count['would_quarantine']} would be quarantined")
         if self.problems:
-            lines.append("  Rows that would be quarantined:")
+            if self.kind == "pack":
+                lines.append("  Rows that would be quarantined:")
+            else:
+                lines.append("  Problems found (one a line; a row can have several):")
             for p in self.problems:
-                lines.append(f"    {p['source_file']} row {p['row_number']}, column {p['column_name']} "
+                lines.append(f"    {p['source_file']} {self.where(p)}, {self.element_word} {p['column_name']} "
                              f"[{p['rule']}]: {p['message']}")
         lines.extend(f"  Note: {note}" for note in self.notes)
         return "\n".join(lines)
+
+    @property
+    def element_word(self) -> str:
+        return "element" if self.kind == "cin_census" else "column"
+
+    def where(self, problem: dict) -> str:
+        """Where a problem is, in the file's own terms: a CIN census counts its Child elements."""
+        if self.kind != "cin_census":
+            return f"row {problem['row_number']}"
+        return "Header" if problem["row_number"] == 0 else f"Child {problem['row_number']}"
 
 
 def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
@@ -86,28 +110,38 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
 
 
 def validate_statutory(path: Path) -> ValidationReport:
-    """A CIN census XML file or an SSDA903 folder, read as the pipeline would read it."""
-    from assets.statutory import read_return
+    """A CIN census XML file or an SSDA903 folder, read as the pipeline would read it (an error the
+    readers did not foresee is the same `unreadable` rejection as in a run)."""
+    from assets.statutory import read_or_reject
 
     kind = "cin_census" if path.suffix.lower() == ".xml" else "ssda903"
-    report = ValidationReport(str(path), None, None, "valid")
+    report = ValidationReport(str(path), None, None, "valid", kind=kind)
     try:
-        la_code, period, tables, quarantine, rows_in = read_return(kind, path, secrets.token_bytes(32))
+        read = read_or_reject(kind, path, secrets.token_bytes(32))
     except PackRejected as error:
         report.status = "rejected"
         report.rejection = {"rule": error.rule, "message": error.message, "table": error.table,
                             "column": error.column}
         return report
-    report.la_code, report.period = la_code, period
-    for table, frame in tables.items():
-        quarantined = int((quarantine["table_name"] == table).sum()) if len(quarantine) else 0
-        report.counts[table] = {"rows": len(frame) + quarantined, "would_load": len(frame),
-                                "would_quarantine": quarantined}
+    report.la_code, report.period = read.la_code, read.period
+    quarantine = read.quarantine
+    for table, frame in read.tables.items():
+        problems = quarantine[quarantine["table_name"] == table]
+        rows = read.rows_read[table]
+        # SSDA903: a row with any problem is not loaded, and is counted once however many it has.
+        # CIN: a problem may only leave out a value, so the rows not loaded are those read but not loaded.
+        not_loaded = problems["row_number"].nunique() if kind == "ssda903" else rows - len(frame)
+        report.counts[table] = {"rows": int(rows), "would_load": len(frame), "would_quarantine": int(not_loaded),
+                                "problems": len(problems)}
     report.problems = [
         {k: (int(v) if k == "row_number" else v) for k, v in row.items()
          if k in ("source_file", "table_name", "row_number", "column_name", "rule", "message")}
         for row in quarantine.to_dict("records")
     ]
+    if kind == "cin_census":
+        report.notes.append("A problem that leaves out one value (an unknown code, an invalid date) is reported, "
+                            "but its row still loads; a row counts as quarantined only when it would not load. "
+                            "Problems are placed by Child: Child 3 is the third Child element in the file.")
     if report.problems:
         report.status = "quarantine"
     return report

@@ -216,19 +216,21 @@ def cmd_run(args) -> int:
     rejected = run_pipeline(home, inbox, debug=args.debug)
     print(home.site / "index.html")
     if rejected:
-        print(f"{len(rejected)} pack(s) rejected: " + "; ".join(rejected), file=sys.stderr)
+        print(f"{len(rejected)} pack(s) or statutory return(s) rejected: " + "; ".join(rejected), file=sys.stderr)
         return EXIT_REJECTED
     return EXIT_OK
 
 
 def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False) -> list[str]:
     """Run the audit job through Dagster over the inbox's packs with work to do; returns the packs
-    that stand rejected. Each pack is a partition; one run covers those with work to do. Earlier
-    runs of this command whose process was killed are marked failed first, and reported."""
+    and statutory returns that stand rejected. Each pack is a partition; one run covers those with
+    work to do. Earlier runs of this command whose process was killed are marked failed first, and
+    reported."""
     import dagster as dg
 
     from assets import warehouse
     from assets.ingest import inbox_state
+    from assets.statutory import rejected_returns
     from pipelines.partitions import ended_run_notice, execute_audit, fail_runs_of_ended_processes, was_interrupted
 
     inbox = inbox or home.inbox
@@ -253,7 +255,7 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False
         raise RuntimeError(f"the pipeline run {result.run_id[:8]} failed: {failure_message(result)}")
     say(f"Dagster run {result.run_id[:8]} succeeded")
     with warehouse.reading(home.warehouse) as con:
-        return inbox_state(con, inbox).rejected
+        return inbox_state(con, inbox).rejected + rejected_returns(con, home.statutory)
 
 
 def failure_message(result) -> str:
