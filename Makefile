@@ -7,7 +7,7 @@ HOME_DIR ?= var
 export DAGSTER_HOME ?= $(abspath $(HOME_DIR))/dagster
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test install browser dagster-ui validate-defs clean docs template bench
+.PHONY: demo test install browser dagster-ui validate-defs clean docs template bench bench-hostile
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,8 @@ template: $(STAMP)
 SCALE ?= 1
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py --scale $(SCALE)
+
+## Hostile inputs at full size (a 1 GiB CSV, workbook and XML bombs): time and peak memory of each
+bench-hostile: $(STAMP)
+	$(BIN)/python -m bench.hostile_packs
+	$(BIN)/python -m bench.hostile_statutory

@@ -118,10 +118,11 @@ def lea_codes() -> dict[str, str]:
                 for row in csv.DictReader(handle) if (row.get("old_la_code") or "").strip()}
 
 
-def read_cin_census(path: Path, secret: bytes, la_code: str | None = None) -> CinReturn:
+def read_cin_census(path: Path, secret: bytes, la_code: str | None = None, name: str | None = None) -> CinReturn:
     """Read one CIN census XML file. Raises PackRejected when the file as a whole cannot be used;
-    `la_code`, when given, is the LA the file must belong to."""
-    return _Reader(Path(path), secret, la_code.strip().upper() if la_code else None).read()
+    `la_code`, when given, is the LA the file must belong to; `name` is how the file is named in
+    messages and quarantine rows (default: its file name)."""
+    return _Reader(Path(path), secret, la_code.strip().upper() if la_code else None, name).read()
 
 
 # --- the spec, compiled ------------------------------------------------------------------------
@@ -307,9 +308,9 @@ class _BoundedTarget:
 # --- the reader --------------------------------------------------------------------------------
 
 class _Reader:
-    def __init__(self, path: Path, secret: bytes, expected_la: str | None):
+    def __init__(self, path: Path, secret: bytes, expected_la: str | None, name: str | None = None):
         self.path, self.secret, self.expected_la = path, secret, expected_la
-        self.name = path.name
+        self.name = name or path.name
         self.la_code: str | None = None
         self.reference_date: dt.date | None = None
         self.year = 0

@@ -366,9 +366,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, session: Session, packs: list[tup
     return outcomes
 
 
-def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None) -> StandardisedPack:
+def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None,
+                 problems_listed: int | None = None) -> StandardisedPack:
     """Identify, read, map, check and standardise one pack, storing nothing. Raises PackRejected.
-    The quarantine rows come back as a frame; the loadable rows are only counted."""
+    The first `problems_listed` quarantine rows (all by default) come back as a frame, and
+    `quarantine_rules` counts them all; the loadable rows are only counted."""
     profiles = open_pack_tables(pack, profile)
     with Session(secret) as session:
         intake = PackIntake(session)
@@ -379,8 +381,22 @@ def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None) -> Stan
             raise intake.identifier_rejection(pack, findings)
         batch = session.standardise([(pack_id, pack)])
         result = batch.packs[0]
-        result.quarantine = batch.rows("quarantine").read_all().drop_columns(["pack_id"]).to_pandas()
+        rows = batch.rows("quarantine")
+        listed = pa.Table.from_batches(first_rows(rows, problems_listed), schema=rows.schema)
+        result.quarantine = listed.drop_columns(["pack_id"]).to_pandas()
     return result
+
+
+def first_rows(stream: pa.RecordBatchReader, limit: int | None) -> list[pa.RecordBatch]:
+    """The first `limit` rows of a stream (all of them when `limit` is None), as batches."""
+    batches, taken = [], 0
+    for batch in stream:
+        if limit is not None and taken + batch.num_rows >= limit:
+            batches.append(batch.slice(0, limit - taken))
+            break
+        batches.append(batch)
+        taken += batch.num_rows
+    return batches
 
 
 def batch_summary(outcomes: list[PackOutcome]) -> str:

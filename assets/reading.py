@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,12 +150,14 @@ def discover_packs(inbox: Path) -> list[Path]:
     return sorted(found)
 
 
-def stored_name(path: Path) -> str:
-    """The entry's name when it is a pack name; otherwise 'unnamed folder' or 'unnamed workbook'
-    with the entry's inode number, which finds it (`ls -i`) without saying anything about it."""
-    if SAFE_PACK_NAME.match(path.name) and not path.name.startswith("."):
+def stored_name(path: Path, safe: Callable[[str], bool] | None = None) -> str:
+    """The entry's name when it is a pack name (or passes `safe`); otherwise 'unnamed folder',
+    'unnamed workbook', 'unnamed file' or 'unnamed link' with the entry's inode number, which finds
+    it (`ls -i`) without saying anything about it."""
+    if not path.name.startswith(".") and (safe or SAFE_PACK_NAME.match)(path.name):
         return path.name
-    kind = "link" if path.is_symlink() else ("folder" if path.is_dir() else "workbook")
+    kind = ("link" if path.is_symlink() else "folder" if path.is_dir()
+            else "workbook" if path.suffix.lower() == ".xlsx" else "file")
     return f"unnamed {kind} {os.lstat(path).st_ino}"
 
 

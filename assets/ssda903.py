@@ -61,7 +61,7 @@ def year_bounds(year: int) -> tuple[dt.date, dt.date]:
 def identify(path: Path) -> tuple[str, int]:
     match = FOLDER_NAME.match(path.name)
     if not match:
-        raise PackRejected("bad_pack_name", f"{path.name}: an SSDA903 return is a folder named "
+        raise PackRejected("bad_pack_name", "an inbox folder whose name is not an SSDA903 return's: it must be "
                            "<LA code>_<YYYY>_ssda903, for example E06000001_2025_ssda903.")
     la_code = match["la_code"].upper()
     if la_code not in local_authorities():

@@ -56,6 +56,7 @@ class StandardisedPack:
     rows_quarantined: dict[str, int] = field(default_factory=dict)
     dropped_columns: dict[str, list[str]] = field(default_factory=dict)
     quarantine_rules: dict[str, int] = field(default_factory=dict)  # rule -> rows it quarantined
+    quarantine_rows: int = 0  # rows of `quarantine`: one per quarantined row and rule broken
 
     @property
     def total_quarantined(self) -> int:
@@ -221,7 +222,7 @@ class Session:
         for pack_id, rule, rows in con.sql("SELECT pack_id, rule, count(DISTINCT (table_name, row_number)) "
                                            "FROM violations GROUP BY ALL ORDER BY 3 DESC, 2").fetchall():
             by_rule.setdefault(pack_id, {})[rule] = rows
-        loaded = {(pack_id, table): rows for table in TABLES for pack_id, rows in con.sql(
+        loaded = {(pack_id, table): rows for table in (*TABLES, "quarantine") for pack_id, rows in con.sql(
             f"SELECT pack_id, count(*) FROM out_{table} GROUP BY ALL").fetchall()}
         results = []
         for pack_id, pack in packs:
@@ -231,6 +232,7 @@ class Session:
                 result.rows_quarantined[table] = quarantined.get((pack_id, table), 0)
                 result.rows_loaded[table] = loaded.get((pack_id, table), 0)
             result.quarantine_rules = by_rule.get(pack_id, {})
+            result.quarantine_rows = loaded.get((pack_id, "quarantine"), 0)
             result.dropped_columns = {t: dropped for t, source in pack.tables.items()
                                       if (dropped := extra_columns(t, source.columns, source.header))}
             results.append(result)

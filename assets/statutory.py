@@ -20,8 +20,15 @@ import duckdb
 import pandas as pd
 
 from assets.config import load_yaml
-from assets.reading import PackRejected, content_sha256
-from assets.scoring import Framework, case_base_sql, indicator_sql, parse_framework, pooled_rates
+from assets.reading import PackRejected, content_sha256, stored_name
+from assets.scoring import (
+    Framework,
+    case_base_sql,
+    indicator_sql,
+    parse_framework,
+    pooled_rates,
+    without_external_access,
+)
 from assets.warehouse import now, transaction
 
 CIN_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
@@ -61,9 +68,9 @@ def error_type(error: BaseException) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
-def unreadable(path: Path, error: BaseException) -> PackRejected:
+def unreadable(name: str, error: BaseException) -> PackRejected:
     """An unexpected error reading a return, as its rejection, naming only the error's type."""
-    return statutory_rejection("unreadable", path.name, error=error_type(error))
+    return statutory_rejection("unreadable", name, error=error_type(error))
 
 
 @dataclass
@@ -84,9 +91,11 @@ def discover_returns(folder: Path) -> list[tuple[str, Path]]:
         return []
     found = []
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+        if entry.is_symlink() and (entry.suffix.lower() == ".xml" or entry.name.lower().endswith("_ssda903")):
+            found.append(("cin_census" if entry.suffix.lower() == ".xml" else "ssda903", entry))
+        elif entry.name.startswith("."):
             continue
-        if entry.is_file() and entry.suffix.lower() == ".xml":
+        elif entry.is_file() and entry.suffix.lower() == ".xml":
             found.append(("cin_census", entry))
         elif entry.is_dir() and entry.name.lower().endswith("_ssda903"):
             found.append(("ssda903", entry))
@@ -105,13 +114,13 @@ class ReturnRead:
     rows_read: dict[str, int]  # warehouse table -> rows read for it, loaded or not
 
 
-def read_return(kind: str, path: Path, secret: bytes) -> ReturnRead:
+def read_return(kind: str, path: Path, secret: bytes, name: str | None = None) -> ReturnRead:
     """Read one return. Raises PackRejected when it cannot be used; any other error is the reader's
     to explain (see `unreadable`)."""
     if kind == "cin_census":
         from assets.cin_census import read_cin_census
 
-        cin = read_cin_census(path, secret)
+        cin = read_cin_census(path, secret, name=name or return_name(path))
         period = str(cin.collection_year)
         tables = {
             "cin_children": cin.children, "cin_episodes": with_previous_referral(cin.episodes),
@@ -130,16 +139,16 @@ def read_return(kind: str, path: Path, secret: bytes) -> ReturnRead:
                       {"ssda903_missing": missing.rows_in, "ssda903_children": len(missing.children_in_care)})
 
 
-def read_or_reject(kind: str, path: Path, secret: bytes) -> ReturnRead:
+def read_or_reject(kind: str, path: Path, secret: bytes, name: str | None = None) -> ReturnRead:
     """`read_return`, with any error the readers did not foresee made the return's `unreadable`
     rejection, so that one odd file cannot stop the run (or `validate`) for every other."""
     try:
-        return read_return(kind, path, secret)
+        return read_return(kind, path, secret, name)
     except PackRejected:
         raise
     except Exception as error:
         # from None: the error's own text, which can quote the file, goes nowhere.
-        raise unreadable(path, error) from None
+        raise unreadable(name or return_name(path), error) from None
 
 
 def as_period(frame: pd.DataFrame, period: str) -> pd.DataFrame:
@@ -168,26 +177,47 @@ def ingest_statutory(con: duckdb.DuckDBPyConnection, folder: Path, secret: bytes
     if returns:
         progress(f"{len(returns)} statutory return(s) in {folder}")
     for kind, path in returns:
-        sha = content_sha256(path)
+        name = return_name(path)
+        try:
+            sha = content_sha256(path)
+        except OSError:
+            sha = ""
         seen = con.execute("SELECT status FROM statutory_submissions WHERE source = ? AND content_sha256 = ?",
-                           [path.name, sha]).fetchone()
-        if seen:
-            outcomes.append(StatutoryOutcome(path.name, kind, None, None, "unchanged"))
+                           [name, sha]).fetchone()
+        if seen and sha:
+            outcomes.append(StatutoryOutcome(name, kind, None, None, "unchanged"))
             continue
         try:
-            read = read_or_reject(kind, path, secret)
+            if path.is_symlink():
+                raise PackRejected("link", f"{name}: the entry is a link. Links are not followed: copy the return "
+                                   "itself into the statutory inbox.")
+            if not sha:
+                raise PackRejected("unreadable", f"{name} could not be read (check that the pipeline's user may "
+                                   "read it).")
+            read = read_or_reject(kind, path, secret, name)
         except PackRejected as error:
-            record(con, kind, None, None, path.name, sha, "rejected", 0, 0, error.message, error.rule)
-            outcomes.append(StatutoryOutcome(path.name, kind, None, None, "rejected", message=error.message))
-            progress(f"{path.name}: REJECTED ({error.rule}) {error.message}")
+            record(con, kind, None, None, name, sha, "rejected", 0, 0, error.message, error.rule)
+            outcomes.append(StatutoryOutcome(name, kind, None, None, "rejected", message=error.message))
+            progress(f"{name}: REJECTED ({error.rule}) {error.message}")
             continue
-        load_return(con, kind, read.la_code, read.period, path.name, sha, read.tables, read.quarantine)
+        load_return(con, kind, read.la_code, read.period, name, sha, read.tables, read.quarantine)
         loaded = sum(len(f) for f in read.tables.values())
-        outcomes.append(StatutoryOutcome(path.name, kind, read.la_code, read.period, "loaded", loaded,
+        outcomes.append(StatutoryOutcome(name, kind, read.la_code, read.period, "loaded", loaded,
                                          len(read.quarantine)))
-        progress(f"{path.name}: {kind} {read.la_code} {read.period}, {read.rows_in} row(s) read, "
+        progress(f"{name}: {kind} {read.la_code} {read.period}, {read.rows_in} row(s) read, "
                  f"{len(read.quarantine)} problem(s) quarantined")
     return outcomes
+
+
+def return_name(path: Path) -> str:
+    """How a return is stored and shown: its name when that cannot identify anyone (a CIN file may
+    have any name), otherwise 'unnamed file' or 'unnamed folder' with its inode number."""
+    from assets.ssda903 import FOLDER_NAME
+    from checks.identifiers import is_safe_name
+
+    if path.suffix.lower() == ".xml":
+        return stored_name(path, is_safe_name)
+    return stored_name(path, lambda name: bool(FOLDER_NAME.match(name)))
 
 
 def rejected_returns(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
@@ -195,10 +225,15 @@ def rejected_returns(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
     hash), so that a run can say so. A rejected file that is later fixed or removed no longer counts."""
     rejected = []
     for _kind, path in discover_returns(folder):
+        name = return_name(path)
+        try:
+            sha = content_sha256(path)
+        except OSError:
+            sha = ""
         status = con.execute("SELECT status FROM statutory_submissions WHERE source = ? AND content_sha256 = ? "
-                             "ORDER BY received_at DESC LIMIT 1", [path.name, content_sha256(path)]).fetchone()
+                             "ORDER BY received_at DESC LIMIT 1", [name, sha]).fetchone()
         if status and status[0] == "rejected":
-            rejected.append(path.name)
+            rejected.append(name)
     return rejected
 
 
@@ -232,6 +267,7 @@ def record(con, kind, la_code, period, source, sha, status, loaded, quarantined,
 def score_statutory(con: duckdb.DuckDBPyConnection, fw: Framework | None = None) -> int:
     """Score every child of every CIN census year; returns the rows of statutory_child_indicators."""
     fw = fw or statutory_framework()
+    without_external_access(con)  # the framework's rules run here
     with transaction(con):
         con.execute(f"CREATE OR REPLACE TEMP TABLE case_base AS {case_base_sql(fw)}", [None])
         con.execute("DELETE FROM statutory_child_indicators")

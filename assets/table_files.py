@@ -97,6 +97,11 @@ class TableFile:
     problems: list[CellProblem] = field(default_factory=list)
     rows_read: int = 0
     locate_row: Callable[[int], str] | None = None  # "line 12" for a data row, where the file can say
+    limits_section: str = "packs"  # whose field_chars limit applies (statutory files have their own)
+
+    @property
+    def field_chars(self) -> int:
+        return limits()[self.limits_section]["field_chars"]
 
     @property
     def columns(self) -> list[str]:
@@ -107,7 +112,7 @@ class TableFile:
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         self.rows_read, self.problems = 0, []
-        max_rows, max_chars = pack_limits()["rows_per_table"], pack_limits()["field_chars"]
+        max_rows, max_chars = pack_limits()["rows_per_table"], self.field_chars
         for batch in self.read_rows(self):
             if self.rows_read + batch.num_rows > max_rows:
                 raise over_limit(f"{self.source_file} has", "rows", "rows_per_table", table=self.table)
@@ -117,7 +122,8 @@ class TableFile:
                     raise PackRejected(
                         "over_limit", f"{self.source_file}: {self.where(row)}, "
                         f"{safe_column_label(self.header[position - 1], position)} holds more than "
-                        f"{max_chars:,} characters (the limit packs.field_chars in config/limits.yaml).",
+                        f"{max_chars:,} characters (the limit {self.limits_section}.field_chars in "
+                        "config/limits.yaml).",
                         self.table)
             self.rows_read += batch.num_rows
             yield batch
@@ -272,7 +278,7 @@ def csv_rows_python(path: Path, layout: CsvLayout, table_file: TableFile) -> Ite
     """The slow path for a CSV Arrow refuses: short rows padded with blanks, a long row an error
     that names its line (never its values)."""
     width = len(table_file.header)
-    csv.field_size_limit(pack_limits()["field_chars"] + 1)
+    csv.field_size_limit(table_file.field_chars + 1)
     with open(path, encoding=layout.encoding, newline="") as handle:
         reader = csv.reader(handle, delimiter=layout.separator)
         columns: list[list[str]] = [[] for _ in range(width)]
@@ -295,8 +301,8 @@ def csv_rows_python(path: Path, layout: CsvLayout, table_file: TableFile) -> Ite
         except csv.Error as error:
             raise PackRejected("over_limit" if "field larger" in str(error) else "unreadable",
                                f"{table_file.source_file}: line {line + 1} "
-                               + (f"holds a value longer than {pack_limits()['field_chars']:,} characters (the "
-                                  "limit packs.field_chars in config/limits.yaml)."
+                               + (f"holds a value longer than {table_file.field_chars:,} characters (the "
+                                  f"limit {table_file.limits_section}.field_chars in config/limits.yaml)."
                                   if "field larger" in str(error) else "could not be read as CSV."),
                                table_file.table) from error
     if columns[0]:
@@ -351,14 +357,16 @@ def first_long_line(path: Path) -> int:
     return line
 
 
-def read_csv_text(data: bytes) -> pa.Table:
-    """A whole CSV held in memory (small files such as SSDA903 returns), read as a pack table is."""
+def read_csv_text(data: bytes, limits_section: str = "statutory") -> pa.Table:
+    """A whole CSV held in memory (small files: SSDA903 returns, whose own limits apply by default),
+    read as a pack table is."""
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".csv") as handle:
         handle.write(data)
         handle.flush()
         table_file = open_csv(Path(handle.name), "csv", "the file")
+        table_file.limits_section = limits_section
         try:
             return read_all_again(table_file)
         except PackRejected as error:

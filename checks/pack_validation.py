@@ -28,6 +28,8 @@ class ValidationReport:
     counts: dict = field(default_factory=dict)
     problems: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    problems_total: int = 0  # problems found; `problems` lists the first of them (config/checks.yaml)
+    problems_by_rule: dict = field(default_factory=dict)  # rule -> rows (packs) or problems (returns)
     # pack | cin_census | ssda903. A statutory return's counts also give, per table, the number of
     # `problems`: rows, would_load and would_quarantine count rows, and one row can have several
     # problems, or (CIN) a problem that only leaves out a value while the row still loads.
@@ -62,6 +64,9 @@ class ValidationReport:
             for p in self.problems:
                 lines.append(f"    {p['source_file']} {self.where(p)}, {self.element_word} {p['column_name']} "
                              f"[{p['rule']}]: {p['message']}")
+            if self.problems_total > len(self.problems):
+                lines.append(f"  ... and {self.problems_total - len(self.problems)} more. By rule: " + ", ".join(
+                    f"{rule} {count}" for rule, count in self.problems_by_rule.items()) + ".")
         lines.extend(f"  Note: {note}" for note in self.notes)
         return "\n".join(lines)
 
@@ -87,7 +92,7 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
     pack = open_pack(path)
     report = ValidationReport(str(path), pack.la_code, pack.period, "valid")
     try:
-        std = prepare_pack(pack, secrets.token_bytes(32), profile)
+        std = prepare_pack(pack, secrets.token_bytes(32), profile, problems_listed=problems_listed())
     except PackRejected as error:
         report.status = "rejected"
         report.rejection = {"rule": error.rule, "message": error.message, "table": error.table,
@@ -101,12 +106,19 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
          if k in ("source_file", "table_name", "row_number", "column_name", "rule", "message")}
         for row in std.quarantine.to_dict("records")
     ]
+    report.problems_total, report.problems_by_rule = std.quarantine_rows, std.quarantine_rules
     for table, columns in std.dropped_columns.items():
         report.notes.append(f"{table}: column(s) {', '.join(columns)} are outside the contract and would not be "
                             "stored.")
     if report.problems:
         report.status = "quarantine"
     return report
+
+
+def problems_listed() -> int:
+    from assets.config import load_yaml
+
+    return int(load_yaml("checks.yaml")["validate_problems_listed"])
 
 
 def validate_statutory(path: Path) -> ValidationReport:
@@ -136,8 +148,10 @@ def validate_statutory(path: Path) -> ValidationReport:
     report.problems = [
         {k: (int(v) if k == "row_number" else v) for k, v in row.items()
          if k in ("source_file", "table_name", "row_number", "column_name", "rule", "message")}
-        for row in quarantine.to_dict("records")
+        for row in quarantine.head(problems_listed()).to_dict("records")
     ]
+    report.problems_total = len(quarantine)
+    report.problems_by_rule = {str(k): int(v) for k, v in quarantine["rule"].value_counts().items()}
     if kind == "cin_census":
         report.notes.append("A problem that leaves out one value (an unknown code, an invalid date) is reported, "
                             "but its row still loads; a row counts as quarantined only when it would not load. "

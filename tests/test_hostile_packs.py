@@ -389,3 +389,18 @@ def test_every_limit_is_explained_in_the_security_docs():
     for section, values in limits().items():
         for name in values:
             assert f"`{section}.{name}`" in text, f"{section}.{name} is not in docs/security.md"
+
+
+def test_validate_lists_the_first_problems_and_counts_the_rest_by_rule(tmp_path, monkeypatch):
+    from checks.pack_validation import validate_pack
+
+    monkeypatch.setattr("checks.pack_validation.problems_listed", lambda: 3)
+    tables = frames()
+    tables["meetings"] = pd.concat([tables["meetings"]] * 4, ignore_index=True)
+    tables["meetings"]["meeting_id"] = [f"M{i}" for i in range(len(tables["meetings"]))]
+    tables["meetings"]["meeting_type"] = "lunch"
+    pack = write_folder(tmp_path, tables)
+    report = validate_pack(pack)
+    assert report.status == "quarantine" and len(report.problems) == 3
+    assert report.problems_total == 20 and report.problems_by_rule == {"vocabulary": 20}
+    assert "and 17 more. By rule: vocabulary 20." in report.to_text()
