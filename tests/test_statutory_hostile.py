@@ -324,3 +324,18 @@ def test_run_exits_1_and_publishes_when_a_statutory_return_is_rejected(audit_hom
         assert db.execute("SELECT status, rule FROM statutory_submissions").fetchall() == [
             ("rejected", "missing_column")]
         assert db.execute("SELECT status FROM submissions").fetchall() == [("loaded",)]
+
+
+def test_a_return_named_after_a_child_is_stored_without_its_name_and_links_are_refused(tmp_path, con):
+    inbox = tmp_path / "statutory"
+    write(inbox / "Amelia Jones 9434765919.xml", cin(details="<Bogus/>"))  # loads, with one problem
+    write(tmp_path / "elsewhere" / "census.xml", cin())
+    (inbox / "linked.xml").symlink_to(tmp_path / "elsewhere" / "census.xml")
+    outcomes = {o.source: (o.status, o.message) for o in ingest_statutory(con, inbox, SECRET)}
+    unnamed = next(name for name in outcomes if name.startswith("unnamed file"))
+    assert outcomes[unnamed][0] == "loaded" and outcomes["linked.xml"][0] == "rejected"
+    assert submissions(con)["linked.xml"][1] == "link"
+    stored = repr(con.execute("SELECT * FROM statutory_submissions").fetchall()
+                  + con.execute("SELECT * FROM statutory_quarantine").fetchall())
+    assert "Amelia" not in stored and "9434765919" not in stored
+    assert con.execute("SELECT count(*) FROM cin_children").fetchone()[0] == 1  # the link's target is not read
