@@ -179,7 +179,6 @@ class PackIntake:
                 self.drop(pack_id, table)
                 self.rows[(pack_id, table)] = 0
         if insert:
-            self.flush()  # the rows of a table go in before its reader's problems
             self.session.add_problems(pack_id, table, source.problems)
 
     def add(self, rows: PendingRows) -> None:

@@ -117,7 +117,8 @@ class TableFile:
             if self.rows_read + batch.num_rows > max_rows:
                 raise over_limit(f"{self.source_file} has", "rows", "rows_per_table", table=self.table)
             for position, column in enumerate(batch.columns, start=1):
-                if len(column) and pc.max(pc.utf8_length(column)).as_py() > max_chars:
+                # A column whose text is shorter than the limit altogether needs no closer look.
+                if column.nbytes > max_chars and pc.max(pc.utf8_length(column)).as_py() > max_chars:
                     row = self.rows_read + 1 + pc.index(pc.greater(pc.utf8_length(column), max_chars), True).as_py()
                     raise PackRejected(
                         "over_limit", f"{self.source_file}: {self.where(row)}, "
@@ -173,6 +174,7 @@ class CsvLayout:
     encoding: str  # a Python codec name
     separator: str
     skip_lines: int  # blank lines before the header, and the header
+    quoted: bool  # the file has a quote mark somewhere (without one, no value can span lines)
 
 
 def csv_layout(path: Path, source_file: str, table: str | None) -> tuple[CsvLayout, list[str]]:
@@ -182,7 +184,8 @@ def csv_layout(path: Path, source_file: str, table: str | None) -> tuple[CsvLayo
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or start[:4096].count(b"\0") > 0:
         raise PackRejected("unreadable", f"{source_file} is UTF-16 (or binary) text. Save it as 'CSV UTF-8' "
                            "from Excel, or as UTF-8 or Windows-1252 text from the case system.", table)
-    encoding = next((e for e in contract()["values"]["encodings"] if decodes_whole_file(path, e)), None)
+    quoted = {"found": False}
+    encoding = next((e for e in contract()["values"]["encodings"] if decodes_whole_file(path, e, quoted)), None)
     if encoding is None:
         raise PackRejected("unreadable", f"{source_file} is neither UTF-8 nor Windows-1252 text.", table)
     text = start.decode(encoding, errors="ignore")
@@ -198,14 +201,16 @@ def csv_layout(path: Path, source_file: str, table: str | None) -> tuple[CsvLayo
                            "the header cannot be read.", table)
     separator = ";" if first_line.count(";") > first_line.count(",") else ","
     header = next(csv.reader([first_line], delimiter=separator))
-    return CsvLayout(encoding, separator, blank + 1), header
+    return CsvLayout(encoding, separator, blank + 1, quoted["found"]), header
 
 
-def decodes_whole_file(path: Path, encoding: str) -> bool:
+def decodes_whole_file(path: Path, encoding: str, quoted: dict) -> bool:
+    """Whether the file decodes in this encoding; notes in `quoted` whether it holds a quote mark."""
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(BLOCK), b""):
+                quoted["found"] = quoted["found"] or b'"' in block
                 decoder.decode(block)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -223,7 +228,8 @@ def open_csv(path: Path, table: str, source_file: str | None = None) -> TableFil
     def read_rows(table_file: TableFile) -> Iterator[pa.RecordBatch]:
         batches = (csv_rows_python if state["slow"] else csv_rows_arrow)(path, layout, table_file)
         for batch in batches:
-            check_quotes(batch, layout.separator, table_file)
+            if layout.quoted:
+                check_quotes(batch, layout.separator, table_file)
             yield batch
 
     def csv_rows_arrow(path: Path, layout: CsvLayout, table_file: TableFile) -> Iterator[pa.RecordBatch]:

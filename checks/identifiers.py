@@ -129,6 +129,7 @@ def anywhere_pattern(in_reference: bool) -> str:
     return "|".join(f"(?:{k.re2})" for k in kinds) or "$^"
 
 
+@cache
 def is_safe_name(name: str) -> bool:
     """A column or sheet name that can be stored and shown: plain characters, and nothing in it
     that looks like any kind of identifier (names and dates included)."""
@@ -143,6 +144,12 @@ def is_safe_name(name: str) -> bool:
         return True
     whole = [k for k in identifier_kinds() if not (k.anywhere or k.in_headers)]
     return kinds_found([text], whole, whole=True) == [None]
+
+
+@cache
+def identifiers_in_names(names: tuple[str, ...]) -> list[IdentifierKind | None]:
+    """For each column name, the first kind found inside it: headers repeat from pack to pack."""
+    return kinds_found(list(names), [k for k in identifier_kinds() if k.anywhere or k.in_headers])
 
 
 @dataclass(frozen=True)
@@ -190,16 +197,19 @@ class IdentifierScan:
     def __init__(self):
         self.header_findings: dict[int, list[Finding]] = {}
         self.evidence: dict[tuple[int, str, str], ColumnEvidence] = {}
+        self.columns_of: dict[int, list[tuple[str, str]]] = {}  # pack_id -> its (table, column) keys
 
     def add_header(self, pack_id: int, table: str, header: list[str], columns: list[str]) -> None:
         """Column names: those that say they hold an identifier, and those that are one."""
         specs = contract()["tables"].get(table, {}).get("columns", {})
         found = self.header_findings.setdefault(pack_id, [])
-        in_names = kinds_found([str(h) for h in header], [k for k in identifier_kinds() if k.anywhere or k.in_headers])
+        in_names = identifiers_in_names(tuple(str(h) for h in header))
         for position, (original, column) in enumerate(zip(header, columns, strict=True), start=1):
             shown = str(original).strip() if is_safe_name(original) else None
             klass = column_class(specs.get(column), column)
-            self.evidence.setdefault((pack_id, table, column), ColumnEvidence(shown, position, klass))
+            if (pack_id, table, column) not in self.evidence:
+                self.evidence[(pack_id, table, column)] = ColumnEvidence(shown, position, klass)
+                self.columns_of.setdefault(pack_id, []).append((table, column))
             if in_names[position - 1] is not None:
                 kind = in_names[position - 1]
                 found.append(Finding(table, None, position, kind.kind, kind.label, "name"))
@@ -223,9 +233,9 @@ class IdentifierScan:
         present = np.asarray(pc.not_equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
         for i, count in enumerate(np.bincount(owner[present], minlength=len(pieces))):
             evidence[i].nonblank += int(count)
+        distinct = DistinctValues(text)
         # Kinds found anywhere: one pass of the joint pattern, then a closer look at the few hits.
-        hits = np.flatnonzero(np.asarray(pc.match_substring_regex(text, anywhere_pattern(klass == "reference"))
-                                         .to_numpy(zero_copy_only=False), dtype=bool))
+        hits = np.flatnonzero(distinct.matching(anywhere_pattern(klass == "reference")))
         if len(hits):
             kinds = [k for k in identifier_kinds() if k.anywhere
                      and not (klass == "reference" and k.reference_share is not None)]
@@ -241,8 +251,7 @@ class IdentifierScan:
             by_share = (kind.reference_share is not None) if klass == "reference" else False
             if not kind.value_pattern or (kind.anywhere and not by_share):
                 continue
-            matched = np.asarray(pc.match_substring_regex(text, f"^(?:{kind.re2})$")
-                                 .to_numpy(zero_copy_only=False), dtype=bool)
+            matched = distinct.matching(f"^(?:{kind.re2})$")
             if kind.check and matched.any():
                 where = np.flatnonzero(matched)
                 values = pc.take(text, pa.array(where)).to_pylist()
@@ -257,8 +266,9 @@ class IdentifierScan:
         kinds = {k.kind: k for k in identifier_kinds()}
         found = list(self.header_findings.get(pack_id, []))
         named = {(f.table, f.position) for f in found}
-        for (owner, table, _), item in self.evidence.items():
-            if owner != pack_id or (table, item.position) in named:
+        for table, column in self.columns_of.get(pack_id, []):
+            item = self.evidence[(pack_id, table, column)]
+            if (table, item.position) in named:
                 continue
             if item.anywhere:
                 kind, row = item.anywhere
@@ -278,8 +288,25 @@ class IdentifierScan:
 
     def forget(self, pack_id: int) -> None:
         self.header_findings.pop(pack_id, None)
-        for key in [key for key in self.evidence if key[0] == pack_id]:
-            del self.evidence[key]
+        for table, column in self.columns_of.pop(pack_id, []):
+            del self.evidence[(pack_id, table, column)]
+
+
+class DistinctValues:
+    """A column's values, matched against patterns once per distinct value: codes, dates and ages
+    repeat on every row, so a column of a million rows often holds a few dozen values."""
+
+    def __init__(self, text: pa.ChunkedArray):
+        encoded = pc.dictionary_encode(text).combine_chunks()
+        if len(encoded.dictionary) * 2 < len(text):
+            self.values, self.rows = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+        else:
+            self.values, self.rows = text, None
+
+    def matching(self, pattern: str) -> np.ndarray:
+        """Per row, whether its value matches the RE2 pattern somewhere."""
+        hit = np.asarray(pc.match_substring_regex(self.values, pattern).to_numpy(zero_copy_only=False), dtype=bool)
+        return hit if self.rows is None else hit[self.rows]
 
 
 def column_class(spec: dict | None, column: str) -> str:
