@@ -20,6 +20,7 @@ from assets import warehouse
 from assets.config import load_yaml
 from assets.profiles import Profile, apply_to_table, load_profile, profiles_for, table_file_names
 from assets.reading import (
+    TABLES,
     Pack,
     PackRejected,
     RawTable,
@@ -370,7 +371,18 @@ def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None,
     """Identify, read, map, check and standardise one pack, storing nothing. Raises PackRejected.
     The first `problems_listed` quarantine rows (all by default) come back as a frame, and
     `quarantine_rules` counts them all; the loadable rows are only counted."""
-    profiles = open_pack_tables(pack, profile)
+    return standardise_alone(pack, secret, open_pack_tables(pack, profile), problems_listed)
+
+
+def standardise(pack: Pack, secret: bytes) -> StandardisedPack:
+    """Standardise one pack whose tables are already opened or read (for small packs: tests and
+    tools), with every output table as a frame."""
+    return standardise_alone(pack, secret, [], None, frames=True)
+
+
+def standardise_alone(pack: Pack, secret: bytes, profiles: list[Profile], problems_listed: int | None,
+                      frames: bool = False) -> StandardisedPack:
+    """One pack through the intake and the contract rules in a session of its own, storing nothing."""
     with Session(secret) as session:
         intake = PackIntake(session)
         pack_id = intake.take(pack, profiles)
@@ -380,9 +392,10 @@ def prepare_pack(pack: Pack, secret: bytes, profile: Path | None = None,
             raise intake.identifier_rejection(pack, findings)
         batch = session.standardise([(pack_id, pack)])
         result = batch.packs[0]
-        rows = batch.rows("quarantine")
-        listed = pa.Table.from_batches(first_rows(rows, problems_listed), schema=rows.schema)
-        result.quarantine = listed.drop_columns(["pack_id"]).to_pandas()
+        for table in (*TABLES, "quarantine") if frames else ("quarantine",):
+            rows = batch.rows(table)
+            listed = pa.Table.from_batches(first_rows(rows, problems_listed), schema=rows.schema)
+            setattr(result, table, listed.drop_columns(["pack_id"]).to_pandas())
     return result
 
 

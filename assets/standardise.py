@@ -271,25 +271,6 @@ def rule_messages() -> dict:
     return load_yaml("rules.yaml")["row_rules"]
 
 
-def standardise(pack: Pack, secret: bytes) -> StandardisedPack:
-    """Read, check and standardise one opened pack on its own, with its tables as frames (for small
-    packs: tests and tools). The pipeline streams packs in batches instead (assets.ingest)."""
-    from assets.ingest import PackIntake
-
-    with Session(secret) as session, PackIntake(session) as intake:
-        pack_id = intake.take(pack)
-        intake.finish()
-        findings = intake.findings(pack_id)
-        if findings:
-            raise intake.identifier_rejection(pack, findings)
-        batch = session.standardise([(pack_id, pack)])
-        result = batch.packs[0]
-        for table in (*TABLES, "quarantine"):
-            frame = batch.rows(table).read_all().drop_columns(["pack_id"]).to_pandas()
-            setattr(result, table, frame)
-    return result
-
-
 # --- SQL generated from the contract -------------------------------------------------------------
 
 def quote(text: str) -> str:

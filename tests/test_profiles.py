@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from assets.config import CONFIG_DIR
+from assets.ingest import standardise
 from assets.profiles import (
     ProfileError,
     apply_profile,
@@ -21,7 +22,6 @@ from assets.profiles import (
     table_file_names,
 )
 from assets.reading import TABLES, PackRejected, RawTable, open_pack, read_tables
-from assets.standardise import standardise
 
 FIXTURES = Path(__file__).parent / "fixtures" / "profile_packs"
 EXAMPLE_PROFILES = ("example-caseworks", "example-mosaic-style")

@@ -11,8 +11,8 @@ import yaml
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 
 from assets.config import CONFIG_DIR
+from assets.ingest import standardise
 from assets.reading import TABLES, open_pack, read_tables, read_workbook
-from assets.standardise import standardise
 from pipelines.template import LISTS_SHEET, READ_ME_SHEET, example_rows, write_template
 
 CODED_TYPES = ("code", "codelist", "yn")
