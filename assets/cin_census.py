@@ -111,6 +111,17 @@ def spec() -> dict:
 
 
 @cache
+def file_name_words() -> re.Pattern:
+    return re.compile("|".join(f"(?:{word})" for word in spec()["file_name_words"]), re.I)
+
+
+def is_plain_file_name(name: str) -> bool:
+    """Whether a CIN file's name is made only of words that describe a return (config: file_name_words)."""
+    words = [w for w in re.split(r"[_\-. ]+", name) if w]
+    return bool(words) and len(name) <= 80 and all(file_name_words().fullmatch(w) for w in words)
+
+
+@cache
 def lea_codes() -> dict[str, str]:
     """3-digit old LA number (the header's LEA) -> 9-character GSS la_code, from config/la_codes.csv."""
     with open(CONFIG_DIR / "la_codes.csv", encoding="utf-8", newline="") as handle:

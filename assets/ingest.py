@@ -153,16 +153,17 @@ class PackIntake:
         except Exception as error:  # whatever else a hostile file does to a reader, it is the file's fault
             self.drop(pack_id)
             raise PackRejected("unreadable", f"{source.source_file if source else pack.source} could not be read "
-                               f"({type(error).__name__}).") from error
+                               f"({type(error).__name__}).") from None
         return pack_id
 
     def take_table(self, pack: Pack, pack_id: int, source: TableFile, profiles: list[Profile], insert: bool) -> None:
         table = source.table
         columns = mapped_columns(source, profiles)
         if insert:
-            check_columns(pack.source, table, source.source_file, [c for c in columns])
-        self.scan.add_header(pack_id, table, source.header, columns)
+            check_columns(pack.source, table, source.source_file, columns)
+            pack.mapped_columns[table] = columns
         for attempt in range(2):
+            self.scan.add_header(pack_id, table, source.header, columns)
             try:
                 first_row = 1
                 for batch in source.batches():
@@ -210,8 +211,7 @@ class PackIntake:
         self.pending = [r for r in self.pending if not (r.pack_id == pack_id and (table is None or r.table == table))]
         self.pending_bytes = sum(r.batch.nbytes for r in self.pending)
         self.session.discard(pack_id, table)
-        if table is None:
-            self.scan.forget(pack_id)
+        self.scan.forget(pack_id, table)
 
     def finish(self) -> None:
         self.flush()
@@ -330,7 +330,12 @@ def open_pack_tables(pack: Pack, profile: Path | None = None) -> list[Profile]:
     aliases = {}
     for item in chosen:
         aliases.update(table_file_names(item))
-    open_tables(pack, aliases)
+    try:
+        open_tables(pack, aliases)
+    except PackRejected:
+        raise
+    except Exception as error:  # whatever a hostile file does to a reader's first look is the file's fault
+        raise PackRejected("unreadable", f"{pack.source} could not be read ({type(error).__name__}).") from None
     return chosen
 
 

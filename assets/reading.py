@@ -12,20 +12,24 @@ import datetime as dt
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from assets.config import local_authorities
 from assets.table_files import (
+    BEYOND_HEADER,
     PackRejected,
     ReadAgain,
     TableFile,
+    as_scanned_sheet,
     cell_text,
-    check_header,
+    check_sheet_header,
     open_csv,
     open_parquet,
     open_workbook,
@@ -84,7 +88,10 @@ class RawTable:
     # A RawTable reads like a TableFile (assets.table_files), so a table already in memory (mapped by
     # hand, built in a test) goes through the same intake as one streamed from a file.
     hidden = False
-    problems: list = []
+
+    @property
+    def problems(self) -> list:
+        return []  # a table in memory has no cells its reader could not read
 
     @property
     def table(self) -> str:
@@ -114,6 +121,7 @@ class Pack:
     refusal: PackRejected | None = None  # what is wrong with the entry itself (a link, a hidden folder)
     tables: dict[str, TableFile] = field(default_factory=dict)
     other_sheets: list[TableFile] = field(default_factory=list)  # sheets that are not tables: scanned only
+    mapped_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> its columns once mapped
 
     @property
     def key(self) -> str:
@@ -173,8 +181,13 @@ def open_pack(path: Path, hash_content: bool = True) -> Pack:
     elif (link := first_link(path)) is not None:
         pack.refusal = PackRejected("link", f"{pack.source}: {link} is a link. Links are not followed: copy the "
                                     "file itself into the pack.")
+    elif any(not (file.is_file() or file.is_dir()) for file in pack_files(path)):
+        pack.refusal = PackRejected("unreadable", f"{pack.source}: holds something that is not a plain file (a "
+                                    "pipe, a socket or a device). Send only the pack's table files.")
     name = path.stem if path.is_file() else path.name
-    match = PACK_NAME.match(name)
+    # Only a name shaped like a pack's is read as an LA code and a period: any other could be a
+    # child's name, and the LA code and period are stored.
+    match = PACK_NAME.match(name) if SAFE_PACK_NAME.match(path.name) else None
     if match and pack.refusal is None:
         pack.la_code, pack.period = match["la_code"].upper(), match["period"].upper()
     if hash_content:
@@ -230,9 +243,15 @@ def content_sha256(path: Path) -> str:
         if file.is_symlink():
             digest.update(b"link:" + os.readlink(file).encode(errors="replace"))
             continue
-        with open(file, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        if not stat.S_ISREG(os.lstat(file).st_mode):
+            digest.update(b"not a plain file")  # a pipe would block for ever: never opened
+            continue
+        try:
+            with open(file, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            digest.update(b"unreadable")  # reading it for real says why; hashing never fails a run
     return digest.hexdigest()
 
 
@@ -282,15 +301,15 @@ def open_workbook_pack(pack: Pack, names: dict[str, str]) -> tuple[dict[str, Tab
         table = names.get(sheet.table.strip().lower())
         label = f"sheet {position}" + (" (hidden)" if sheet.hidden else "")
         if table is None:
-            sheet.table, sheet.source_file = label, f"{pack.source}:{label}"
-            others.append(sheet)
+            sheet.source_file = f"{pack.source}:{label}"
+            others.append(as_scanned_sheet(sheet, label))
             continue
         if table in tables:
             hidden = ", one of them hidden" if sheet.hidden or tables[table].hidden else ""
             raise PackRejected("duplicate_table", f"{pack.source}: two sheets are named as table '{table}' "
                                f"({label} and another{hidden}). Keep one sheet for each table.", table)
         sheet.table, sheet.source_file = table, f"{pack.source}:{table}"
-        sheet.header = check_header(sheet.header, sheet.source_file, table)
+        check_sheet_header(sheet)
         tables[table] = sheet
     for table in TABLES:
         if table not in tables:
@@ -303,9 +322,16 @@ def read_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, 
     """The pack's three tables read whole into memory: for small packs (tests, tools). The pipeline
     streams them instead (assets.ingest)."""
     opened = open_tables(pack, aliases)
-    pack.tables = {table: RawTable(table, source.source_file, read_all_again(source))
+    pack.tables = {table: RawTable(table, source.source_file, without_empty_overflow(read_all_again(source)))
                    for table, source in opened.items()}
     return pack.tables
+
+
+def without_empty_overflow(table: pa.Table) -> pa.Table:
+    """A sheet's column of cells beyond its headings, dropped when it holds nothing."""
+    if BEYOND_HEADER in table.column_names and not pc.any(pc.not_equal(table[BEYOND_HEADER], "")).as_py():
+        return table.drop_columns([BEYOND_HEADER])
+    return table
 
 
 def read_workbook(path: Path, names: dict[str, str] | None = None) -> dict[str, RawTable]:

@@ -79,6 +79,10 @@ def read_table(folder: Path, name: str, required: bool) -> pd.DataFrame | None:
             raise PackRejected("missing_table", f"{folder.name}: no {name}.csv.", name)
         return None
     shown = f"{folder.name}/{file.name}"
+    if file.is_symlink() or not file.is_file():
+        raise PackRejected("link" if file.is_symlink() else "unreadable", f"{shown} is "
+                           + ("a link. Links are not followed: copy the file itself into the return's folder."
+                              if file.is_symlink() else "not a plain file."), name)
     limits = config.limits()["statutory"]
     if file.stat().st_size > limits["csv_file_bytes"]:
         raise statutory_rejection("over_limit", shown, name, setting="csv_file_bytes",

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from assets.config import action_targets, contract, load_yaml
 from assets.reading import TABLES, Pack, PackRejected, period_bounds
-from assets.table_files import CellProblem, safe_column_label
+from assets.table_files import CellProblem
 
 CONTEXT_COLUMNS = ("la_code", "period")  # optional columns that must agree with the pack name
 
@@ -54,7 +54,7 @@ class StandardisedPack:
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_loaded: dict[str, int] = field(default_factory=dict)
     rows_quarantined: dict[str, int] = field(default_factory=dict)
-    dropped_columns: dict[str, list[str]] = field(default_factory=dict)
+    dropped_columns: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # table -> (position, name)
     quarantine_rules: dict[str, int] = field(default_factory=dict)  # rule -> rows it quarantined
     quarantine_rows: int = 0  # rows of `quarantine`: one per quarantined row and rule broken
 
@@ -84,11 +84,14 @@ def check_columns(pack_source: str, table: str, source_file: str, columns: list[
                 table, column)
 
 
-def extra_columns(table: str, columns: list[str], header: list[str]) -> list[str]:
-    """The columns outside the contract, each named safely (see assets.table_files.safe_column_label)."""
-    known = set(contract()["tables"][table]["columns"]) | set(CONTEXT_COLUMNS)
-    return [safe_column_label(original, position) for position, (column, original) in
-            enumerate(zip(columns, header, strict=True), start=1) if column not in known]
+def extra_columns(table: str, columns: list[str]) -> list[tuple[int, str]]:
+    """(position, name) of the columns outside the contract, as mapped; not those a profile drops."""
+    from assets.profiles import DROPPED
+    from assets.table_files import BEYOND_HEADER
+
+    known = set(contract()["tables"][table]["columns"]) | set(CONTEXT_COLUMNS) | {BEYOND_HEADER}
+    return [(position, column) for position, column in enumerate(columns, start=1)
+            if column not in known and not column.startswith(DROPPED)]
 
 
 def check_name_agreement(pack: Pack, table: str, source_file: str, batch: pa.RecordBatch | pa.Table,
@@ -233,8 +236,8 @@ class Session:
                 result.rows_loaded[table] = loaded.get((pack_id, table), 0)
             result.quarantine_rules = by_rule.get(pack_id, {})
             result.quarantine_rows = loaded.get((pack_id, "quarantine"), 0)
-            result.dropped_columns = {t: dropped for t, source in pack.tables.items()
-                                      if (dropped := extra_columns(t, source.columns, source.header))}
+            result.dropped_columns = {t: dropped for t, source in pack.tables.items() if (dropped := extra_columns(
+                t, pack.mapped_columns.get(t, source.columns)))}
             results.append(result)
         return StandardisedBatch(results, [i for i, _ in packs], self)
 

@@ -212,11 +212,11 @@ def ingest_statutory(con: duckdb.DuckDBPyConnection, folder: Path, secret: bytes
 def return_name(path: Path) -> str:
     """How a return is stored and shown: its name when that cannot identify anyone (a CIN file may
     have any name), otherwise 'unnamed file' or 'unnamed folder' with its inode number."""
+    from assets.cin_census import is_plain_file_name
     from assets.ssda903 import FOLDER_NAME
-    from checks.identifiers import is_safe_name
 
     if path.suffix.lower() == ".xml":
-        return stored_name(path, is_safe_name)
+        return stored_name(path, is_plain_file_name)
     return stored_name(path, lambda name: bool(FOLDER_NAME.match(name)))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -29,6 +30,10 @@ import pyarrow.parquet as pq
 from assets.config import contract, limits
 
 BATCH_ROWS = 65_536
+# A batch is also cut at about this many characters of text, so that a file of many long values
+# (a short string repeated in every cell of a workbook, a dictionary-encoded Parquet column) never
+# expands into more than this at once.
+BATCH_CHARACTERS = 16 << 20
 EXCEL_MAX_ROWS = 1_048_576
 BLOCK = 1 << 20
 FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
@@ -73,12 +78,19 @@ def over_limit(what: str, noun: str, limit_name: str, section: str = "packs", ta
                         table)
 
 
-def safe_column_label(name: str, position: int) -> str:
-    """How a column is named in a stored message: by its name when that is a plain word, otherwise by
-    its position (a header can itself be an identifier: a child's name or an e-mail address)."""
-    from checks.identifiers import is_safe_name
+@cache
+def contract_column_names() -> frozenset[str]:
+    """Every column name the contract knows, in any table, and the two that must agree with the
+    pack's name: the only column names that are ever stored or shown as they are."""
+    return frozenset({c for t in contract()["tables"].values() for c in t["columns"]} | {"la_code", "period"})
 
-    return f"'{name}'" if is_safe_name(name) else f"column {position}"
+
+def safe_column_label(name: str, position: int) -> str:
+    """How a column is named in a stored message: by its name when that is one of the contract's,
+    otherwise by its position, since a column name can itself be an identifier (a child's name, a
+    date of birth) and no test of a free name can tell."""
+    tidy = str(name).strip().lstrip("\ufeff").lower()
+    return f"'{tidy}'" if tidy in contract_column_names() else f"column {position}"
 
 
 @dataclass
@@ -189,18 +201,21 @@ def csv_layout(path: Path, source_file: str, table: str | None) -> tuple[CsvLayo
     if encoding is None:
         raise PackRejected("unreadable", f"{source_file} is neither UTF-8 nor Windows-1252 text.", table)
     text = start.decode(encoding, errors="ignore")
-    lines = text.split("\n")
+    lines = text.splitlines()  # \n, \r\n, or \r alone as old Mac files end their lines
     blank = 0
     while blank < len(lines) - 1 and not lines[blank].strip():
         blank += 1
-    first_line = lines[blank].rstrip("\r")
+    first_line = lines[blank] if lines else ""
     if not first_line.strip():
         raise PackRejected("empty_file", f"{source_file} has no header row.", table)
     if len(lines) == blank + 1 and len(start) == BLOCK:
         raise PackRejected("unreadable", f"{source_file}: line {blank + 1} is longer than {BLOCK:,} bytes: "
                            "the header cannot be read.", table)
     separator = ";" if first_line.count(";") > first_line.count(",") else ","
-    header = next(csv.reader([first_line], delimiter=separator))
+    try:
+        header = next(csv.reader([first_line], delimiter=separator))
+    except csv.Error:
+        raise PackRejected("unreadable", f"{source_file}: the header row could not be read as CSV.", table) from None
     return CsvLayout(encoding, separator, blank + 1, quoted["found"]), header
 
 
@@ -288,7 +303,7 @@ def csv_rows_python(path: Path, layout: CsvLayout, table_file: TableFile) -> Ite
     with open(path, encoding=layout.encoding, newline="") as handle:
         reader = csv.reader(handle, delimiter=layout.separator)
         columns: list[list[str]] = [[] for _ in range(width)]
-        line, seen_header = 0, False
+        line, seen_header, characters = 0, False, 0
         try:
             for row in reader:
                 start, line = line + 1, reader.line_num
@@ -301,9 +316,10 @@ def csv_rows_python(path: Path, layout: CsvLayout, table_file: TableFile) -> Ite
                     raise misaligned(table_file.source_file, table_file.table, start, len(row), width)
                 for i in range(width):
                     columns[i].append(row[i] if i < len(row) else "")
-                if len(columns[0]) >= BATCH_ROWS:
+                characters += sum(map(len, row))
+                if len(columns[0]) >= BATCH_ROWS or characters >= BATCH_CHARACTERS:
                     yield text_batch(columns, table_file.columns)
-                    columns = [[] for _ in range(width)]
+                    columns, characters = [[] for _ in range(width)], 0
         except csv.Error as error:
             raise PackRejected("over_limit" if "field larger" in str(error) else "unreadable",
                                f"{table_file.source_file}: line {line + 1} "
@@ -443,10 +459,15 @@ def cell_text(value) -> str:
     return str(value)
 
 
+# Cells to the right of the last heading of a sheet are read too, joined in one column of this name,
+# so that nothing in a sheet escapes the identifier scan.
+BEYOND_HEADER = "(cells beyond the header)"
+
+
 def open_workbook(path: Path, source_file: str | None = None, table: str | None = None) -> list[TableFile]:
     """Every sheet of a workbook, in workbook order, each as a TableFile whose `table` is the
-    sheet's title (the caller decides which sheet is which table). Sheets with nothing in them
-    have an empty header."""
+    sheet's title (the caller decides which sheet is which table); its header is its first row,
+    then BEYOND_HEADER."""
     import openpyxl
 
     source_file = source_file or path.name
@@ -454,46 +475,72 @@ def open_workbook(path: Path, source_file: str | None = None, table: str | None 
     check_workbook_archive(path, source_file, table)
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        sheets = []
+        try:
+            for sheet in workbook.worksheets:
+                sheet.reset_dimensions()  # a workbook may claim a size it does not have
+                first = next(sheet.iter_rows(max_row=1, values_only=True), None)
+                header = [] if first is None else ["" if v is None else cell_text(v) for v in first]
+                while header and not header[-1].strip():
+                    header.pop()
+                if len(header) > pack_limits()["columns_per_table"]:
+                    raise over_limit(f"{source_file} has", "columns", "columns_per_table", table=table)
+                sheets.append(TableFile(sheet.title, source_file, [*header, BEYOND_HEADER],
+                                        SheetRows(path, sheet.title), hidden=sheet.sheet_state != "visible"))
+        finally:
+            workbook.close()
+    except PackRejected:
+        raise
     except Exception as error:  # any parser failure is the file's fault, reported plainly
         raise PackRejected("unreadable", f"{source_file} could not be read as an Excel workbook (.xlsx): "
-                           f"{type(error).__name__}.", table) from error
-    sheets = []
-    try:
-        for sheet in workbook.worksheets:
-            sheet.reset_dimensions()  # a workbook may claim a size it does not have
-            first = next(sheet.iter_rows(max_row=1, values_only=True), None)
-            header = [] if first is None else ["" if v is None else cell_text(v) for v in first]
-            while header and not header[-1].strip():
-                header.pop()
-            sheets.append(TableFile(sheet.title, source_file, header, sheet_reader(path, sheet.title),
-                                    hidden=sheet.sheet_state != "visible"))
-    finally:
-        workbook.close()
+                           f"{type(error).__name__}.", table) from None
     return sheets
 
 
-def sheet_reader(path: Path, title: str) -> Callable[[TableFile], Iterator[pa.RecordBatch]]:
-    def read_rows(table_file: TableFile) -> Iterator[pa.RecordBatch]:
+def as_scanned_sheet(sheet: TableFile, label: str) -> TableFile:
+    """A sheet that is not a table: every row of it, the first included, under positional column
+    names, to be scanned for identifiers and never stored."""
+    width = len(sheet.header) - 1
+    sheet.header = [f"column {i}" for i in range(1, width + 1)] + [BEYOND_HEADER]
+    sheet.table, sheet.read_rows = label, SheetRows(sheet.read_rows.path, sheet.read_rows.title, first_row=1)
+    return sheet
+
+
+def check_sheet_header(sheet: TableFile) -> None:
+    """A sheet read as a table: its headings checked like a file's (BEYOND_HEADER stays last)."""
+    sheet.header = [*check_header(sheet.header[:-1], sheet.source_file, sheet.table), BEYOND_HEADER]
+
+
+@dataclass(frozen=True)
+class SheetRows:
+    """Reads one sheet's rows from `first_row` (2: under its header; 1: every row)."""
+
+    path: Path
+    title: str
+    first_row: int = 2
+
+    def __call__(self, table_file: TableFile) -> Iterator[pa.RecordBatch]:
         import openpyxl
 
-        width = len(table_file.header)
+        path, title, first_row = self.path, self.title, self.first_row
+        width = len(table_file.header) - 1  # the last column holds the cells beyond the header
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
         formulas_book = None
         try:
             sheet = workbook[title]
             sheet.reset_dimensions()
-            values = sheet.iter_rows(min_row=2, values_only=True)
+            values = sheet.iter_rows(min_row=first_row, values_only=True)
             # Cells holding a formula Excel never calculated read as blank: read the formulas too,
             # only for sheets that have any, to tell such a cell from a blank one.
             if has_formulas(path, sheet._worksheet_path):
                 formulas_book = openpyxl.load_workbook(path, read_only=True, data_only=False)
                 formula_sheet = formulas_book[title]
                 formula_sheet.reset_dimensions()
-                formulas = formula_sheet.iter_rows(min_row=2, values_only=True)
+                formulas = formula_sheet.iter_rows(min_row=first_row, values_only=True)
             else:
                 formulas = None
-            columns: list[list[str]] = [[] for _ in range(width)]
-            physical, rows = 1, 0
+            columns: list[list[str]] = [[] for _ in range(width + 1)]
+            physical, characters = first_row - 1, 0
             for row in values:
                 physical += 1
                 if physical > EXCEL_MAX_ROWS:
@@ -505,23 +552,23 @@ def sheet_reader(path: Path, title: str) -> Callable[[TableFile], Iterator[pa.Re
                                 and (i >= len(row) or row[i] is None)]
                 if not uncalculated and not any(v is not None and str(v).strip() for v in row):
                     continue  # a blank row is not a row
-                rows += 1
                 for i in uncalculated:
-                    table_file.problems.append(CellProblem(table_file.rows_read + len(columns[0]) + 1,
+                    table_file.problems.append(CellProblem(table_file.rows_read + len(columns[-1]) + 1,
                                                            table_file.columns[i], "formula_without_value"))
+                texts = [cell_text(v) for v in row]
                 for i in range(width):
-                    columns[i].append(cell_text(row[i]) if i < len(row) else "")
-                if len(columns[0]) >= BATCH_ROWS:
+                    columns[i].append(texts[i] if i < len(texts) else "")
+                columns[-1].append("\t".join(t for t in texts[width:] if t))
+                characters += sum(map(len, texts))
+                if len(columns[-1]) >= BATCH_ROWS or characters >= BATCH_CHARACTERS:
                     yield text_batch(columns, table_file.columns)
-                    columns = [[] for _ in range(width)]
-            if columns and columns[0]:
+                    columns, characters = [[] for _ in range(width + 1)], 0
+            if columns[-1]:
                 yield text_batch(columns, table_file.columns)
         finally:
             workbook.close()
             if formulas_book is not None:
                 formulas_book.close()
-
-    return read_rows
 
 
 def open_xlsx_table(path: Path, table: str) -> TableFile:
@@ -529,7 +576,7 @@ def open_xlsx_table(path: Path, table: str) -> TableFile:
     sheets = open_workbook(path, path.name, table)
     first = sheets[0]
     first.table = table
-    first.header = check_header(first.header, path.name, table)
+    check_sheet_header(first)
     return first
 
 
@@ -552,15 +599,48 @@ def open_parquet(path: Path, table: str) -> TableFile:
                                f"({column.type}) that cannot be read as the contract's text, numbers or dates.",
                                table)
 
+    text_columns = [field.name for field in schema if text_conversion(field.type) == "text"]
+
     def read_rows(table_file: TableFile) -> Iterator[pa.RecordBatch]:
         try:
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-                yield pa.record_batch([as_text(column) for column in batch.columns], names=table_file.columns)
+            # Text columns are read dictionary-encoded, so that their size once decoded is known (and a
+            # value over the length limit refused) before it is decoded, a slice at a time.
+            encoded = pq.ParquetFile(path, read_dictionary=text_columns)
+            for batch in encoded.iter_batches(batch_size=BATCH_ROWS):
+                for piece in slices_within(batch, table_file):
+                    yield pa.record_batch([as_text(column) for column in piece.columns], names=table_file.columns)
         except pa.ArrowException as error:
             raise PackRejected("unreadable", f"{path.name} could not be read as PARQUET: {type(error).__name__}.",
                                table) from error
 
     return TableFile(table, path.name, header, read_rows)
+
+
+def slices_within(batch: pa.RecordBatch, table_file: TableFile) -> Iterator[pa.RecordBatch]:
+    """The batch in slices of at most BATCH_CHARACTERS once decoded; a dictionary value over the
+    cell length limit refuses the file before anything is decoded."""
+    row_chars = np.zeros(batch.num_rows, dtype=np.int64)
+    for position, column in enumerate(batch.columns, start=1):
+        if not pa.types.is_dictionary(column.type):
+            continue
+        lengths = pc.fill_null(pc.utf8_length(column.dictionary), 0)
+        if not len(lengths):
+            continue  # every value blank
+        if pc.max(lengths).as_py() > table_file.field_chars:
+            raise PackRejected("over_limit", f"{table_file.source_file}: "
+                               f"{safe_column_label(table_file.header[position - 1], position)} holds a value "
+                               f"longer than {table_file.field_chars:,} characters (the limit "
+                               f"{table_file.limits_section}.field_chars in config/limits.yaml).", table_file.table)
+        indices = pc.fill_null(column.indices, 0)
+        row_chars += lengths.to_numpy(zero_copy_only=False)[indices.to_numpy(zero_copy_only=False)]
+    start, total = 0, 0
+    for row, chars in enumerate(row_chars):
+        if total + chars > BATCH_CHARACTERS and row > start:
+            yield batch.slice(start, row - start)
+            start, total = row, 0
+        total += chars
+    if start < batch.num_rows:
+        yield batch.slice(start)
 
 
 def text_conversion(kind: pa.DataType) -> str | None:

@@ -238,8 +238,9 @@ def record_rejection(con: duckdb.DuckDBPyConnection, pack: Pack, error: PackReje
 
 def loaded_message(std: StandardisedPack) -> str:
     parts = [f"{std.rows_loaded[t]} of {std.rows_in[t]} {t} rows loaded" for t in std.rows_in]
-    if std.dropped_columns:
-        dropped = "; ".join(f"{t}: {', '.join(cols)}" for t, cols in std.dropped_columns.items())
+    if std.dropped_columns:  # by position only: a column's name could itself identify someone
+        dropped = "; ".join(f"{t}: {', '.join(f'column {p}' for p, _ in cols)}"
+                            for t, cols in std.dropped_columns.items())
         parts.append(f"columns outside the contract were not stored ({dropped})")
     return "; ".join(parts) + "."
 

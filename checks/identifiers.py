@@ -1,13 +1,13 @@
 """The direct-identifier scan: a pack that carries names, dates of birth, addresses or full
 postcodes, NHS numbers, UPNs, phone numbers or e-mail addresses is refused before anything from it
 is stored. Every column of every table and sheet is scanned, contract or not, and every column
-name. Messages name the table, the column (by position where its name could itself identify
-someone) and the kind of identifier, never the value.
+name. Messages name the table, the column (by its position unless it is a contract column: a
+column's name can itself identify someone) and the kind of identifier, never the value.
 
 The kinds and how each is judged live in config/identifiers.yaml: high-specificity kinds are
-found anywhere inside a value, low-specificity kinds (names, dates) by the share of a column's
-values they match. Values are matched a whole column at a time, over many packs at once, with RE2
-through Arrow: packs arrive by the thousand."""
+found anywhere inside a value, low-specificity kinds (names, dates, addresses) by the share of a
+column's values they match. Values are matched a whole column at a time, over many packs at once
+and once per distinct value, with RE2 through Arrow (linear time): packs arrive by the thousand."""
 
 from __future__ import annotations
 
@@ -21,29 +21,29 @@ import pyarrow.compute as pc
 
 from assets.config import contract, load_yaml
 from assets.reading import PackRejected, RawTable
+from assets.table_files import contract_column_names
 
-# Contract columns whose values are held to codes, numbers or dates: only `anywhere` kinds are
-# looked for in them (an age or a referral date is expected there).
+# Contract columns whose values are held to codes, numbers or dates: they are not judged by share
+# (an age or a referral date is expected there), only searched for the `anywhere` kinds.
 TYPED = {"integer", "code", "codelist", "yn", "date"}
-SAFE_NAME_CHARACTERS = re.compile(r"^[\w .,()/&#+'-]{1,64}$")
 
 
 @dataclass(frozen=True)
 class IdentifierKind:
     kind: str
     label: str
-    column_pattern: re.Pattern | None
+    column_pattern: re.Pattern | None  # Python: column names are short, and the patterns simple
     value_pattern: str | None  # RE2
     anywhere: bool
     min_share: float
     check: str | None
-    in_headers: bool
-    reference_share: float | None  # in the contract's reference columns: judged by share...
-    reference_count: int  # ...and by at least this many values
+    bare_share: float | None  # a value that is nothing but the match: judged by share...
+    bare_count: int  # ...and by at least this many values
+    unless: str | None  # RE2: a value matching it is not this kind
 
     @property
-    def re2(self) -> str:
-        return self.value_pattern
+    def whole(self) -> str:
+        return f"^(?:{self.value_pattern})$"
 
 
 @cache
@@ -55,13 +55,15 @@ def identifier_kind(kind: str, spec: dict) -> IdentifierKind:
     """One kind from config/identifiers.yaml. Value patterns run on RE2 (through Arrow), which has
     no look-around or back-references: a pattern it cannot run is refused here, by name."""
     value_pattern = spec.get("value_pattern")
-    if value_pattern:
+    unless = ("(?i)\\b(?:" + "|".join(str(spec["unless"]).split()) + ")\\b") if spec.get("unless") else None
+    for what, pattern in (("value_pattern", value_pattern), ("unless words", unless)):
         try:
-            pc.match_substring_regex(pa.array([""], pa.string()), value_pattern)
+            if pattern:
+                pc.match_substring_regex(pa.array([""], pa.string()), pattern)
         except pa.ArrowInvalid as error:
-            raise ValueError(f"config/identifiers.yaml: the value_pattern of '{kind}' is not RE2 syntax "
+            raise ValueError(f"config/identifiers.yaml: the {what} of '{kind}' is not RE2 syntax "
                              f"(no look-around or back-references): {error}") from None
-    references = spec.get("in_references") or {}
+    bare = spec.get("bare") or {}
     return IdentifierKind(
         kind=kind,
         label=spec["label"],
@@ -70,9 +72,9 @@ def identifier_kind(kind: str, spec: dict) -> IdentifierKind:
         anywhere=bool(spec.get("anywhere")),
         min_share=float(spec.get("min_share", 0.0)),
         check=spec.get("check"),
-        in_headers=bool(spec.get("in_headers")),
-        reference_share=float(references["min_share"]) if references else None,
-        reference_count=int(references.get("min_count", 1)) if references else 0,
+        bare_share=float(bare["min_share"]) if bare else None,
+        bare_count=int(bare.get("min_count", 1)) if bare else 0,
+        unless=unless,
     )
 
 
@@ -88,7 +90,8 @@ def nhs_check_digit_ok(text: str) -> bool:
     return check != 10 and check == digits[9]
 
 
-# Ten digits, grouped 3-3-4 or not, standing alone as \b does in the RE2 pattern.
+# Ten digits, grouped 3-3-4 or not, standing alone as \b does in the RE2 pattern (a fixed shape:
+# no backtracking).
 NHS_CANDIDATE = re.compile(r"(?<!\w)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\w)")
 
 
@@ -101,61 +104,62 @@ def holds_valid_nhs_number(text: str) -> bool:
 CHECKS = {"nhs_modulus_11": holds_valid_nhs_number}
 
 
-def passes_check(kind: IdentifierKind, text: str) -> bool:
-    return kind.check is None or CHECKS[kind.check](text)
+def matching(values: pa.Array, kind: IdentifierKind, whole: bool = False) -> np.ndarray:
+    """Per value: it holds the kind (anywhere inside it, or as the whole value), passes the kind's
+    check, and is not excused by its `unless` words."""
+    hit = as_bools(pc.match_substring_regex(values, kind.whole if whole else kind.value_pattern))
+    if kind.unless and hit.any():
+        hit &= ~as_bools(pc.match_substring_regex(values, kind.unless))
+    if kind.check and hit.any():
+        where = np.flatnonzero(hit)
+        texts = pc.take(values, pa.array(where)).to_pylist()
+        hit[where[[not CHECKS[kind.check](t) for t in texts]]] = False
+    return hit
 
 
-def kinds_found(texts: list[str], kinds: list[IdentifierKind], whole: bool = False) -> list[IdentifierKind | None]:
-    """For each text, the first of the kinds it holds (anywhere inside it, or as the whole text)."""
-    found: list[IdentifierKind | None] = [None] * len(texts)
-    array = pa.array(texts, pa.string())
-    for kind in kinds:
-        if not kind.value_pattern:
-            continue
-        pattern = f"^(?:{kind.re2})$" if whole else kind.re2
-        matched = pc.match_substring_regex(array, pattern).to_pylist()
-        for i, hit in enumerate(matched):
-            if hit and found[i] is None and passes_check(kind, texts[i]):
-                found[i] = kind
+def as_bools(array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def anywhere_kinds() -> list[IdentifierKind]:
+    return [k for k in identifier_kinds() if k.anywhere and k.value_pattern]
+
+
+@cache
+def anywhere_pattern() -> str:
+    """One RE2 alternation of every kind looked for anywhere: one pass finds the few values worth a
+    closer look."""
+    return "|".join(f"(?:{k.value_pattern})" for k in anywhere_kinds()) or "$^"
+
+
+def first_kind_inside(values: pa.Array) -> list[IdentifierKind | None]:
+    """For each value, the first `anywhere` kind inside it that is not the bare value of a kind
+    judged by share when bare."""
+    found: list[IdentifierKind | None] = [None] * len(values)
+    for kind in anywhere_kinds():
+        hit = matching(values, kind)
+        if kind.bare_share is not None:
+            hit &= ~matching(values, kind, whole=True)
+        for i in np.flatnonzero(hit):
+            found[i] = found[i] or kind
     return found
 
 
 @cache
-def anywhere_pattern(in_reference: bool) -> str:
-    """One RE2 alternation of every kind looked for anywhere: one pass finds the few values worth a
-    closer look."""
-    kinds = [k for k in identifier_kinds() if k.anywhere and k.value_pattern
-             and not (in_reference and k.reference_share is not None)]
-    return "|".join(f"(?:{k.re2})" for k in kinds) or "$^"
-
-
-@cache
-def is_safe_name(name: str) -> bool:
-    """A column or sheet name that can be stored and shown: plain characters, and nothing in it
-    that looks like any kind of identifier (names and dates included)."""
-    text = str(name).strip()
-    if not SAFE_NAME_CHARACTERS.match(text):
-        return False
-    inside = [k for k in identifier_kinds() if k.anywhere or k.in_headers]
-    if kinds_found([text], inside) != [None]:
-        return False
-    # "Post Code" or "Child Name" reads like a name, but says what a column holds: it is a label.
-    if any(k.column_pattern and k.column_pattern.search(text) for k in identifier_kinds()):
-        return True
-    whole = [k for k in identifier_kinds() if not (k.anywhere or k.in_headers)]
-    return kinds_found([text], whole, whole=True) == [None]
-
-
-@cache
 def identifiers_in_names(names: tuple[str, ...]) -> list[IdentifierKind | None]:
-    """For each column name, the first kind found inside it: headers repeat from pack to pack."""
-    return kinds_found(list(names), [k for k in identifier_kinds() if k.anywhere or k.in_headers])
+    """For each column name, the first `anywhere` kind inside it: headers repeat from pack to pack."""
+    found: list[IdentifierKind | None] = [None] * len(names)
+    array = pa.array(list(names), pa.string())
+    for kind in anywhere_kinds():
+        for i in np.flatnonzero(matching(array, kind)):
+            found[i] = found[i] or kind
+    return found
 
 
 @dataclass(frozen=True)
 class Finding:
     table: str
-    column: str | None  # the column's name, or None where the name itself could identify someone
+    column: str | None  # the column's name where it is a contract column, else None (see `named`)
     position: int  # the column's place in its table, from 1
     kind: str
     label: str
@@ -164,14 +168,12 @@ class Finding:
     where: str = ""  # that row as the file says it ("line 12"), when known
 
     def message(self, source_file: str) -> str:
-        found = {"column name": "from its name", "name": "in its name",
-                 "values": "from its values"}[self.how]
+        found = {"column name": "from its name", "name": "in its name", "values": "from its values"}[self.how]
         if self.row:
             found += f", first on {self.where or f'row {self.row}'}"
         return (f"{source_file}: {self.named} of table '{self.table}' looks like it holds {self.label} "
                 f"({found}). Direct identifiers must not leave the LA: remove the column or the values, or "
                 "anonymise them, and send the pack again. Nothing from this pack was stored.")
-
 
     @property
     def named(self) -> str:
@@ -184,10 +186,10 @@ class ColumnEvidence:
 
     column: str | None  # its name where safe to show (see Finding.column)
     position: int
-    klass: str  # "typed", "reference" or "free"
+    typed: bool  # a contract column of codes, numbers or dates
     nonblank: int = 0
     whole: dict[str, int] = field(default_factory=dict)  # kind -> values matching in full
-    anywhere: tuple[str, int] | None = None  # (kind, data row) of the first occurrence
+    anywhere: tuple[str, int] | None = None  # (kind, data row) of the first occurrence inside a value
 
 
 class IdentifierScan:
@@ -203,59 +205,51 @@ class IdentifierScan:
         """Column names: those that say they hold an identifier, and those that are one."""
         specs = contract()["tables"].get(table, {}).get("columns", {})
         found = self.header_findings.setdefault(pack_id, [])
-        in_names = identifiers_in_names(tuple(str(h) for h in header))
-        for position, (original, column) in enumerate(zip(header, columns, strict=True), start=1):
-            shown = str(original).strip() if is_safe_name(original) else None
-            klass = column_class(specs.get(column), column)
+        inside = identifiers_in_names(tuple(str(h) for h in header))
+        for position, column in enumerate(columns, start=1):
+            shown = column if column in contract_column_names() else None
             if (pack_id, table, column) not in self.evidence:
-                self.evidence[(pack_id, table, column)] = ColumnEvidence(shown, position, klass)
+                self.evidence[(pack_id, table, column)] = ColumnEvidence(shown, position, is_typed(specs, column))
                 self.columns_of.setdefault(pack_id, []).append((table, column))
-            if in_names[position - 1] is not None:
-                kind = in_names[position - 1]
+            if inside[position - 1] is not None:
+                kind = inside[position - 1]
                 found.append(Finding(table, None, position, kind.kind, kind.label, "name"))
-            else:
-                if column not in specs and column not in ("la_code", "period"):
-                    for kind in identifier_kinds():
-                        if kind.column_pattern and kind.column_pattern.search(column):
-                            found.append(Finding(table, shown, position, kind.kind, kind.label, "column name"))
-                            break
+            elif column not in contract_column_names():
+                kind = next((k for k in identifier_kinds() if k.column_pattern and k.column_pattern.search(column)),
+                            None)
+                if kind:
+                    found.append(Finding(table, shown, position, kind.kind, kind.label, "column name"))
 
     def add_values(self, table: str, column: str, pieces: list[tuple[int, pa.Array, int]]) -> None:
         """One column's values from several packs: (pack_id, values, row number of the first)."""
         if not pieces:
             return
         text = pc.utf8_trim_whitespace(pa.chunked_array([values for _, values, _ in pieces], pa.string()))
-        owner = np.repeat(np.arange(len(pieces)), [len(values) for _, values, _ in pieces])
-        first_rows = np.repeat([first for _, _, first in pieces], [len(values) for _, values, _ in pieces])
-        offsets = np.concatenate([[0], np.cumsum([len(values) for _, values, _ in pieces])])[:-1]
+        sizes = [len(values) for _, values, _ in pieces]
+        owner = np.repeat(np.arange(len(pieces)), sizes)
+        first_row = np.repeat([first for _, _, first in pieces], sizes) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes)
         evidence = [self.evidence[(pack_id, table, column)] for pack_id, _, _ in pieces]
-        klass = evidence[0].klass
-        present = np.asarray(pc.not_equal(text, "").to_numpy(zero_copy_only=False), dtype=bool)
-        for i, count in enumerate(np.bincount(owner[present], minlength=len(pieces))):
-            evidence[i].nonblank += int(count)
         distinct = DistinctValues(text)
-        # Kinds found anywhere: one pass of the joint pattern, then a closer look at the few hits.
-        hits = np.flatnonzero(distinct.matching(anywhere_pattern(klass == "reference")))
+        for i, count in enumerate(np.bincount(owner[distinct.rows_where(pc.not_equal(distinct.values, ""))],
+                                              minlength=len(pieces))):
+            evidence[i].nonblank += int(count)
+        # Kinds found anywhere: one pass of the joint pattern over the distinct values, then a closer
+        # look at the few that match.
+        hits = np.flatnonzero(as_bools(pc.match_substring_regex(distinct.values, anywhere_pattern())))
         if len(hits):
-            kinds = [k for k in identifier_kinds() if k.anywhere
-                     and not (klass == "reference" and k.reference_share is not None)]
-            values = pc.take(text, pa.array(hits)).to_pylist()
-            for index, kind in zip(hits, kinds_found(values, kinds), strict=True):
-                item = evidence[owner[index]]
-                if kind is not None and item.anywhere is None:
-                    item.anywhere = (kind.kind, int(first_rows[index] + index - offsets[owner[index]]))
-        if klass == "typed":
-            return
+            kinds = dict(zip(hits, first_kind_inside(pc.take(distinct.values, pa.array(hits))), strict=True))
+            rows = np.flatnonzero(np.isin(distinct.codes, [h for h, k in kinds.items() if k is not None]))
+            owners, first = np.unique(owner[rows], return_index=True)  # each pack's first such row
+            for piece, row in zip(owners, rows[first], strict=True):
+                if evidence[piece].anywhere is None:
+                    kind = kinds[distinct.codes[row]]
+                    evidence[piece].anywhere = (kind.kind, int(first_row[row] + row))
         # Kinds judged by share: values matching in full.
         for kind in identifier_kinds():
-            by_share = (kind.reference_share is not None) if klass == "reference" else False
-            if not kind.value_pattern or (kind.anywhere and not by_share):
+            by_share = kind.bare_share is not None or (not kind.anywhere and not evidence[0].typed)
+            if not kind.value_pattern or not by_share:
                 continue
-            matched = distinct.matching(f"^(?:{kind.re2})$")
-            if kind.check and matched.any():
-                where = np.flatnonzero(matched)
-                values = pc.take(text, pa.array(where)).to_pylist()
-                matched[where[[not CHECKS[kind.check](v) for v in values]]] = False
+            matched = distinct.rows_where(matching(distinct.values, kind, whole=True))
             for i, count in enumerate(np.bincount(owner[matched], minlength=len(pieces))):
                 if count:
                     evidence[i].whole[kind.kind] = evidence[i].whole.get(kind.kind, 0) + int(count)
@@ -277,8 +271,8 @@ class IdentifierScan:
                 continue
             for name, count in item.whole.items():
                 kind = kinds[name]
-                if item.klass == "reference" and kind.reference_share is not None:
-                    judged = count >= kind.reference_count and count >= kind.reference_share * item.nonblank
+                if kind.bare_share is not None:
+                    judged = count >= kind.bare_count and count >= kind.bare_share * item.nonblank
                 else:
                     judged = count >= kind.min_share * item.nonblank
                 if count and judged:
@@ -286,37 +280,41 @@ class IdentifierScan:
                     break
         return found
 
-    def forget(self, pack_id: int) -> None:
-        self.header_findings.pop(pack_id, None)
-        for table, column in self.columns_of.pop(pack_id, []):
-            del self.evidence[(pack_id, table, column)]
+    def forget(self, pack_id: int, table: str | None = None) -> None:
+        """Forget what was seen of a pack (refused), or of one of its tables (read again)."""
+        if table is None:
+            self.header_findings.pop(pack_id, None)
+        keep = []
+        for key in self.columns_of.pop(pack_id, []):
+            if table is None or key[0] == table:
+                del self.evidence[(pack_id, *key)]
+            else:
+                keep.append(key)
+        if keep:
+            self.columns_of[pack_id] = keep
+        if table is not None:
+            self.header_findings[pack_id] = [f for f in self.header_findings.get(pack_id, []) if f.table != table]
 
 
 class DistinctValues:
-    """A column's values, matched against patterns once per distinct value: codes, dates and ages
-    repeat on every row, so a column of a million rows often holds a few dozen values."""
+    """A column's values, to be matched against patterns once per distinct value: codes, dates and
+    ages repeat on every row, so a column of a million rows often holds a few dozen values."""
 
     def __init__(self, text: pa.ChunkedArray):
         encoded = pc.dictionary_encode(text).combine_chunks()
-        if len(encoded.dictionary) * 2 < len(text):
-            self.values, self.rows = encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
-        else:
-            self.values, self.rows = text, None
+        self.values = encoded.dictionary
+        self.codes = encoded.indices.to_numpy(zero_copy_only=False)
 
-    def matching(self, pattern: str) -> np.ndarray:
-        """Per row, whether its value matches the RE2 pattern somewhere."""
-        hit = np.asarray(pc.match_substring_regex(self.values, pattern).to_numpy(zero_copy_only=False), dtype=bool)
-        return hit if self.rows is None else hit[self.rows]
+    def rows_where(self, per_value) -> np.ndarray:
+        """Per row, the flag its value has in `per_value` (one flag per distinct value)."""
+        flags = as_bools(per_value) if not isinstance(per_value, np.ndarray) else per_value
+        return flags[self.codes]
 
 
-def column_class(spec: dict | None, column: str) -> str:
+def is_typed(specs: dict, column: str) -> bool:
     if column in ("la_code", "period"):
-        return "typed"
-    if spec is None:
-        return "free"
-    if spec["type"] in TYPED:
-        return "typed"
-    return "reference" if spec.get("identifier") else "free"
+        return True
+    return column in specs and specs[column]["type"] in TYPED
 
 
 def find_identifiers_in_packs(packs: list[dict[str, RawTable]]) -> list[list[Finding]]:
@@ -325,7 +323,7 @@ def find_identifiers_in_packs(packs: list[dict[str, RawTable]]) -> list[list[Fin
     scan = IdentifierScan()
     for pack_id, tables in enumerate(packs):
         for table, raw in tables.items():
-            scan.add_header(pack_id, table, raw.columns, raw.columns)
+            scan.add_header(pack_id, table, raw.header, raw.columns)
     for table in {t for tables in packs for t in tables}:
         for column in {c for tables in packs if table in tables for c in tables[table].columns}:
             scan.add_values(table, column, [
@@ -344,15 +342,11 @@ def rejection(source_files: dict[str, str], findings: list[Finding]) -> PackReje
     first = findings[0]
     others = "" if len(findings) == 1 else f" ({len(findings) - 1} more column(s) also look identifying.)"
     return PackRejected("direct_identifier", first.message(source_files.get(first.table, first.table)) + others,
-                        first.table, first.column)  # the column only where its name is safe to keep
-
-
-def identifier_rejection(tables: dict[str, RawTable], findings: list[Finding]) -> PackRejected:
-    return rejection({name: raw.source_file for name, raw in tables.items()}, findings)
+                        first.table, first.column)
 
 
 def scan_pack(tables: dict[str, RawTable]) -> None:
     """Refuse the pack on the first identifier found."""
     findings = find_identifiers(tables)
     if findings:
-        raise identifier_rejection(tables, findings)
+        raise rejection({name: raw.source_file for name, raw in tables.items()}, findings)

@@ -107,8 +107,9 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
         for row in std.quarantine.to_dict("records")
     ]
     report.problems_total, report.problems_by_rule = std.quarantine_rows, std.quarantine_rules
-    for table, columns in std.dropped_columns.items():
-        report.notes.append(f"{table}: column(s) {', '.join(columns)} are outside the contract and would not be "
+    for table, columns in std.dropped_columns.items():  # shown by name here: validate stores nothing
+        named = ", ".join(f"'{name}' (column {position})" for position, name in columns)
+        report.notes.append(f"{table}: column(s) {named} are outside the contract and would not be "
                             "stored.")
     if report.problems:
         report.status = "quarantine"

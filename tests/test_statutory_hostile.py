@@ -326,16 +326,29 @@ def test_run_exits_1_and_publishes_when_a_statutory_return_is_rejected(audit_hom
         assert db.execute("SELECT status FROM submissions").fetchall() == [("loaded",)]
 
 
-def test_a_return_named_after_a_child_is_stored_without_its_name_and_links_are_refused(tmp_path, con):
+@pytest.mark.parametrize("name", ["Amelia Jones.xml", "AMELIA_JONES.xml", "Jones, Amelia.xml"])
+def test_a_return_named_after_a_child_is_stored_without_its_name(tmp_path, con, name):
     inbox = tmp_path / "statutory"
-    write(inbox / "Amelia Jones 9434765919.xml", cin(details="<Bogus/>"))  # loads, with one problem
-    write(tmp_path / "elsewhere" / "census.xml", cin())
-    (inbox / "linked.xml").symlink_to(tmp_path / "elsewhere" / "census.xml")
-    outcomes = {o.source: (o.status, o.message) for o in ingest_statutory(con, inbox, SECRET)}
-    unnamed = next(name for name in outcomes if name.startswith("unnamed file"))
-    assert outcomes[unnamed][0] == "loaded" and outcomes["linked.xml"][0] == "rejected"
-    assert submissions(con)["linked.xml"][1] == "link"
+    write(inbox / name, cin(details="<Bogus/>"))  # loads, with one problem
+    write(inbox / "CIN_Census_2025.xml", cin())  # a plain name is kept (same LA and year: it replaces)
+    outcomes = {o.source: o.status for o in ingest_statutory(con, inbox, SECRET)}
+    assert "CIN_Census_2025.xml" in outcomes
+    assert [status for source, status in outcomes.items() if source.startswith("unnamed file")] == ["loaded"]
     stored = repr(con.execute("SELECT * FROM statutory_submissions").fetchall()
                   + con.execute("SELECT * FROM statutory_quarantine").fetchall())
-    assert "Amelia" not in stored and "9434765919" not in stored
-    assert con.execute("SELECT count(*) FROM cin_children").fetchone()[0] == 1  # the link's target is not read
+    assert "amelia" not in stored.lower() and "jones" not in stored.lower()
+
+
+def test_links_are_not_followed_in_the_statutory_inbox(tmp_path, con):
+    inbox = tmp_path / "statutory"
+    write(tmp_path / "elsewhere" / "census.xml", cin())
+    folder = ssda903(inbox)
+    (inbox / "census.xml").symlink_to(tmp_path / "elsewhere" / "census.xml")
+    (folder / "missing.csv").unlink()
+    write(tmp_path / "elsewhere" / "missing.csv", MISSING_CSV)
+    (folder / "missing.csv").symlink_to(tmp_path / "elsewhere" / "missing.csv")
+    outcomes = ingest_statutory(con, inbox, SECRET)
+    assert sorted((o.status, o.kind) for o in outcomes) == [("rejected", "cin_census"), ("rejected", "ssda903")]
+    assert sorted(rule for _, rule, _ in submissions(con).values()) == ["link", "link"]
+    assert con.execute("SELECT count(*) FROM cin_children").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM ssda903_missing").fetchone()[0] == 0
