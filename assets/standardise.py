@@ -19,6 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from assets.config import action_targets, contract, load_yaml
 from assets.reading import TABLES, Pack, PackRejected, period_bounds
@@ -121,9 +122,24 @@ def contract_rows(table: str, batch: pa.RecordBatch | pa.Table, pack_id: int, fi
             "row_number": pa.array(np.arange(first_row, first_row + rows, dtype=np.int64))}
     names = batch.schema.names
     for column in contract()["tables"][table]["columns"]:
-        data[column] = (batch.column(column).cast(pa.string()) if column in names
-                        else pa.array([""] * rows, pa.string()))
+        if column in names:
+            text = batch.column(column).cast(pa.string())
+            data[column] = pc.utf8_slice_codeunits(text, 0, kept_characters(table, column))
+        else:
+            data[column] = pa.array([""] * rows, pa.string())
     return pa.table(data)
+
+
+@cache
+def kept_characters(table: str, column: str) -> int:
+    """How much of a value the session keeps. Past this a value breaks its column's rules whatever
+    the rest of it says (a reference longer than the longest max_length, a code, date or number of
+    hundreds of characters), so it is quarantined just the same, and a file of very long values
+    cannot fill the session: the rest is never looked at (it was scanned for identifiers already)."""
+    spec = contract()["tables"][table]["columns"][column]
+    if spec["type"] == "text":
+        return 1 + max(s.get("max_length", 0) for t in contract()["tables"].values() for s in t["columns"].values())
+    return 256
 
 
 @cache

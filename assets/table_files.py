@@ -64,7 +64,6 @@ class CellProblem:
     rule: str
 
 
-@cache
 def pack_limits() -> dict:
     return limits()["packs"]
 
@@ -196,8 +195,7 @@ def csv_layout(path: Path, source_file: str, table: str | None) -> tuple[CsvLayo
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or start[:4096].count(b"\0") > 0:
         raise PackRejected("unreadable", f"{source_file} is UTF-16 (or binary) text. Save it as 'CSV UTF-8' "
                            "from Excel, or as UTF-8 or Windows-1252 text from the case system.", table)
-    quoted = {"found": False}
-    encoding = next((e for e in contract()["values"]["encodings"] if decodes_whole_file(path, e, quoted)), None)
+    encoding = next((e for e in contract()["values"]["encodings"] if decodes_whole_file(path, e)), None)
     if encoding is None:
         raise PackRejected("unreadable", f"{source_file} is neither UTF-8 nor Windows-1252 text.", table)
     text = start.decode(encoding, errors="ignore")
@@ -216,16 +214,19 @@ def csv_layout(path: Path, source_file: str, table: str | None) -> tuple[CsvLayo
         header = next(csv.reader([first_line], delimiter=separator))
     except csv.Error:
         raise PackRejected("unreadable", f"{source_file}: the header row could not be read as CSV.", table) from None
-    return CsvLayout(encoding, separator, blank + 1, quoted["found"]), header
+    return CsvLayout(encoding, separator, blank + 1, holds_quote_mark(path)), header
 
 
-def decodes_whole_file(path: Path, encoding: str, quoted: dict) -> bool:
-    """Whether the file decodes in this encoding; notes in `quoted` whether it holds a quote mark."""
+def holds_quote_mark(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return any(b'"' in block for block in iter(lambda: handle.read(BLOCK), b""))
+
+
+def decodes_whole_file(path: Path, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(BLOCK), b""):
-                quoted["found"] = quoted["found"] or b'"' in block
                 decoder.decode(block)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
@@ -238,17 +239,28 @@ def open_csv(path: Path, table: str, source_file: str | None = None) -> TableFil
     check_size(path, source_file, table)
     layout, header = csv_layout(path, source_file, table)
     header = check_header(header, source_file, table)
-    state = {"slow": False}
+    table_file = TableFile(table, source_file, header, CsvRows(path, layout))
+    table_file.locate_row = lambda row: f"line {csv_line_of_row(path, layout, row)}"
+    return table_file
 
-    def read_rows(table_file: TableFile) -> Iterator[pa.RecordBatch]:
-        batches = (csv_rows_python if state["slow"] else csv_rows_arrow)(path, layout, table_file)
-        for batch in batches:
-            if layout.quoted:
-                check_quotes(batch, layout.separator, table_file)
+
+@dataclass
+class CsvRows:
+    """Reads a CSV's rows with Arrow; once a row turns out shorter than the header, the slow way."""
+
+    path: Path
+    layout: CsvLayout
+    slow: bool = False
+
+    def __call__(self, table_file: TableFile) -> Iterator[pa.RecordBatch]:
+        for batch in (csv_rows_python if self.slow else self.arrow_rows)(self.path, self.layout, table_file):
+            if self.layout.quoted:
+                check_quotes(batch, self.layout.separator, table_file)
             yield batch
 
-    def csv_rows_arrow(path: Path, layout: CsvLayout, table_file: TableFile) -> Iterator[pa.RecordBatch]:
-        names = [f"f{i}" for i in range(len(header))]
+    def arrow_rows(self, path: Path, layout: CsvLayout, table_file: TableFile) -> Iterator[pa.RecordBatch]:
+        source_file, table, width = table_file.source_file, table_file.table, len(table_file.header)
+        names = [f"f{i}" for i in range(width)]
         mismatch: list[tuple[str, int | None, int]] = []
 
         def on_invalid_row(row) -> str:
@@ -271,21 +283,17 @@ def open_csv(path: Path, table: str, source_file: str | None = None) -> TableFil
         except pa.ArrowInvalid as error:
             if mismatch and mismatch[0][0] == "short":
                 # Spreadsheets often drop trailing blanks: such rows are read with blanks, the slow way.
-                state["slow"] = True
+                self.slow = True
                 raise ReadAgain from error
             if mismatch:
                 _, line, fields = mismatch[0]
-                raise misaligned(source_file, table, line, fields, len(header)) from error
+                raise misaligned(source_file, table, line, fields, width) from error
             if "straddl" in str(error):
                 raise PackRejected("over_limit", f"{source_file}: line {first_long_line(path)} is longer than "
                                    f"{pack_limits()['line_bytes']:,} bytes (the limit packs.line_bytes in "
                                    "config/limits.yaml).", table) from error
             raise PackRejected("unreadable", f"{source_file} could not be read as CSV "
                                "(the layout of its rows is broken).", table) from error
-
-    table_file = TableFile(table, source_file, header, read_rows)
-    table_file.locate_row = lambda row: f"line {csv_line_of_row(path, layout, row)}"
-    return table_file
 
 
 def misaligned(source_file: str, table: str, line: int | None, fields: int, width: int) -> PackRejected:

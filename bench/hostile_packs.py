@@ -5,7 +5,9 @@ exit status, and the rule it was refused with. Nothing large is committed.
 - a pack whose cases.csv is 0.5 GiB and 1 GiB (a free-text column outside the contract makes it
   large; the rows are real cases), through `validate` and through `run`;
 - a 1 MB workbook whose cases sheet holds one string of about 1 GiB;
-- 3 MB and 10 MB workbooks that decompress into millions of blank or repeated rows."""
+- 3 MB and 10 MB workbooks that decompress into millions of blank or repeated rows;
+- small files that expand: a workbook whose 10,000-character shared string fills 200,000 cells, and a
+  Parquet file whose dictionary-encoded column repeats a 10,000-character value 200,000 times."""
 
 from __future__ import annotations
 
@@ -138,6 +140,54 @@ def bombs(folder: Path) -> dict[str, Path]:
     return made
 
 
+def amplifiers(folder: Path) -> dict[str, Path]:
+    """Small files whose text expands to gigabytes once read: each must be read a slice at a time."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    long_text = " ".join(WORDS) * 70  # about 10,000 characters, no identifier in it
+    made = {}
+    target = folder / "shared_string" / "E06000001_2025Q3.xlsx"
+    target.parent.mkdir(parents=True)
+    plain = workbook_with_sheet(target.with_suffix(".plain.xlsx"), [SHEET_HEAD + SHEET_TAIL])
+    columns = pd.read_csv(FIXTURE / "cases.csv", dtype=str, nrows=0).columns
+    heading = b"".join(b'<c t="inlineStr"><is><t>' + c.encode() + b"</t></is></c>" for c in columns)
+    full_head = SHEET_HEAD.split(b'<row r="1">')[0] + b'<row r="1">' + heading + b"</row>"
+    shared = (b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+              b"<si><t>" + long_text.encode() + b"</t></si></sst>")
+    cell = b'<row r="%d"><c r="A%d" t="s"><v>0</v></c></row>'  # every cell the one shared string
+    rows = b"".join(cell % (i, i) for i in range(2, 200_002))
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":  # the cases sheet, with the contract's header
+                data = full_head + rows + SHEET_TAIL
+            elif info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdShared" Type="http://schemas.'
+                                    b'openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+                                    b'Target="sharedStrings.xml"/></Relationships>')
+            out.writestr(info.filename, data)
+        out.writestr("xl/sharedStrings.xml", shared)
+    plain.unlink()
+    made["shared_string"] = target
+    pack = folder / "parquet_dictionary" / "E06000001_2025Q3"
+    pack.mkdir(parents=True)
+    for table in ("meetings", "actions"):
+        shutil.copy(FIXTURE / f"{table}.csv", pack / f"{table}.csv")
+    cases = pd.read_csv(FIXTURE / "cases.csv", dtype=str, keep_default_na=False)
+    cases = pd.concat([cases] * 50_000, ignore_index=True)
+    cases["case_id"] = [f"C{i}" for i in range(len(cases))]
+    table = pa.Table.from_pandas(cases, preserve_index=False)
+    table = table.append_column("notes", pa.array([long_text] * len(cases)).dictionary_encode())
+    pq.write_table(table, pack / "cases.parquet", compression="zstd")
+    made["parquet_dictionary"] = pack
+    return made
+
+
 def refusals(home: Path) -> list[str]:
     """The rules the run's rejected packs were refused with, from the warehouse."""
     import duckdb
@@ -154,12 +204,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes-mib", type=int, nargs="*", default=[512, 1024],
                         help="sizes of the large cases.csv to try (default 512 1024)")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--only", choices=["large_csv", "workbook_bombs", "expanding_files"], nargs="*",
+                        help="run only these groups (default: all)")
     parser.add_argument("--keep", type=Path, help="keep the generated files in this folder")
     args = parser.parse_args(argv)
     work = Path(args.keep or tempfile.mkdtemp(prefix="hostile-packs-"))
-    results: dict = {"large_csv": {}, "workbook_bombs": {}}
+    results: dict = {"large_csv": {}, "workbook_bombs": {}, "expanding_files": {}}
     try:
-        for size in args.sizes_mib:
+        wanted = set(args.only or results)
+        for size in args.sizes_mib if "large_csv" in wanted else []:
             home = work / f"csv_{size}" / "home"
             pack = big_csv_pack(home / "inbox", size << 20)
             entry = {"file_mib": round((pack / "cases.csv").stat().st_size / (1 << 20))}
@@ -171,12 +224,18 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {entry['run']}", flush=True)
             results["large_csv"][f"{size}_mib"] = entry
             shutil.rmtree(home.parent)
-        for name, path in bombs(work).items():
+        for name, path in (bombs(work) if "workbook_bombs" in wanted else {}).items():
             entry = {"file_mib": round(path.stat().st_size / (1 << 20), 2)}
             entry["run"] = measured(["run", "--home", str(path.parent.parent)], args.timeout)
             entry["run"]["rejected"] = refusals(path.parent.parent)
             print(f"{name} ({entry['file_mib']} MiB): {entry['run']}", flush=True)
             results["workbook_bombs"][name] = entry
+        for name, path in (amplifiers(work) if "expanding_files" in wanted else {}).items():
+            entry = {"file_mib": round(sum(f.stat().st_size for f in ([path] if path.is_file() else path.iterdir()))
+                                       / (1 << 20), 2)}
+            entry["validate"] = measured(["validate", str(path)], args.timeout)
+            print(f"{name} ({entry['file_mib']} MiB): {entry['validate']}", flush=True)
+            results["expanding_files"][name] = entry
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
