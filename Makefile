@@ -42,12 +42,12 @@ clean:
 
 ## Regenerate the reference docs that come from config/ (docs/export-pack.md, docs/indicators.md)
 docs: $(STAMP)
-	$(BIN)/python -m pipelines.reference_docs
+	$(BIN)/python -m assets.reference_docs
 
 ## The Excel template an LA data team fills in
 template: $(STAMP)
 	mkdir -p $(HOME_DIR)
-	$(BIN)/python -c "from pipelines.template import write_template; print(write_template(__import__('pathlib').Path('$(HOME_DIR)/export-pack-template.xlsx')))"
+	$(BIN)/python -c "from assets.template import write_template; print(write_template(__import__('pathlib').Path('$(HOME_DIR)/export-pack-template.xlsx')))"
 
 ## National-scale benchmark (SCALE=1 by default; SCALE=0.05 for a quick run)
 SCALE ?= 1

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from assets import warehouse
 from assets.config import load_yaml
+from assets.identifiers import Finding, IdentifierScan, rejection
 from assets.profiles import Profile, apply_to_table, load_profile, profiles_for, table_file_names
 from assets.reading import (
     TABLES,
@@ -38,7 +39,6 @@ from assets.standardise import (
     contract_rows,
 )
 from assets.table_files import ReadAgain, TableFile
-from checks.identifiers import Finding, IdentifierScan, rejection
 
 Progress = Callable[[str], None]
 

@@ -24,9 +24,9 @@ import pandas as pd
 import yaml
 
 from assets.config import CONFIG_DIR, action_targets, contract, local_authorities
+from assets.identifiers import identifier_kinds
 from assets.reading import PackRejected, RawTable
 from assets.table_files import safe_column_label
-from checks.identifiers import identifier_kinds
 
 # Columns a table may carry besides the contract's: assets.standardise checks them against the pack
 # name, so a profile may map an LA's own LA-code or period column onto them.

@@ -18,8 +18,8 @@ import pandas as pd
 
 from assets.config import CONFIG_DIR, load_yaml
 from assets.standardise import quote
+from assets.statistics import wilson_interval
 from assets.warehouse import SCHEMA_SQL, transaction
-from dashboards.statistics import wilson_interval
 
 REQUIRED_KEYS = ("id", "domain", "title", "question", "applicable", "met", "direction", "source")
 DIRECTIONS = ("higher", "lower")

@@ -21,7 +21,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from assets.config import load_yaml
-from dashboards.statistics import funnel_flags, funnel_limits, p_chart
+from assets.statistics import funnel_flags, funnel_limits, p_chart
 
 FONT = "Arial, Helvetica, sans-serif"
 BLACK = "#0b0c0c"

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from assets.scoring import Indicator
+from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards import figures
 from dashboards.disclosure import shown
 from dashboards.figures import funnel_levels, level_label, percent, quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication, partnership_name
-from dashboards.statistics import RUN_LENGTH, TREND_LENGTH
 
 # Every string from config or the warehouse goes through esc: quote=True (html.escape's default)
 # makes it safe inside attribute values as well as text.

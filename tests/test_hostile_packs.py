@@ -140,7 +140,7 @@ def test_an_email_inside_a_longer_meeting_id_rejects_the_pack(tmp_path):
 
 
 def valid_nhs_numbers(count: int) -> list[str]:
-    from checks.identifiers import nhs_check_digit_ok
+    from assets.identifiers import nhs_check_digit_ok
 
     found = []
     for prefix in range(400_000_000, 401_000_000):
@@ -154,7 +154,7 @@ def valid_nhs_numbers(count: int) -> list[str]:
 
 
 def test_ten_digit_case_references_are_not_nhs_numbers_but_a_column_of_them_is(tmp_path):
-    from checks.identifiers import nhs_check_digit_ok
+    from assets.identifiers import nhs_check_digit_ok
 
     tables = frames()
     no_rows = {"meetings": tables["meetings"].iloc[0:0], "actions": tables["actions"].iloc[0:0]}

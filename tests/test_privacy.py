@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from assets.identifiers import find_identifiers, nhs_check_digit_ok, scan_pack
 from assets.reading import PackRejected, RawTable
 from assets.secret import load_secret
-from checks.identifiers import find_identifiers, nhs_check_digit_ok, scan_pack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
 CLI = str(Path(sys.executable).parent / "safeguarding-audit")
@@ -108,7 +108,7 @@ def test_a_pack_with_names_leaves_no_trace_anywhere_under_home(tmp_path):
 
 
 def test_an_identifier_pattern_the_scan_cannot_run_is_refused_by_name():
-    from checks.identifiers import identifier_kind
+    from assets.identifiers import identifier_kind
 
     assert identifier_kind("ok", {"label": "x", "value_pattern": r"\d{3}"}).value_pattern == r"\d{3}"
     with pytest.raises(ValueError, match="value_pattern of 'lookahead' is not RE2 syntax"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.reference_docs import DOCS, GENERATED
+from assets.reference_docs import DOCS, GENERATED
 
 
 def test_committed_reference_docs_match_the_configuration():

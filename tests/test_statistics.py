@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from dashboards.statistics import Z95, funnel_flags, funnel_limits, normal_funnel_limits, p_chart, wilson_interval
+from assets.statistics import Z95, funnel_flags, funnel_limits, normal_funnel_limits, p_chart, wilson_interval
 
 getcontext().prec = 50
 

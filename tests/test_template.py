@@ -13,7 +13,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter, range_bo
 from assets.config import CONFIG_DIR
 from assets.ingest import standardise
 from assets.reading import TABLES, open_pack, read_tables, read_workbook
-from pipelines.template import LISTS_SHEET, READ_ME_SHEET, example_rows, write_template
+from assets.template import LISTS_SHEET, READ_ME_SHEET, example_rows, write_template
 
 CODED_TYPES = ("code", "codelist", "yn")
 

@@ -1,5 +1,6 @@
-"""Statistics for publishing: Wilson intervals, funnel plot control limits and statistical process
-control (SPC) for proportions. Pure functions over numbers, vectorised with numpy.
+"""Statistics for scoring and for publishing: Wilson intervals, funnel plot control limits and
+statistical process control (SPC) for proportions. Pure functions over numbers, vectorised with
+numpy, used by the data layer (rates) and the dashboards alike.
 
 Methods (docs/methods.md says more):
 - Wilson score interval: Wilson (1927), as in the Office for Health Improvement and Disparities'

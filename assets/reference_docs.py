@@ -2,7 +2,7 @@
 docs/export-pack.md from config/contract.yaml and config/rules.yaml, docs/indicators.md from
 config/indicators.yaml.
 
-Regenerate with `make docs` (`python -m pipelines.reference_docs`); a test fails when a committed
+Regenerate with `make docs` (`python -m assets.reference_docs`); a test fails when a committed
 document differs from what the configuration now says."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from assets.config import contract, load_yaml
-from pipelines.template import rule_text
+from assets.template import rule_text
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 GENERATED_NOTE = "<!-- Generated from {sources} by `make docs`; edit those files, not this one. -->"
