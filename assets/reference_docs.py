@@ -1,5 +1,5 @@
 """Reference documents generated from the configuration, so they cannot drift from it:
-docs/export-pack.md from config/contract.yaml and config/rules.yaml, docs/indicators.md from
+docs/export-pack.md from config/contract.yaml, config/rule_kinds.yaml and config/rules.yaml, docs/indicators.md from
 config/indicators.yaml.
 
 Regenerate with `make docs` (`python -m assets.reference_docs`); a test fails when a committed
@@ -7,10 +7,12 @@ document differs from what the configuration now says."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from assets.config import contract, load_yaml
+from assets.contract_rules import all_rules, contract_rules
 from assets.template import rule_text
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -26,7 +28,7 @@ TYPE_TEXT = {
 }
 
 
-def column_rule(spec: dict) -> str:
+def column_rule(table: str, column: str, spec: dict) -> str:
     """Allowed codes, then the same plain-words rules as the Excel template's read-me sheet."""
     values = ""
     if spec["type"] in ("code", "codelist") and "values_from" not in spec:
@@ -34,13 +36,17 @@ def column_rule(spec: dict) -> str:
     elif "values_from" in spec:
         values = "An action type from the vocabulary below. "
     privacy = " Pseudonymised or dropped on arrival, never stored." if spec.get("identifier") else ""
-    return values + rule_text(spec) + privacy
+    return values + rule_text(table, column, spec) + privacy
+
+
+def placeholders_in_italics(template: str) -> str:
+    """A message template as the docs show it: each placeholder as its name in italics."""
+    return re.sub(r"\{([a-z_]+)\}", lambda m: f"*{m[1]}*", template)
 
 
 def render_export_pack() -> str:
     spec = contract()
-    rules = load_yaml("rules.yaml")["row_rules"]
-    out = [GENERATED_NOTE.format(sources="config/contract.yaml and config/rules.yaml"), "",
+    out = [GENERATED_NOTE.format(sources="config/contract.yaml, config/rule_kinds.yaml and config/rules.yaml"), "",
            "# The export pack: a guide for LA data teams", "",
            "What your authority sends each quarter, and what happens to it. This page is generated from",
            "the contract the pipeline itself reads (`config/contract.yaml`), so it is always what is checked.",
@@ -85,7 +91,7 @@ def render_export_pack() -> str:
         for column, column_spec in table_spec["columns"].items():
             required = "yes" if column_spec.get("required") else "no"
             out.append(f"| `{column}` | {TYPE_TEXT[column_spec['type']]} | {required} | "
-                       f"{column_rule(column_spec)} |")
+                       f"{column_rule(table, column, column_spec)} |")
         out.append("")
     out += ["## Action types and their targets", "", "| target | action types |", "|---|---|"]
     for target, types in spec["action_targets"].items():
@@ -95,9 +101,15 @@ def render_export_pack() -> str:
             "row number (data rows from 1, the header is not a row), column, rule and the message below. The",
             "rest of the pack loads. A meeting or action whose case was quarantined is quarantined too.", "",
             "| rule | message | what to do |", "|---|---|---|"]
-    for rule, text in rules.items():
-        out.append(f"| `{rule}` | {text['message'].format(column='*column*', table='*table*')} | "
-                   f"{text['fix'].format(column='*column*', table='*table*')} |")
+    shown = []
+    for rule in contract_rules():  # each rule as the LA will read it, for any column it applies to
+        row = (rule.rule, *rule.message_parts(column_as="*column*"))
+        if row not in shown:
+            shown.append(row)
+    used = {rule for rule, *_ in shown}
+    shown += [(rule, placeholders_in_italics(message), placeholders_in_italics(fix))
+              for rule, (message, fix) in all_rules().items() if rule not in used]
+    out += [f"| `{rule}` | {message} | {fix} |" for rule, message, fix in shown]
     out += ["", "## What rejects a whole pack", "",
             "Nothing from a rejected pack is stored; `submissions` records why. A pack is rejected when its",
             "name is not `<LA code>_<period>` (`bad_pack_name`), the LA code is not an English or Welsh",

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from assets.config import CONFIG_DIR, load_yaml
-from assets.standardise import quote
+from assets.contract_rules import quote
 from assets.statistics import wilson_interval
 from assets.warehouse import SCHEMA_SQL, transaction
 

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from assets import config
 from assets.config import load_yaml, local_authorities
+from assets.contract_rules import rule_message
 from assets.reading import PackRejected, read_csv_text
 from assets.standardise import case_key
 from assets.statutory import error_type, statutory_rejection
@@ -146,16 +147,13 @@ def read_missing_return(folder: Path, secret: bytes) -> MissingReturn:
     """Read and check one SSDA903 return folder. Raises PackRejected for a file-level problem."""
     la_code, year = identify(folder)
     start, end = year_bounds(year)
-    messages = load_yaml("rules.yaml")["row_rules"]
     missing = read_table(folder, "missing", required=True)
     problems = []
 
     def quarantine(mask: pd.Series, column: str, rule: str) -> None:
-        text = messages[rule]
+        message = rule_message(rule, "missing", column)
         for row in mask[mask].index:
-            problems.append((int(row) + 1, column, rule,
-                             text["message"].format(column=column, table="missing") + " "
-                             + text["fix"].format(column=column, table="missing")))
+            problems.append((int(row) + 1, column, rule, message))
 
     kinds = spec()["tables"]["missing"]["columns"]["MISSING"]["values"]
     kind = missing["MISSING"].str.upper().map(kinds)

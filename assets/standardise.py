@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.config import action_targets, contract, load_yaml
+from assets.contract_rules import code_values, contract_rules, quote, rule_message
 from assets.reading import TABLES, Pack, PackRejected, period_bounds
 from assets.table_files import CellProblem
 
@@ -227,12 +228,9 @@ class Session:
             "table_name": [t for _ in packs for t in TABLES],
             "source_file": [p.tables[t].source_file for _, p in packs for t in TABLES]}))
         broken = con.sql("SELECT DISTINCT table_name, column_name, rule FROM violations").fetchall()
-        rules = rule_messages()
         con.register("rule_messages", pa.table({
             "table_name": [t for t, _, _ in broken], "column_name": [c for _, c, _ in broken],
-            "rule": [r for _, _, r in broken],
-            "message": [rules[r]["message"].format(table=t, column=c) + " " + rules[r]["fix"].format(table=t, column=c)
-                        for t, c, r in broken]}))
+            "rule": [r for _, _, r in broken], "message": [rule_message(r, t, c) for t, c, r in broken]}))
         for table, sql in LOAD_SQL.items():
             con.execute(f"CREATE OR REPLACE TEMP TABLE out_{table} AS {sql}")
         quarantined = {(pack_id, table): rows for pack_id, table, rows in con.sql(
@@ -285,25 +283,10 @@ class StandardisedBatch:
         return self.session.rows(table, pack_ids)
 
 
-@cache
-def rule_messages() -> dict:
-    return load_yaml("rules.yaml")["row_rules"]
-
-
 # --- SQL generated from the contract -------------------------------------------------------------
-
-def quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
 
 def blank_is_null(column: str) -> str:
     return f"nullif(trim(r.{column}), '')"
-
-
-def code_values(spec: dict) -> list[str]:
-    if "values_from" in spec:
-        return sorted(action_targets())
-    return [str(v) for v in spec["values"]]
 
 
 def code_lookup(expression: str, values: list[str]) -> str:
@@ -337,72 +320,24 @@ def parsed_expression(column: str, spec: dict) -> str:
 
 
 def parse_sql(table: str) -> str:
-    """Typed columns (same names), plus x_<column>: the trimmed text, and d_<column>: duplicate flags."""
+    """Typed columns (same names), plus x_<column>: the trimmed text, NULL where blank."""
     columns = contract()["tables"][table]["columns"]
     select = ["r.pack_id", "r.row_number", "b.period_start", "b.period_end"]
     for column, spec in columns.items():
         select.append(f"{parsed_expression(column, spec)} AS {column}")
         select.append(f"{blank_is_null(column)} AS x_{column}")
-        if spec.get("unique"):
-            select.append(f"({blank_is_null(column)} IS NOT NULL AND "
-                          f"count(*) OVER (PARTITION BY r.pack_id, {blank_is_null(column)}) > 1) AS d_{column}")
     return f"SELECT {', '.join(select)} FROM raw_{table} r JOIN batch_packs b USING (pack_id)"
 
 
-def column_rules(table: str, column: str, spec: dict) -> list[tuple[str, str]]:
-    """(rule, condition over p_<table> as `p`) for one column; the condition is true on a broken row."""
-    x, v = f"x_{column}", column
-    kind = spec["type"]
-    rules = []
-    if spec.get("required"):
-        rules.append(("required", f"{x} IS NULL"))
-    type_rule = {"integer": "type_integer", "date": "type_date", "yn": "type_yn"}.get(kind, "vocabulary")
-    if kind == "codelist":
-        rules.append(("vocabulary", f"{x} IS NOT NULL AND (len({v}) = 0 OR list_count({v}) < len({v}))"))
-    elif kind != "text":
-        rules.append((type_rule, f"{x} IS NOT NULL AND {v} IS NULL"))
-    if "min" in spec or "max" in spec:
-        bounds = []
-        if "min" in spec:
-            bounds.append(f"{v} < {int(spec['min'])}")
-        if "max" in spec:
-            bounds.append(f"{v} > {int(spec['max'])}")
-        rules.append(("range", " OR ".join(bounds)))
-    if "max_length" in spec:
-        rules.append(("max_length", f"length({x}) > {int(spec['max_length'])}"))
-    if spec.get("unique"):
-        rules.append(("unique", f"d_{column}"))
-    if spec.get("references"):
-        ref_table, ref_column = spec["references"].split(".")
-        rules.append(("references", f"{x} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p_{ref_table} ref "
-                      f"WHERE ref.pack_id = p.pack_id AND ref.x_{ref_column} = p.{x})"))
-    if spec.get("inside_period"):
-        rules.append(("outside_period", f"{v} NOT BETWEEN period_start AND period_end"))
-    if spec.get("not_after") == "period_end":
-        rules.append(("referral_after_period", f"{v} > period_end"))
-    if "not_before_column" in spec:
-        rules.append(("end_before_referral", f"{v} < {spec['not_before_column']}"))
-    if "not_above_column" in spec:
-        rules.append(("return_interviews_exceed_missing", f"{v} > coalesce({spec['not_above_column']}, 0)"))
-    if "not_yes_unless_yes" in spec:
-        rules.append(("attended_not_invited", f"{v} AND NOT {spec['not_yes_unless_yes']}"))
-    if "required_when" in spec:
-        (other, value), = spec["required_when"].items()
-        rules.append(("info_source_required", f"{x} IS NULL AND {other} = {quote(value)}"))
-    return rules
-
-
 def violations_sql() -> str:
-    """One row per broken rule: the contract's row rules, and the cells the reader could not read
-    (for which the reader's rule replaces what the contract's rules would say of a blank)."""
-    parts = []
-    for table, table_spec in contract()["tables"].items():
-        for column, spec in table_spec["columns"].items():
-            for rule, condition in column_rules(table, column, spec):
-                parts.append(
-                    f"SELECT pack_id, {quote(table)} AS table_name, row_number, {quote(column)} AS column_name, "
-                    f"{quote(rule)} AS rule FROM p_{table} p WHERE coalesce({condition}, false)"
-                )
+    """One row per broken rule: the contract's rules (config/rule_kinds.yaml), and the cells the
+    reader could not read (for which the reader's rule replaces what the contract's rules would
+    say of a blank). Each rule is evaluated in a select list, so a rule may use a window."""
+    parts = [
+        f"SELECT pack_id, {quote(rule.table)} AS table_name, row_number, {quote(rule.column)} AS column_name, "
+        f"{quote(rule.rule)} AS rule FROM (SELECT p.pack_id, p.row_number, coalesce(({rule.condition()}), false) "
+        f"AS broken FROM p_{rule.table} p) WHERE broken"
+        for rule in contract_rules()]
     return f"""
 SELECT * FROM ({" UNION ALL ".join(parts)}) v
 WHERE NOT EXISTS (SELECT 1 FROM reader_problems r WHERE r.pack_id = v.pack_id AND r.table_name = v.table_name

@@ -20,6 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from assets.config import contract
+from assets.contract_rules import column_rules, plain_words
 from assets.reading import period_bounds
 
 READ_ME_SHEET = "read me"
@@ -91,58 +92,14 @@ def required_text(spec: dict) -> str:
     return "no"
 
 
-def date_formats_text() -> str:
-    written = [f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
-               for f in contract()["values"]["date_formats"]]
-    return "an Excel date, or text written " + " or ".join(written)
-
-
-def yes_no_text() -> str:
-    values = contract()["values"]
-    others = [f"{yes}/{no}" for yes, no in zip(values["yes_values"], values["no_values"], strict=True)
-              if (yes, no) != ("y", "n")]
-    return "Y or N" + (f" ({', '.join(others)} are also accepted)" if others else "")
-
-
-def rule_text(spec: dict) -> str:
-    """The column's rules, in plain words."""
+def rule_text(table: str, column: str, spec: dict) -> str:
+    """The column's rules, in plain words: its description, then each rule kind's
+    (config/rule_kinds.yaml)."""
     rules = [spec["description"]] if spec.get("description") else []
-    kind = spec["type"]
-    if kind == "text" and spec.get("identifier"):
+    if spec["type"] == "text" and spec.get("identifier"):
         rules.append("the case system's own reference, never a name; it is not stored as written")
-    if "max_length" in spec:
-        rules.append(f"at most {spec['max_length']} characters")
-    if spec.get("unique"):
-        rules.append("different on every row")
-    if "references" in spec:
-        ref_table, ref_column = spec["references"].split(".")
-        rules.append(f"must be a {ref_column} in the {ref_table} sheet")
-    if kind == "integer":
-        if "max" in spec:
-            rules.append(f"from {spec.get('min', 0)} to {spec['max']}")
-        elif "min" in spec:
-            rules.append(f"{spec['min']} or more")
-    if kind == "codelist":
-        separator = spec["separator"]
-        rules.append(f"one or more codes, separated by {separator} "
-                     f"(for example {separator.join(allowed_values(spec)[:2])})")
-    if kind == "code":
-        rules.append("one code from the list")
-    if kind == "yn":
-        rules.append(yes_no_text())
-    if kind == "date":
-        rules.append(date_formats_text())
-    if spec.get("inside_period"):
-        rules.append("inside the quarter")
-    if spec.get("not_after") == "period_end":
-        rules.append("on or before the last day of the quarter")
-    if "not_before_column" in spec:
-        rules.append(f"on or after {spec['not_before_column']}")
-    if "not_above_column" in spec:
-        rules.append(f"not more than {spec['not_above_column']}")
-    if "not_yes_unless_yes" in spec:
-        rules.append(f"N where {spec['not_yes_unless_yes']} is N")
-    if kind != "text" and not spec.get("required") and "required_when" not in spec:
+    rules += [text for rule in column_rules(table, column, spec) if (text := rule.describe())]
+    if spec["type"] != "text" and not spec.get("required") and "required_when" not in spec:
         rules.append("may be left blank")
     text = "; ".join(rules)
     return text[:1].upper() + text[1:] + "." if text else ""
@@ -297,7 +254,7 @@ def read_me_lines() -> list[str]:
         f"Save the workbook as <LA code>_<period>.xlsx, for example {example_code}_{EXAMPLE_PERIOD}.xlsx: "
         "the LA's 9-character GSS code and the calendar quarter (2025Q3 is 1 July to 30 September 2025).",
         "Code and Y/N columns have drop-down lists. Codes are matched ignoring case and surrounding spaces.",
-        f"Dates: {date_formats_text()} (UK order, never US).",
+        f"Dates: {plain_words({'type': 'date'})['date_formats']} (UK order, never US).",
         "No names, addresses, dates of birth, full postcodes, NHS numbers, UPNs, phone numbers or e-mail "
         "addresses anywhere: a pack holding any of them is rejected whole and nothing from it is stored.",
         "A row that breaks a rule below is set aside (quarantined) with a message saying what to fix; the "
@@ -325,7 +282,7 @@ def write_read_me(sheet: Worksheet) -> None:
         for column, spec in table_spec["columns"].items():
             row += 1
             values = (column, TYPE_NAMES[spec["type"]], required_text(spec), allowed_values_text(spec),
-                      rule_text(spec), *(example[column] for example in examples))
+                      rule_text(table, column, spec), *(example[column] for example in examples))
             for position, value in enumerate(values, start=1):
                 cell = sheet.cell(row=row, column=position, value=value)
                 cell.alignment = Alignment(wrap_text=True, vertical="top")

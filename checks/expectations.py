@@ -12,28 +12,31 @@ Great Expectations is imported inside the functions that use it: it takes second
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import duckdb
 import pandas as pd
 
-from assets.config import action_targets, contract, load_yaml
+from assets.config import contract, load_yaml
+from assets.contract_rules import column_rules
 
-# The loaded rows of the given packs, with the derived columns the expectations need: the pack's
-# period bounds, a pack-qualified key for uniqueness, and whether the row's case was loaded.
+# The loaded rows of the given packs, with the derived columns the rule kinds' expectations name
+# (config/rule_kinds.yaml): the pack's period bounds, the pack-qualified pseudonym of case_id (for
+# `unique`: case_id itself is never stored), and whether the row's case was loaded (`references`).
 FRAMES_SQL = {
     "cases": """
-        SELECT c.*, c.la_code || '|' || c.period || '|' || c.case_key AS pack_case_key,
-               p.period_end
+        SELECT c.*, c.la_code || '|' || c.period || '|' || c.case_key AS pack_case_id,
+               p.period_start, p.period_end
         FROM cases c JOIN packs p USING (la_code, period)""",
     "meetings": """
         SELECT m.*, p.period_start, p.period_end,
                EXISTS (SELECT 1 FROM cases c WHERE c.la_code = m.la_code AND c.period = m.period
-                       AND c.case_key = m.case_key) AS case_loaded
+                       AND c.case_key = m.case_key) AS cases_loaded
         FROM meetings m JOIN packs p USING (la_code, period)""",
     "actions": """
         SELECT a.*, p.period_start, p.period_end,
                EXISTS (SELECT 1 FROM cases c WHERE c.la_code = a.la_code AND c.period = a.period
-                       AND c.case_key = a.case_key) AS case_loaded
+                       AND c.case_key = a.case_key) AS cases_loaded
         FROM actions a JOIN packs p USING (la_code, period)""",
 }
 DATE_COLUMN = {"meetings": "meeting_date", "actions": "action_date"}
@@ -52,51 +55,38 @@ class SuiteOutcome:
 
 
 def contract_expectations(table: str) -> list:
-    """The Great Expectations expectations for one standardised table, from the contract."""
+    """The Great Expectations expectations for one standardised table: those of the rule kinds on
+    its columns (config/rule_kinds.yaml), where the loaded table has the columns they name, and what
+    loading itself guarantees (every row keyed, every action's target derived)."""
     import great_expectations as gx
 
     expect = gx.expectations
-    spec = contract()["tables"][table]["columns"]
+    present = frame_columns(table)
     items = [expect.ExpectColumnValuesToNotBeNull(column=c) for c in ("la_code", "period", "case_key")]
-    for column, column_spec in spec.items():
-        if column_spec.get("identifier"):
-            continue  # case_id, meeting_id and action_id are never stored
-        if column_spec.get("required") and column_spec["type"] != "codelist":
-            items.append(expect.ExpectColumnValuesToNotBeNull(column=column))
-        kind = column_spec["type"]
-        if kind == "code":
-            values = sorted(action_targets()) if "values_from" in column_spec else column_spec["values"]
-            items.append(expect.ExpectColumnValuesToBeInSet(column=column, value_set=[str(v) for v in values]))
-        if kind == "yn":
-            items.append(expect.ExpectColumnValuesToBeInSet(column=column, value_set=[True, False]))
-        if kind == "integer" and ("min" in column_spec or "max" in column_spec):
-            items.append(expect.ExpectColumnValuesToBeBetween(
-                column=column, min_value=column_spec.get("min"), max_value=column_spec.get("max")))
-        if column_spec.get("inside_period"):
-            items.append(expect.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=column, column_B="period_start", or_equal=True, ignore_row_if="either_value_is_missing"))
-            items.append(expect.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="period_end", column_B=column, or_equal=True, ignore_row_if="either_value_is_missing"))
-        if column_spec.get("not_after") == "period_end":
-            items.append(expect.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="period_end", column_B=column, or_equal=True, ignore_row_if="either_value_is_missing"))
-        if "not_before_column" in column_spec:
-            items.append(expect.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=column, column_B=column_spec["not_before_column"], or_equal=True,
-                ignore_row_if="either_value_is_missing"))
-        if "not_above_column" in column_spec:
-            items.append(expect.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=column_spec["not_above_column"], column_B=column, or_equal=True,
-                ignore_row_if="either_value_is_missing"))
-    if table == "cases":
-        items.append(expect.ExpectColumnValuesToBeUnique(column="pack_case_key"))
-        items.append(expect.ExpectColumnValuesToNotBeNull(column="harm_types"))
-    else:
-        items.append(expect.ExpectColumnValuesToBeInSet(column="case_loaded", value_set=[True]))
+    for column, spec in contract()["tables"][table]["columns"].items():
+        for rule in column_rules(table, column, spec):
+            for name, arguments in rule.expectations():
+                named = [v for k, v in arguments.items() if k in ("column", "column_A", "column_B")]
+                if all(v in present for v in named):
+                    items.append(getattr(expect, name)(**arguments))
     if table == "actions":
         items.append(expect.ExpectColumnValuesToBeInSet(column="target", value_set=sorted(
             contract()["action_targets"])))
     return items
+
+
+@cache
+def frame_columns(table: str) -> frozenset[str]:
+    """The columns of a table's loaded rows as the suites see them (FRAMES_SQL over the schema)."""
+    from assets.warehouse import SCHEMA_SQL
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(SCHEMA_SQL)
+        con.execute("CREATE TABLE packs (la_code VARCHAR, period VARCHAR, period_start DATE, period_end DATE)")
+        return frozenset(name for name, *_ in con.execute(f"DESCRIBE {FRAMES_SQL[table]}").fetchall())
+    finally:
+        con.close()
 
 
 def loaded_frames(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]], part: int = 0,

@@ -31,7 +31,7 @@ def test_suites_are_generated_from_the_contract():
     assert {"expect_column_values_to_be_in_set", "expect_column_values_to_not_be_null",
             "expect_column_pair_values_a_to_be_greater_than_b"} <= kinds
     columns = {getattr(e, "column", None) for e in contract_expectations("cases")}
-    assert {"age", "sex", "plan_type", "pack_case_key"} <= columns
+    assert {"age", "sex", "plan_type", "pack_case_id"} <= columns
     assert "case_id" not in columns
 
 
@@ -54,16 +54,16 @@ def test_rows_that_break_the_contract_fail_the_suites(loaded):
     finally:
         loaded.execute("ROLLBACK")
     assert {(f["expectation"], f["column"]) for f in sliced["cases"].failures} >= {
-        ("expect_column_values_to_be_unique", "pack_case_key")}
+        ("expect_column_values_to_be_unique", "pack_case_id")}
     assert sliced["cases"].rows == outcomes["cases"].rows
     meeting_failures = {(f["expectation"], f["column"]) for f in outcomes["meetings"].failures}
     assert ("expect_column_values_to_be_in_set", "meeting_type") in meeting_failures
-    assert ("expect_column_values_to_be_in_set", "case_loaded") in meeting_failures
+    assert ("expect_column_values_to_be_in_set", "cases_loaded") in meeting_failures
     assert ("expect_column_pair_values_a_to_be_greater_than_b", "period_end vs meeting_date") in meeting_failures
     case_failures = {(f["expectation"], f["column"]) for f in outcomes["cases"].failures}
     assert case_failures == {("expect_column_values_to_be_between", "age"),
                              ("expect_column_values_to_be_in_set", "sex"),
-                             ("expect_column_values_to_be_unique", "pack_case_key")}
+                             ("expect_column_values_to_be_unique", "pack_case_id")}
     assert outcomes["actions"].success
 
 
