@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="where the JSON goes")
     args = parser.parse_args(argv)
 
-    from pipelines.synth import write_packs
+    from synth.packs import write_packs
 
     if args.work.exists():
         shutil.rmtree(args.work)

@@ -131,7 +131,7 @@ def say(message: str) -> None:
 # --- commands -----------------------------------------------------------------------------------
 
 def cmd_synth(args) -> int:
-    from pipelines.synth import write_packs
+    from synth.packs import write_packs
 
     packs = write_packs(args.out, las=args.las, quarters=args.quarters, seed=args.seed,
                         cases_per_la=args.cases_per_la, faults=args.faults, formats=args.formats, progress=say)
@@ -193,12 +193,12 @@ def cmd_explain(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from pipelines.synth import write_packs
+    from synth.packs import write_packs
 
     home = AuditHome.resolve(args.home).prepare()
     say(f"writing synthetic packs for {args.las} LA(s) x {args.quarters} quarter(s) into {home.inbox}")
     packs = write_packs(home.inbox, las=args.las, quarters=args.quarters, seed=args.seed, progress=say)
-    from pipelines.synth_statutory import write_statutory
+    from synth.statutory import write_statutory
 
     la_codes = sorted({p.name.split("_")[0] for p in packs})
     say(f"writing synthetic CIN census and SSDA903 returns into {home.statutory}")

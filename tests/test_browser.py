@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from pipelines.partitions import execute_audit
-from pipelines.synth import write_packs
+from synth.packs import write_packs
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

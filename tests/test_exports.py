@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipelines.partitions import execute_audit
-from pipelines.synth import write_packs
+from synth.packs import write_packs
 
 CLI = str(Path(sys.executable).parent / "safeguarding-audit")
 TIDY = ["time_period", "time_identifier", "geographic_level", "la_code", "la_name", "indicator", "numerator",

@@ -185,7 +185,7 @@ def test_pf1_value_is_the_share_of_counted_actions():
 def test_scores_and_rates_recompute_exactly_from_case_indicators(tmp_path):
     from assets import warehouse
     from assets.ingest import ingest_inbox
-    from pipelines.synth import write_packs
+    from synth.packs import write_packs
 
     write_packs(tmp_path / "inbox", las=3, quarters=2, seed=11, cases_per_la=40, formats="csv")
     con = warehouse.connect(tmp_path / "w.duckdb")

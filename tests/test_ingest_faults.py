@@ -12,7 +12,8 @@ import pytest
 
 from assets import warehouse
 from assets.ingest import ingest_inbox
-from pipelines.synth import MANIFEST_NAME, write_packs
+from synth.faults import MANIFEST_NAME
+from synth.packs import write_packs
 
 SECRET = b"test-key"
 

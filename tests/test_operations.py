@@ -117,7 +117,7 @@ def test_a_pack_losing_most_rows_is_held_back_alone_and_the_others_publish(tmp_p
 
 def test_two_runs_started_together_both_finish_without_corruption(tmp_path):
     home = tmp_path / "home"
-    from pipelines.synth import write_packs
+    from synth.packs import write_packs
 
     write_packs(home / "inbox", las=2, quarters=1, seed=4, cases_per_la=30, formats="csv")
     runs = [subprocess.Popen([CLI, "run", "--home", str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

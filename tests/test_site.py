@@ -21,7 +21,7 @@ from dashboards import pages as pages_module
 from dashboards.publication import Publication, build_publication
 from dashboards.site import LEGEND, PLOTLY_JS, write_site
 from pipelines.partitions import execute_audit
-from pipelines.synth import write_packs
+from synth.packs import write_packs
 
 COUNT_CELL = re.compile(r'<t[dh][^>]*class="num count"[^>]*>(.*?)</t[dh]>')
 FIGURE = re.compile(r"<figure\b([^>]*)>(.*?)</figure>", re.S)

@@ -1,4 +1,4 @@
-"""Tests for the synthetic export pack generator (pipelines/synth.py).
+"""Tests for the synthetic export pack generator (the synth package).
 
 The packs are read back with a small independent reader and checker written here from the
 contract, so the tests do not depend on the project's own ingest code: they check that the
@@ -22,8 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pipelines import synth
-from pipelines.synth import national_case_counts, write_packs
+from synth.faults import MANIFEST_NAME
+from synth.packs import write_packs
+from synth.population import national_case_counts
+from synth.writers import ISO_DATE, UK_DATE, mixed_styles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = yaml.safe_load((REPO_ROOT / "config" / "contract.yaml").read_text(encoding="utf-8"))
@@ -244,7 +246,7 @@ def logical_packs(out_dir: Path) -> dict[str, dict[str, list[dict]]]:
     """Pack name (without extension) -> clean logical tables, for every pack in a folder."""
     result = {}
     for path in sorted(out_dir.iterdir()):
-        if path.name == synth.MANIFEST_NAME:
+        if path.name == MANIFEST_NAME:
             continue
         clean, problems = check_pack(pack_stem(path), read_pack(path))
         assert not problems, (path.name, sorted(problems)[:5])
@@ -384,8 +386,8 @@ def test_values_respect_the_contract_and_look_realistic(mixed_and_csv):
 
 def test_encoding_constants_are_ones_the_contract_accepts():
     values = CONTRACT["values"]
-    assert {synth.ISO_DATE, synth.UK_DATE} <= set(values["date_formats"])
-    for style in synth._mixed_styles():
+    assert {ISO_DATE, UK_DATE} <= set(values["date_formats"])
+    for style in mixed_styles():
         assert style.delimiter in values["delimiters"]
         assert style.encoding in set(values["encodings"]) | {"utf-8"}
         yes, no = (token.lower() for token in style.yes_no)
@@ -393,7 +395,7 @@ def test_encoding_constants_are_ones_the_contract_accepts():
 
 
 def test_every_planted_fault_is_in_the_manifest_and_nothing_else_is_wrong(faulty):
-    manifest = json.loads((faulty / synth.MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest = json.loads((faulty / MANIFEST_NAME).read_text(encoding="utf-8"))
     faults = manifest["faults"]
     assert {f["rule"] for f in faults if f["outcome"] == "quarantine"} == ROW_RULES
     assert {f["rule"] for f in faults if f["outcome"] == "reject"} == FILE_RULES
@@ -411,7 +413,7 @@ def test_every_planted_fault_is_in_the_manifest_and_nothing_else_is_wrong(faulty
                                          fault["rule"]))
     # Reading every loadable pack back finds exactly the manifest's rows, and the row counts hold.
     for path in sorted(faulty.iterdir()):
-        if path.name in rejected or path.name == synth.MANIFEST_NAME:
+        if path.name in rejected or path.name == MANIFEST_NAME:
             continue
         tables = read_pack(path)
         clean, problems = check_pack(pack_stem(path), tables)
@@ -448,12 +450,12 @@ def check_faults_have_cases_of_their_own(tables: dict, faults: set[tuple]) -> No
 
 
 def test_rejected_packs_carry_their_fault_and_do_not_collide(faulty):
-    manifest = json.loads((faulty / synth.MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest = json.loads((faulty / MANIFEST_NAME).read_text(encoding="utf-8"))
     rejects = [f for f in manifest["faults"] if f["outcome"] == "reject"]
     names = [f["pack"] for f in rejects]
     assert len(names) == len(set(names)) == 9
     clean = {pack_stem(p) for p in faulty.iterdir() if p.name not in names
-             and p.name != synth.MANIFEST_NAME}
+             and p.name != MANIFEST_NAME}
     assert not {Path(name).stem for name in names} & clean
     la_codes = {row["la_code"] for row in csv.DictReader(
         (REPO_ROOT / "config" / "la_codes.csv").open(encoding="utf-8", newline=""))}
@@ -532,7 +534,7 @@ def test_names_periods_and_progress(tmp_path):
     periods = sorted({stem.split("_")[1] for stem in stems})
     assert periods == ["2025Q1", "2025Q2", "2025Q3", "2025Q4"]
     assert all(PACK_NAME.match(stem) for stem in stems)
-    assert not (tmp_path / synth.MANIFEST_NAME).exists()
+    assert not (tmp_path / MANIFEST_NAME).exists()
     # A second, different run into the same folder leaves no stale files behind.
     write_packs(tmp_path, las=2, quarters=4, seed=9, cases_per_la=5, formats="mixed")
     for path in tmp_path.iterdir():

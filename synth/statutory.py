@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from assets.cin_census import lea_codes
+
 EFH = ["10A", "11A", "12A", "13A", "24A", "18B", "19B"]
 INTRAFAMILIAL = ["3B", "4B", "2B", "16A", "17A"]
 CATEGORIES = ["NEG", "PHY", "SAB", "EMO", "MUL"]
@@ -66,12 +68,11 @@ def write_statutory(out_dir: Path, la_codes: list[str], year: int = 2025, childr
 
 
 def lea_code(la_code: str) -> str:
-    import csv
+    """The LA's 3-digit old LA number for the census header, or "" when it has none (Wales).
 
-    from assets.config import CONFIG_DIR
-
-    with open(CONFIG_DIR / "la_codes.csv", encoding="utf-8", newline="") as handle:
-        return next((r["old_la_code"] for r in csv.DictReader(handle) if r["la_code"] == la_code), "")
+    Taken from the mapping the CIN census reader uses, so the reader finds the LA it was made for.
+    """
+    return next((lea for lea, code in lea_codes().items() if code == la_code), "")
 
 
 def child_xml(child_id: str, born: dt.date, referrals: list[dt.date], factors: list[str], plan: str | None) -> str:
