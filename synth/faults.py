@@ -1,6 +1,10 @@
 """Planted faults and the manifest that describes them: bad rows put into clean packs (each one to
 be quarantined) and whole packs that must be rejected, so validation and quarantine can be checked
-end to end against ``faults_manifest.json``."""
+end to end against ``faults_manifest.json``.
+
+The bad rows follow the registry of rule kinds (config/rule_kinds.yaml): every rule on every
+contract column gets a row that breaks it and nothing else, made by the plant operation its kind
+names. A new kind that uses one of the operations here is planted without any change to this file."""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ import datetime as dt
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assets.config import contract
+from assets.contract_rules import ColumnRule, code_values, contract_rules, fill_value
 from synth.activity import action_row, activity_window, choose_meeting_type, meeting_row
 from synth.cases import CaseFactory, LogicalPack, Raw, generate_la_packs
 from synth.draws import random_date
@@ -22,7 +29,6 @@ MANIFEST_NAME = "faults_manifest.json"
 # Identifiers planted by the fault injector use a prefix that clean identifiers never have
 # (clean ones are a letter and seven digits starting 1-8), so they can never collide.
 PLANTED_ID_PREFIX = "9"
-UNKNOWN_CASE_ID = "C0000000"
 
 
 # --------------------------------------------------------------------------------------------
@@ -30,8 +36,259 @@ UNKNOWN_CASE_ID = "C0000000"
 # --------------------------------------------------------------------------------------------
 
 
+class PlantError(ValueError):
+    """A rule kind's plant entry (config/rule_kinds.yaml) names no operation of this module, or
+    lacks what its operation needs; the message names the kind."""
+
+
+class PlantSkipped(Exception):
+    """The rule cannot be broken on a row without breaking another rule of that row too."""
+
+
+@dataclass
+class Plant:
+    """One rule being broken: the planted rows (one, or two that share a value), the columns the
+    operation changed on them, and what an operation needs of the rule and the pack."""
+
+    rule: ColumnRule
+    rows: list[dict[str, Any]]
+    quarter: Quarter
+    new_row: Callable[[], dict[str, Any]]  # another clean row of the same table (and case)
+    taken_texts: set[tuple[str, str, str]]  # fixed texts already planted in the pack's unique columns
+    changed: set[str] = field(default_factory=set)
+    claimed_texts: set[tuple[str, str, str]] = field(default_factory=set)
+
+    @property
+    def column(self) -> str:
+        return self.rule.column
+
+    def put(self, column: str, value: Any, rows: Sequence[dict[str, Any]] | None = None) -> None:
+        for row in self.rows[:1] if rows is None else rows:
+            row[column] = value
+        self.changed.add(column)
+
+    def argument(self, name: str) -> Any:
+        """An argument of the kind's plant entry, its templates filled in for this column."""
+        entry = self.rule.kind.plant
+        if name not in entry:
+            raise PlantError(f"config/rule_kinds.yaml: kind {self.rule.kind.name}: plant operation "
+                             f"{entry['operation']} needs '{name}'")
+        return fill_value(entry[name], self.rule.values(sql=False))
+
+    def other_column(self, key: str = "param") -> str:
+        """The column of the same row that the rule compares this one with (its spec's param)."""
+        name = self.rule.values(sql=False).get(key)
+        if name not in contract()["tables"][self.rule.table]["columns"]:
+            raise PlantError(f"config/rule_kinds.yaml: kind {self.rule.kind.name}: plant operation "
+                             f"{self.rule.kind.plant['operation']} needs a column of {self.rule.table} as "
+                             f"its {key}, not {name!r}")
+        return name
+
+
+# Plant operations: each changes a clean row so that it breaks its rule, and says what it did in
+# words that hold no value (they go into the manifest's note).
+
+
+def plant_set(plant: Plant) -> str:
+    """The column's text becomes `value`."""
+    text = str(plant.argument("value"))
+    if not text.strip():
+        plant.put(plant.column, None)  # written as each pack form writes a missing value
+        return "left blank"
+    key = (plant.rule.table, plant.column, text)
+    if must_differ(plant.rule.table, plant.column):
+        # Two kinds planting the same text on a column that must differ on every row would break
+        # that too; the later one in contract order is skipped in this pack.
+        if key in plant.taken_texts:
+            raise PlantSkipped(f"{text!r} is already planted in {plant.column}, which must differ on every row")
+        plant.claimed_texts.add(key)
+    plant.put(plant.column, Raw(text))
+    return "set to text that breaks it"
+
+
+def plant_outside_range(plant: Plant) -> str:
+    """A whole number just past the range: the maximum plus 15 where there is one, else the minimum
+    minus 1 (a whole number, so no type rule is broken with it)."""
+    spec = plant.rule.spec
+    if spec.get("max") is not None:
+        plant.put(plant.column, int(spec["max"]) + 15)
+        return "set above the maximum"
+    if spec.get("min") is not None:
+        plant.put(plant.column, int(spec["min"]) - 1)
+        return "set below the minimum"
+    raise PlantError(f"config/rule_kinds.yaml: kind {plant.rule.kind.name}: {plant.rule.table}.{plant.column} "
+                     "has neither a min nor a max to plant outside")
+
+
+def plant_longer_than(plant: Plant) -> str:
+    """The clean value, padded to one character more than `length` (so still different from every
+    other row's)."""
+    length = int(plant.argument("length"))
+    clean = plant.rows[0].get(plant.column)
+    plant.put(plant.column, Raw(("" if clean is None else str(clean)).ljust(length + 1, "X")))
+    return "one character longer than allowed"
+
+
+def plant_copy_from_other_row(plant: Plant) -> str:
+    """A second planted row takes the first one's (newly made) value: both rows break the rule."""
+    shared = plant.rows[0].get(plant.column)
+    if shared is None:
+        # A blank is never a duplicate, so there is nothing to share.
+        raise PlantSkipped(f"the clean row has no {plant.column} to share")
+    second = plant.new_row()
+    plant.rows.append(second)
+    plant.put(plant.column, shared, rows=[second])
+    return "the same as on another planted row"
+
+
+def plant_date_after_period(plant: Plant) -> str:
+    """`days` after the last day of the pack's quarter."""
+    plant.put(plant.column, plant.quarter.end + dt.timedelta(days=int(plant.argument("days"))))
+    return "dated after the end of the quarter"
+
+
+def plant_date_before_column(plant: Plant) -> str:
+    """`days` before the other column's date (given a valid date where the clean row has none)."""
+    other = plant.other_column()
+    base = plant.rows[0].get(other)
+    if not isinstance(base, dt.date):
+        base = plant.quarter.start
+        plant.put(other, base)
+    plant.put(plant.column, base - dt.timedelta(days=int(plant.argument("days"))))
+    return f"dated before {other}"
+
+
+def plant_above_column(plant: Plant) -> str:
+    other = plant.other_column()
+    plant.put(other, 1)
+    plant.put(plant.column, 3)
+    return f"larger than {other}"
+
+
+def plant_yes_where_other_no(plant: Plant) -> str:
+    other = plant.other_column()
+    plant.put(plant.column, True)
+    plant.put(other, False)
+    return f"Y where {other} is N"
+
+
+def plant_blank_where_required(plant: Plant) -> str:
+    key = plant.other_column("param_key")
+    value = plant.rule.values(sql=False)["param_value"]
+    plant.put(key, Raw(value))
+    plant.put(plant.column, None)
+    return f"blank where {key} is {value}"
+
+
+PLANT_OPERATIONS: dict[str, Callable[[Plant], str]] = {
+    "set": plant_set,
+    "outside_range": plant_outside_range,
+    "longer_than": plant_longer_than,
+    "copy_from_other_row": plant_copy_from_other_row,
+    "date_after_period": plant_date_after_period,
+    "date_before_column": plant_date_before_column,
+    "above_column": plant_above_column,
+    "yes_where_other_no": plant_yes_where_other_no,
+    "blank_where_required": plant_blank_where_required,
+}
+
+
+# Keeping a rule clear: where a planted row changes a column that another rule of the row compares
+# with, that other rule's own column is set so that it holds whatever the changed column now says
+# (a blank end date cannot be before any referral date). Keyed by that rule's plant operation.
+
+
+def clear_by_blank(plant: Plant, rule: ColumnRule) -> None:
+    # A column that may not be blank cannot be kept clear this way: the plant would break its
+    # blank rule as well, so it is skipped (the same rule and column every time).
+    if blank_breaks(rule.table, rule.column):
+        raise PlantSkipped(f"{rule.column} would have to be blank to keep {rule.rule} clear, and may not be")
+    plant.put(rule.column, None, rows=plant.rows)
+
+
+def clear_by_no(plant: Plant, rule: ColumnRule) -> None:
+    plant.put(rule.column, False, rows=plant.rows)
+
+
+def clear_by_filling_in(plant: Plant, rule: ColumnRule) -> None:
+    blank = [row for row in plant.rows if row.get(rule.column) is None]
+    if not blank:
+        return
+    # Only a code column has a value known to be valid whatever the row says; any other is skipped.
+    if rule.spec["type"] not in ("code", "codelist"):
+        raise PlantSkipped(f"{rule.column} would have to be filled in to keep {rule.rule} clear, "
+                           "and no valid value of it is known")
+    first = code_values(rule.spec)[0]
+    plant.put(rule.column, (first,) if rule.spec["type"] == "codelist" else first, rows=blank)
+
+
+KEEP_CLEAR: dict[str, Callable[[Plant, ColumnRule], None]] = {
+    "date_before_column": clear_by_blank,
+    "above_column": clear_by_blank,
+    "yes_where_other_no": clear_by_no,
+    "blank_where_required": clear_by_filling_in,
+}
+
+
+def keep_other_rules_clear(plant: Plant) -> None:
+    """Every other rule of the planted rows that compares a changed column with its own is kept
+    clear, and so on for the columns that changes in turn; the operation's own columns are left
+    as it set them. A rule that cannot be kept clear skips the plant."""
+    owned = set(plant.changed)
+    pending = sorted(owned)
+    seen: set[str] = set()
+    while pending:
+        column = pending.pop(0)
+        if column in seen:
+            continue
+        seen.add(column)
+        for other in table_rules(plant.rule.table):
+            if other.column in owned or column not in compared_columns(other):
+                continue
+            keep_clear = KEEP_CLEAR.get(other.kind.plant.get("operation"))
+            # A kind comparing two columns with no way here to hold it whatever the other says
+            # could be broken by this plant too, so the plant is skipped rather than risk it.
+            if keep_clear is None:
+                raise PlantSkipped(f"{other.rule} on {other.column} compares it with {column} and cannot be kept clear")
+            keep_clear(plant, other)
+            pending.append(other.column)
+
+
+def plant_operation(rule: ColumnRule) -> Callable[[Plant], str]:
+    name = rule.kind.plant.get("operation")
+    operation = PLANT_OPERATIONS.get(name)
+    if operation is None:
+        raise PlantError(f"config/rule_kinds.yaml: kind {rule.kind.name}: no plant operation {name!r} in "
+                         f"synth/faults.py (there are {', '.join(PLANT_OPERATIONS)})")
+    return operation
+
+
+def table_rules(table: str) -> list[ColumnRule]:
+    return [rule for rule in contract_rules() if rule.table == table]
+
+
+def compared_columns(rule: ColumnRule) -> set[str]:
+    """The other columns of the same row that a rule reads (its param, or a mapping param's key)."""
+    values = rule.values(sql=False)
+    columns = contract()["tables"][rule.table]["columns"]
+    return {values[key] for key in ("param", "param_key")
+            if isinstance(values.get(key), str) and values[key] in columns and values[key] != rule.column}
+
+
+def blank_breaks(table: str, column: str) -> bool:
+    """Whether a blank breaks a rule of the column: one that the registry plants by blanking it."""
+    return any(rule.column == column and rule.kind.plant.get("operation") == "set"
+               and not str(rule.kind.plant.get("value", "x")).strip() for rule in table_rules(table))
+
+
+def must_differ(table: str, column: str) -> bool:
+    """Whether the column must differ on every row: a rule of it is planted by sharing a value."""
+    return any(rule.column == column and rule.kind.plant.get("operation") == "copy_from_other_row"
+               for rule in table_rules(table))
+
+
 class RowFaultPlanter:
-    """Plants row-level faults into one logical pack, each on a fresh row.
+    """Plants row-level faults into one logical pack: for each rule, rows that break it alone.
 
     Case faults go on newly added cases with no meetings or actions, so no other row depends on
     a quarantined case. Meeting and action faults go on newly added rows attached to a different
@@ -48,6 +305,33 @@ class RowFaultPlanter:
         self.carriers = list(pack.tables["cases"])
         self.rng.shuffle(self.carriers)
         self.entries: list[dict[str, Any]] = []
+        self.taken_texts: set[tuple[str, str, str]] = set()
+
+    def plant(self, rule: ColumnRule) -> bool:
+        """Plant rows breaking one rule (two for a shared value); False where it was skipped."""
+        operation = plant_operation(rule)
+        new_row = self._clean_row_maker(rule.table)
+        plant = Plant(rule, [new_row()], self.pack.quarter, new_row, self.taken_texts)
+        try:
+            did = operation(plant)
+            keep_other_rules_clear(plant)
+        except PlantSkipped:
+            return False
+        self.taken_texts |= plant.claimed_texts
+        note = f"{rule.column}: {rule.describe() or rule.rule} broken ({did})"
+        for row in plant.rows:
+            self._insert(rule.table, row, self._entry(rule.table, rule.column, rule.rule, note))
+        return True
+
+    def _clean_row_maker(self, table: str) -> Callable[[], dict[str, Any]]:
+        """Makes clean rows to plant on: fresh cases, or meetings or actions on one new carrier."""
+        if table == "cases":
+            return self._fresh_case
+        make = {"meetings": self._meeting, "actions": self._action}.get(table)
+        if make is None:
+            raise PlantError(f"config/contract.yaml: synth makes no rows of table {table}")
+        carrier = self._carrier()
+        return lambda: make(carrier)
 
     def _entry(self, table: str, column: str, rule: str, note: str) -> dict[str, Any]:
         entry = {"pack": self.entry_name, "outcome": "quarantine", "table": table,
@@ -64,8 +348,7 @@ class RowFaultPlanter:
         """A clean case with no planted fault yet; adds a fresh clean case when none is left."""
         if self.carriers:
             return self.carriers.pop()
-        child = self.factory.new_child(self.pack.quarter, NEUTRAL_PRACTICE, first_quarter=False)
-        row = self.factory.case_row(child, self.pack.quarter, NEUTRAL_PRACTICE, ends=False)
+        row = self._fresh_case()
         cases = self.pack.tables["cases"]
         cases.insert(self.rng.randint(0, len(cases)), row)
         return row
@@ -74,102 +357,16 @@ class RowFaultPlanter:
         child = self.factory.new_child(self.pack.quarter, NEUTRAL_PRACTICE, first_quarter=False)
         return self.factory.case_row(child, self.pack.quarter, NEUTRAL_PRACTICE, ends=False)
 
-    def _meeting(self, carrier: Mapping[str, Any], meeting_id: str | None = None) -> dict:
+    def _meeting(self, carrier: Mapping[str, Any]) -> dict[str, Any]:
         low, high = activity_window(carrier, self.pack.quarter)
         day = random_date(self.rng, low, high)
         meeting_type = choose_meeting_type(self.rng, carrier, NEUTRAL_PRACTICE)
-        return meeting_row(self.rng, carrier, NEUTRAL_PRACTICE, day, meeting_type,
-                           meeting_id or self.factory.new_meeting_id())
+        return meeting_row(self.rng, carrier, NEUTRAL_PRACTICE, day, meeting_type, self.factory.new_meeting_id())
 
     def _action(self, carrier: Mapping[str, Any]) -> dict[str, Any]:
         low, high = activity_window(carrier, self.pack.quarter)
         day = random_date(self.rng, low, high)
         return action_row(self.rng, carrier, NEUTRAL_PRACTICE, day, self.factory.new_action_id())
-
-    # Each planter adds exactly one fault (the duplicate-ID fault adds its two rows).
-
-    def case_fault(self, rule: str) -> None:
-        row = self._fresh_case()
-        quarter = self.pack.quarter
-        if rule == "required":
-            row["harm_types"] = None
-            entry = self._entry("cases", "harm_types", rule, "harm_types is blank")
-        elif rule == "type_integer":
-            row["age"] = Raw("abc")
-            entry = self._entry("cases", "age", rule, "age is 'abc', not a whole number")
-        elif rule == "range":
-            row["age"] = 40
-            entry = self._entry("cases", "age", rule, "age 40 is above the maximum of 25")
-        elif rule == "vocabulary":
-            row["sex"] = Raw("Q")
-            entry = self._entry("cases", "sex", rule, "sex 'Q' is not one of F, M, X, U")
-        elif rule == "return_interviews_exceed_missing":
-            row["missing_episodes"], row["return_interviews_72h"] = 1, 3
-            entry = self._entry("cases", "return_interviews_72h", rule,
-                                "3 return interviews for 1 missing episode")
-        elif rule == "end_before_referral":
-            referral = quarter.start + dt.timedelta(days=self.rng.randint(15, 60))
-            row["referral_date"] = referral
-            row["case_end_date"] = referral - dt.timedelta(days=self.rng.randint(1, 14))
-            entry = self._entry("cases", "case_end_date", rule,
-                                "case_end_date is before referral_date")
-        else:
-            raise ValueError(f"no case planter for rule {rule!r}")
-        self._insert("cases", row, entry)
-
-    def meeting_fault(self, rule: str) -> None:
-        carrier = self._carrier()
-        if rule == "unique":
-            shared_id = self.factory.new_meeting_id()
-            for _ in range(2):
-                entry = self._entry("meetings", "meeting_id", rule,
-                                    f"meeting_id {shared_id} appears twice")
-                self._insert("meetings", self._meeting(carrier, shared_id), entry)
-            return
-        row = self._meeting(carrier)
-        if rule == "type_date":
-            row["meeting_date"] = Raw(f"31/02/{self.pack.quarter.year}")
-            entry = self._entry("meetings", "meeting_date", rule,
-                                f"meeting_date 31/02/{self.pack.quarter.year} is not a date")
-        elif rule == "vocabulary":
-            row["meeting_type"] = Raw("lunch")
-            entry = self._entry("meetings", "meeting_type", rule,
-                                "meeting_type 'lunch' is not in the vocabulary")
-        elif rule == "references":
-            row["case_id"] = UNKNOWN_CASE_ID
-            entry = self._entry("meetings", "case_id", rule,
-                                f"case_id {UNKNOWN_CASE_ID} is not in cases")
-        elif rule == "attended_not_invited":
-            row["parent_invited"], row["parent_attended"] = False, True
-            entry = self._entry("meetings", "parent_attended", rule,
-                                "parent_attended Y but parent_invited N")
-        else:
-            raise ValueError(f"no meeting planter for rule {rule!r}")
-        self._insert("meetings", row, entry)
-
-    def action_fault(self, rule: str) -> None:
-        row = self._action(self._carrier())
-        if rule == "outside_period":
-            row["action_date"] = self.pack.quarter.start - dt.timedelta(
-                days=self.rng.randint(20, 80))
-            entry = self._entry("actions", "action_date", rule,
-                                f"action_date {row['action_date'].isoformat()} is before "
-                                f"{self.pack.quarter.label}")
-        elif rule == "info_source_required":
-            row["action_type"], row["lead_agency"], row["info_source"] = (
-                "intelligence_submission", "police", None)
-            entry = self._entry("actions", "info_source", rule,
-                                "intelligence_submission without info_source")
-        elif rule == "required":
-            row["lead_agency"] = None
-            entry = self._entry("actions", "lead_agency", rule, "lead_agency is blank")
-        elif rule == "references":
-            row["case_id"] = UNKNOWN_CASE_ID
-            entry = self._entry("actions", "case_id", rule,
-                                f"case_id {UNKNOWN_CASE_ID} is not in cases")
-        else:
-            raise ValueError(f"no action planter for rule {rule!r}")
-        self._insert("actions", row, entry)
 
     def finalise(self) -> list[dict[str, Any]]:
         """Fill in the planted rows' data row numbers (1 = first row after the header)."""
@@ -181,44 +378,27 @@ class RowFaultPlanter:
         return self.entries
 
 
-# (table, rule) for every row-level fault planted; spread round-robin over the faulty packs.
-ROW_FAULTS: tuple[tuple[str, str], ...] = (
-    ("cases", "required"),
-    ("cases", "type_integer"),
-    ("meetings", "type_date"),
-    ("cases", "range"),
-    ("cases", "vocabulary"),
-    ("meetings", "vocabulary"),
-    ("meetings", "unique"),
-    ("meetings", "references"),
-    ("actions", "outside_period"),
-    ("cases", "return_interviews_exceed_missing"),
-    ("meetings", "attended_not_invited"),
-    ("cases", "end_before_referral"),
-    ("actions", "info_source_required"),
-    ("actions", "required"),
-    ("actions", "references"),
-)
-
-
 def plant_row_faults(
     packs: Sequence[LogicalPack], styles: Mapping[str, PackStyle], seed: int
 ) -> list[dict[str, Any]]:
-    """Plant every ``ROW_FAULTS`` entry into up to three packs; return the manifest entries.
+    """Plant one fault for every rule on every contract column (config/rule_kinds.yaml), spread
+    round-robin over up to three packs; return the manifest entries. A rule that cannot be broken
+    on a row without breaking another there too (``PlantSkipped``) is left out.
 
-    Plain CSV packs are preferred so the planted text ("31/02/2025", "abc") reads back exactly
+    Plain CSV packs are preferred so the planted text ("31/13/2025", "abc") reads back exactly
     as written; any pack will do when no CSV pack exists.
     """
+    rules = contract_rules()
+    for rule in rules:  # a kind with an unknown operation fails before anything is planted
+        plant_operation(rule)
     candidates = [pack for pack in packs if styles[pack.name].all_csv] or list(packs)
     rng = random.Random(f"synth:{seed}:fault-packs")
     chosen = sorted(rng.sample(candidates, min(3, len(candidates))), key=lambda p: p.name)
     planters = [
         RowFaultPlanter(pack, pack_entry_name(pack, styles[pack.name]), seed) for pack in chosen
     ]
-    for index, (table, rule) in enumerate(ROW_FAULTS):
-        planter = planters[index % len(planters)]
-        {"cases": planter.case_fault, "meetings": planter.meeting_fault,
-         "actions": planter.action_fault}[table](rule)
+    for index, rule in enumerate(rules):
+        planters[index % len(planters)].plant(rule)
     return [entry for planter in planters for entry in planter.finalise()]
 
 

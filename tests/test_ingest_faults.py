@@ -3,8 +3,10 @@ lost; the mixed pack forms load exactly the same data as plain CSV."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +46,70 @@ def test_every_planted_row_fault_is_quarantined_with_its_rule(faulty):
         assert key in quarantined, fault
     # Nothing was quarantined that was not planted: clean rows are never refused.
     assert len(quarantined) == len(planted)
+
+
+def clear_config_caches() -> None:
+    """Empty every cache of configuration and what is derived from it, so that nothing read while the
+    contract was patched outlives the patch."""
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ("assets", "checks", "synth"):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                    value.cache_clear()
+
+
+@pytest.fixture
+def kind_added_to_the_registry():
+    """A rule kind that is not in config/rule_kinds.yaml, no_spaces, and a contract column using it
+    (meetings.meeting_id), for the length of one test."""
+    from assets import config, contract_rules
+
+    kind = contract_rules.parse_kind("no_spaces", {
+        "when": {"has": ["no_spaces"]},
+        "condition": "{x} LIKE '% %'",
+        "describe": "no spaces",
+        "message": "{column} holds a space.",
+        "fix": "Write {column} without spaces.",
+        "plant": {"operation": "set", "value": "has a space"}})
+    kinds = contract_rules.rule_kinds() + (kind,)
+    read_yaml = config.load_yaml
+
+    def load_yaml(name: str) -> dict:
+        loaded = read_yaml(name)
+        if name == "contract.yaml":
+            loaded = copy.deepcopy(loaded)
+            loaded["tables"]["meetings"]["columns"]["meeting_id"]["no_spaces"] = True
+        return loaded
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(contract_rules, "rule_kinds", lambda: kinds)
+        patch.setattr(config, "load_yaml", load_yaml)
+        clear_config_caches()
+        try:
+            yield
+        finally:
+            clear_config_caches()
+
+
+def test_a_kind_added_to_the_registry_is_planted_and_quarantined(tmp_path, kind_added_to_the_registry):
+    inbox = tmp_path / "inbox"
+    write_packs(inbox, las=1, quarters=2, seed=9, cases_per_la=25, faults=True, formats="csv")
+    manifest = json.loads((inbox / MANIFEST_NAME).read_text())
+    planted = [f for f in manifest["faults"] if f["outcome"] == "quarantine"]
+    added = [f for f in planted if f["rule"] == "no_spaces"]
+    assert [(f["table"], f["column"]) for f in added] == [("meetings", "meeting_id")]
+    assert added[0]["note"] == "meeting_id: no spaces broken (set to text that breaks it)"
+
+    con = warehouse.connect(tmp_path / "warehouse.duckdb")
+    ingest_inbox(con, inbox, SECRET)
+    quarantined = set(con.execute(
+        "SELECT la_code || '_' || period, table_name, row_number, column_name, rule FROM quarantine").fetchall())
+    assert (added[0]["pack"], "meetings", added[0]["row_number"], "meeting_id", "no_spaces") in quarantined
+    # Every other planted fault is caught as before, and the new rule quarantines nothing else.
+    assert quarantined == {(f["pack"], f["table"], f["row_number"], f["column"], f["rule"]) for f in planted}
+    message = con.execute("SELECT message FROM quarantine WHERE rule = 'no_spaces'").fetchone()[0]
+    assert message == "meeting_id holds a space. Write meeting_id without spaces."
+    con.close()
 
 
 def test_every_planted_pack_fault_is_rejected_with_its_reason(faulty):

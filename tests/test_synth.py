@@ -36,9 +36,9 @@ PACK_NAME = re.compile(r"^(?P<la>[EW]\d{8})_(?P<year>\d{4})Q(?P<quarter>[1-4])$"
 TABLES = ("cases", "meetings", "actions")
 
 ROW_RULES = {
-    "required", "type_integer", "type_date", "range", "vocabulary", "unique", "references",
-    "outside_period", "return_interviews_exceed_missing", "attended_not_invited",
-    "end_before_referral", "info_source_required",
+    "required", "type_integer", "type_date", "type_yn", "range", "vocabulary", "max_length", "unique",
+    "references", "outside_period", "referral_after_period", "return_interviews_exceed_missing",
+    "attended_not_invited", "end_before_referral", "info_source_required",
 }
 FILE_RULES = {
     "missing_table", "missing_column", "empty_file", "unreadable", "unknown_la_code",
@@ -127,6 +127,8 @@ def parse_value(spec: dict, raw: Any) -> Any:
         return None
     kind = spec["type"]
     if kind == "text":
+        if len(str(raw).strip()) > spec.get("max_length", len(str(raw).strip())):
+            raise Invalid("max_length")
         return str(raw)
     if kind == "integer":
         if isinstance(raw, bool):
@@ -400,7 +402,10 @@ def test_every_planted_fault_is_in_the_manifest_and_nothing_else_is_wrong(faulty
     assert {f["rule"] for f in faults if f["outcome"] == "quarantine"} == ROW_RULES
     assert {f["rule"] for f in faults if f["outcome"] == "reject"} == FILE_RULES
     assert sum(f["rule"] == "direct_identifier" for f in faults) == 2
-    assert sum(f["rule"] == "unique" for f in faults) == 2  # both rows of the duplicate
+    # Both rows of each duplicate, for every column that must be unique.
+    unique = Counter((f["table"], f["column"]) for f in faults if f["rule"] == "unique")
+    assert unique == {(table, column): 2 for table, spec in CONTRACT["tables"].items()
+                      for column, column_spec in spec["columns"].items() if column_spec.get("unique")}
     for fault in faults:
         assert set(fault) == {"pack", "outcome", "table", "row_number", "column", "rule", "note"}
         assert (faulty / fault["pack"]).exists()
@@ -432,21 +437,48 @@ def test_every_planted_fault_is_in_the_manifest_and_nothing_else_is_wrong(faulty
 
 def check_faults_have_cases_of_their_own(tables: dict, faults: set[tuple]) -> None:
     """Planted faulty cases have no meetings or actions, and each meeting or action fault sits on
-    its own case (the two rows of a duplicate ID share one), a case with no other fault."""
+    its own case (the two rows of a duplicate ID share one), a case with no other fault. A blank
+    case_id names no case, and a meeting or action whose fault is its case_id has no carrier."""
     def case_id_at(table: str, number: int) -> str:
         header, rows = tables[table]
-        return str(dict(zip(header, rows[number - 1], strict=True))["case_id"])
+        value = dict(zip(header, rows[number - 1], strict=True))["case_id"]
+        return "" if value is None else str(value).strip()
 
-    faulty_cases = {case_id_at("cases", n) for table, n, _c, _r in faults if table == "cases"}
+    faulty_cases = {case_id_at("cases", n) for table, n, _c, _r in faults if table == "cases"} - {""}
     for table in ("meetings", "actions"):
         header, rows = tables[table]
         used = {str(dict(zip(header, row, strict=True))["case_id"]) for row in rows}
         assert not faulty_cases & used
     carriers = Counter()
-    for table, number, _column, rule in faults:
-        if table != "cases" and rule != "references":
+    for table, number, column, rule in faults:
+        if table != "cases" and column != "case_id":
             carriers[case_id_at(table, number)] += 1 if rule != "unique" else 0.5
     assert all(count == 1 for count in carriers.values())
+
+
+def test_every_rule_on_every_contract_column_is_planted(faulty):
+    from assets.contract_rules import contract_rules
+
+    manifest = json.loads((faulty / MANIFEST_NAME).read_text(encoding="utf-8"))
+    planted = Counter((f["table"], f["column"], f["rule"]) for f in manifest["faults"]
+                      if f["outcome"] == "quarantine")
+    assert set(planted) == {(rule.table, rule.column, rule.rule) for rule in contract_rules()}
+    assert {count for (_t, _c, rule), count in planted.items() if rule != "unique"} == {1}
+    notes = [f["note"] for f in manifest["faults"] if f["outcome"] == "quarantine"]
+    assert all(" broken (" in note for note in notes)
+    assert not any(bad in note for note in notes for bad in ("abc", "31/13/", "not_a_code", "no-such"))
+
+
+def test_a_kind_whose_plant_operation_is_unknown_is_named(tmp_path, monkeypatch):
+    from assets import contract_rules
+    from synth.faults import PlantError
+
+    kind = contract_rules.parse_kind("scrambled", {
+        "when": {"has": ["required"]}, "condition": "false", "message": "{column} is scrambled.",
+        "fix": "Unscramble {column}.", "plant": {"operation": "scramble"}})
+    monkeypatch.setattr(contract_rules, "rule_kinds", lambda: (kind,))
+    with pytest.raises(PlantError, match="kind scrambled: no plant operation 'scramble'"):
+        write_packs(tmp_path, las=1, quarters=1, seed=1, cases_per_la=3, faults=True, formats="csv")
 
 
 def test_rejected_packs_carry_their_fault_and_do_not_collide(faulty):
