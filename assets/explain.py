@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from assets.reading import pack_key
 from assets.scoring import PERIOD_END, PERIOD_START, TALLY_SOURCES, Framework, framework, without_external_access
 
 ROW_COLUMNS = {
@@ -136,6 +137,6 @@ def case_inputs(con, fw: Framework, la_code: str, period: str, case_key: str) ->
     from assets.scoring import case_base_sql
 
     row = con.execute(f"SELECT * FROM ({case_base_sql(fw)}) WHERE case_key = $2",
-                      [[f"{la_code}|{period}"], case_key]).df()
+                      [[pack_key(la_code, period)], case_key]).df()
     record = row.iloc[0].to_dict()
     return {name: record.get(name) for name in list(fw.flags) + list(fw.tallies)}

@@ -30,6 +30,8 @@ from assets.reading import (
     discover_packs,
     open_pack,
     open_tables,
+    pack_key,
+    pack_keys,
 )
 from assets.standardise import (
     Session,
@@ -90,8 +92,8 @@ def inbox_state(con: duckdb.DuckDBPyConnection | None, inbox: Path) -> InboxStat
         return InboxState(list(dict.fromkeys(p.key for p in packs)), [], [])
     received = warehouse.received_packs(con)
     to_score = packs_to_score(con, framework())
-    unscored = ({f"{la}|{period}" for la, period in to_score} if to_score is not None else
-                {f"{la}|{period}" for la, period in con.execute(
+    unscored = (set(pack_keys(to_score)) if to_score is not None else
+                {pack_key(la, period) for la, period in con.execute(
                     "SELECT la_code, period FROM submissions WHERE status = 'loaded'").fetchall()})
     state = InboxState([], [], [])
     for pack in packs:

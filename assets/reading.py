@@ -127,7 +127,17 @@ class Pack:
     def key(self) -> str:
         """The pack's partition key, `<LA code>|<period>`; an entry whose name does not parse is keyed
         by its stored description, so that it is still seen, and rejected."""
-        return f"{self.la_code}|{self.period}" if self.la_code else self.source
+        return pack_key(self.la_code, self.period) if self.la_code else self.source
+
+
+def pack_key(la_code: str, period: str) -> str:
+    """A pack's key, `<LA code>|<period>`: its partition key, and what warehouse.PACK_SCOPE matches."""
+    return f"{la_code}|{period}"
+
+
+def pack_keys(packs) -> list[str]:
+    """The keys of (LA code, period) pairs."""
+    return [pack_key(la_code, period) for la_code, period in packs]
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:
@@ -234,10 +244,24 @@ def check_identity(pack: Pack) -> None:
 
 def content_sha256(path: Path) -> str:
     """Hash of a pack's content: file names and bytes, so a touched but unchanged pack is the same.
-    A link is hashed as a link (its target's name), never followed."""
+    A link is hashed as a link (its target's name), never followed. A pack is read once per process
+    however often its hash is asked for (choosing a run's packs, loading them, the exit status),
+    as long as none of its files has changed size, time or inode since."""
+    files = pack_files(path)
+    signature = (str(path), tuple((str(f), s.st_size, s.st_mtime_ns, s.st_ino, s.st_mode)
+                                  for f in files for s in [os.lstat(f)]))
+    if signature not in HASHED:
+        HASHED[signature] = hash_files(path, files)
+    return HASHED[signature]
+
+
+HASHED: dict[tuple, str] = {}  # stat signature of a pack's files -> their content hash
+
+
+def hash_files(path: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
     base = path if path.is_dir() and not path.is_symlink() else path.parent
-    for file in pack_files(path):
+    for file in files:
         digest.update(str(file.relative_to(base)).encode())
         digest.update(b"\0")
         if file.is_symlink():

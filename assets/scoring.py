@@ -18,13 +18,12 @@ import pandas as pd
 
 from assets.config import CONFIG_DIR, load_yaml
 from assets.contract_rules import quote
+from assets.reading import pack_key, pack_keys
 from assets.statistics import wilson_interval
-from assets.warehouse import SCHEMA_SQL, transaction
+from assets.warehouse import PACK_SCOPE, SCHEMA_SQL, transaction
 
 REQUIRED_KEYS = ("id", "domain", "title", "question", "applicable", "met", "direction", "source")
 DIRECTIONS = ("higher", "lower")
-# Rows of the packs in scope: $1 is a list of 'LA|period' keys, or NULL for every pack.
-PACK_SCOPE = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
 
 # First and last day of a period 'YYYYQn'.
 PERIOD_START = "make_date(CAST(left({p}, 4) AS INTEGER), 3 * CAST(right({p}, 1) AS INTEGER) - 2, 1)"
@@ -359,7 +358,7 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
     files once this has run (see `without_external_access`)."""
     fw = fw or framework()
     without_external_access(con)
-    keys = None if packs is None else [f"{la}|{period}" for la, period in packs]
+    keys = None if packs is None else pack_keys(packs)
     scope = PACK_SCOPE
     try:
         with transaction(con):
@@ -425,9 +424,9 @@ def score_pending(con: duckdb.DuckDBPyConnection, fw: Framework | None = None, k
     if pending is None:
         score(con, None, fw)
         return None
-    loaded = {f"{la}|{p}": (la, p) for la, p in con.execute(
+    loaded = {pack_key(la, p): (la, p) for la, p in con.execute(
         "SELECT la_code, period FROM submissions WHERE status = 'loaded'").fetchall()}
-    packs = sorted({pack for pack in pending if keys is None or f"{pack[0]}|{pack[1]}" in keys}
+    packs = sorted({pack for pack in pending if keys is None or pack_key(*pack) in keys}
                    | {loaded[key] for key in force if key in loaded})
     if packs:
         score(con, packs, fw)
@@ -456,7 +455,7 @@ def pooled_rates(con: duckdb.DuckDBPyConnection, group_by: list[str], packs: lis
                count(*) FILTER (WHERE applicable AND met) AS numerator,
                count(*) FILTER (WHERE applicable) AS denominator
         FROM {table}
-        WHERE $1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1))
+        WHERE {PACK_SCOPE}
         GROUP BY ALL ORDER BY ALL""", [packs]).df()
     frame["numerator"] = frame["numerator"].astype("int64")
     frame["denominator"] = frame["denominator"].astype("int64")

@@ -24,6 +24,9 @@ from assets.reading import Pack, PackRejected
 from assets.standardise import StandardisedBatch, StandardisedPack
 
 SCHEMA_SQL = (Path(__file__).parent / "sql" / "schema.sql").read_text(encoding="utf-8")
+# Rows of the packs in scope: $1 is a list of pack keys (assets.reading.pack_key), or NULL for all.
+PACK_SCOPE = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
+
 PACK_TABLES = ("cases", "meetings", "actions", "quarantine")
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import duckdb
 
+from assets.reading import pack_keys
+from assets.warehouse import PACK_SCOPE
+
 # Packs whose rows received do not equal rows loaded plus rows quarantined.
 UNRECONCILED_PACKS_SQL = """
 SELECT s.la_code, s.period, s.rows_received,
@@ -53,8 +56,8 @@ def heavily_quarantined_packs(con: duckdb.DuckDBPyConnection, packs: list[tuple[
     """Packs (of those given) that lost more than `max_share` of their rows to quarantine."""
     if not packs:
         return []
-    rows = con.execute("""
+    rows = con.execute(f"""
         SELECT la_code, period, rows_quarantined / rows_received AS share FROM submissions
-        WHERE status = 'loaded' AND rows_received > 0 AND (la_code || '|' || period) IN (SELECT unnest($1))
-        ORDER BY ALL""", [[f"{la}|{period}" for la, period in packs]]).fetchall()
+        WHERE status = 'loaded' AND rows_received > 0 AND {PACK_SCOPE}
+        ORDER BY ALL""", [pack_keys(packs)]).fetchall()
     return [(la, period, share) for la, period, share in rows if share > max_share]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from assets.benchmarks import audit_coverage, benchmarks
 from assets.config import load_yaml, local_authorities
+from assets.metadata import Columns, markdown_table
 from assets.scoring import Framework, framework, pooled_rates
 from assets.statutory import statutory_framework
 from dashboards.disclosure import Relation, suppress_counts, suppress_rates, suppress_scores, threshold
@@ -213,6 +214,25 @@ def published_quarantine_rules(con: duckdb.DuckDBPyConnection, limit: int) -> pd
     frame = suppress_counts(frame, numerator="breaches", denominator=None,
                             relation=Relation(("la_code", "period"), "is_total"), limit=limit)
     return with_names(frame).sort_values(["period", "la_code", "is_total", "rule"], ignore_index=True)
+
+
+def site_metadata(publication: Publication, pages: list[Path], index: Path) -> dict:
+    """What the `site` step reports: pages, where the index is, the latest practice scores shown."""
+    practice = publication.scores[publication.scores["domain"] == "PRACTICE"]
+    latest = practice[practice["period"] == practice["period"].max()] if len(practice) else practice
+    return {"pages": len(pages), "index": index, "dagster/row_count": len(publication.rates),
+            "dagster/column_schema": Columns(tuple((n, str(k)) for n, k in publication.rates.dtypes.items())),
+            "preview": markdown_table([(row.la_name, row.period, "[c]" if row.score_suppressed else f"{row.score:.3f}")
+                                       for row in latest.itertuples()], ("area", "quarter", "practice score"))}
+
+
+def exports_metadata(publication: Publication, written: list[Path], folder: Path) -> dict:
+    """What the `exports` step reports: files, rows, how many rates were suppressed, a preview."""
+    rates = tidy_export(publication)
+    return {"files": len(written), "folder": folder, "dagster/row_count": len(rates),
+            "rates_suppressed": int((rates["numerator"] == "c").sum()),
+            "dagster/column_schema": Columns(tuple((name, "string") for name in rates.columns)),
+            "preview": markdown_table(list(rates.head(10).itertuples(index=False, name=None)), tuple(rates.columns))}
 
 
 def time_columns(frame: pd.DataFrame) -> pd.DataFrame:

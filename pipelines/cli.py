@@ -231,7 +231,7 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False
     from assets import warehouse
     from assets.ingest import inbox_state
     from assets.statutory import rejected_returns
-    from pipelines.partitions import ended_run_notice, execute_audit, fail_runs_of_ended_processes, was_interrupted
+    from pipelines.run import ended_run_notice, execute_audit, fail_runs_of_ended_processes, was_interrupted
 
     inbox = inbox or home.inbox
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.dagster_assets import (
-    dfe_c3,
-    exports,
-    packs,
-    scored_packs,
-    site,
-    statutory_returns,
-    statutory_scoring,
-)
+from pipelines.dagster_assets import dfe_c3, packs, publication, scored_packs, statutory_returns, statutory_scoring
 from pipelines.partitions import pack_partitions
 from pipelines.resources import build_resources
-from pipelines.sensors import inbox_sensor, quarterly_republish
+from pipelines.schedules import quarterly_republish
+from pipelines.sensors import inbox_sensor
 
 AUDIT_JOB = "audit"
 PUBLISH_JOB = "publish"
@@ -27,10 +20,9 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
         AUDIT_JOB, selection=dg.AssetSelection.all(), partitions_def=pack_partitions,
         description="Ingest the packs of the chosen partitions (skipping unchanged ones), score them, publish.")
     publish_job = dg.define_asset_job(
-        PUBLISH_JOB, selection=dg.AssetSelection.assets(statutory_returns, statutory_scoring, dfe_c3, site, exports),
+        PUBLISH_JOB, selection=dg.AssetSelection.assets(statutory_returns, statutory_scoring, dfe_c3, publication),
         description="Load new statutory returns and the benchmarks, then republish the site and the exports.")
-    return dg.Definitions(assets=[packs, scored_packs, statutory_returns, statutory_scoring, dfe_c3, site,
-                                  exports],
+    return dg.Definitions(assets=[packs, scored_packs, statutory_returns, statutory_scoring, dfe_c3, publication],
                           jobs=[audit_job, publish_job],
                           sensors=[inbox_sensor], schedules=[quarterly_republish(publish_job)],
                           resources=build_resources(home, inbox))

@@ -1,19 +1,8 @@
-"""Packs as Dagster partitions: one dynamic partition per pack, keyed `<LA code>|<period>`, added
-when a pack first arrives in the inbox (by the inbox sensor or the command line); and the in-process
-runs of the command line, tagged with the process that runs them so that a later command can tell a
-run whose process was killed from one still going."""
-
-import datetime as dt
-import os
-import socket
-from collections.abc import Callable
-from pathlib import Path
+"""Packs as Dagster partitions: one dynamic partition per pack, keyed `<LA code>|<period>`
+(assets.reading.pack_key), added when a pack first arrives in the inbox (by the inbox sensor or the
+command line)."""
 
 import dagster as dg
-from dagster._core.events import RunFailureReason
-from dagster._core.execution.plan.objects import ErrorSource
-
-from assets.warehouse import process_exists
 
 PACKS = "packs"
 pack_partitions = dg.DynamicPartitionsDefinition(name=PACKS)
@@ -21,16 +10,6 @@ pack_partitions = dg.DynamicPartitionsDefinition(name=PACKS)
 # Tags that make one run cover a range of partitions (with the single-run backfill policy).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-# The process that executes a run in-process: its id, its host, and when the kernel started it (a
-# pid alone may be given to a later process, a container's first process always gets the same one).
-PID_TAG = "safeguarding_audit/pid"
-HOST_TAG = "safeguarding_audit/host"
-PROCESS_START_TAG = "safeguarding_audit/process_start"
-# A run in one of these has not finished. Runs executed in-process are never queued.
-UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-              dg.DagsterRunStatus.CANCELING]
-
 
 def register_packs(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
     """Add the partitions not yet known; returns the ones added."""
@@ -51,106 +30,3 @@ def range_tags(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str] 
         return None
     ordered = list(order)
     return {RANGE_START_TAG: ordered[wanted[0]], RANGE_END_TAG: ordered[wanted[-1]]}
-
-
-def process_tags() -> dict[str, str]:
-    """Tags naming this process, for a run it executes in-process."""
-    tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    started = process_start(os.getpid())
-    if started:
-        tags[PROCESS_START_TAG] = started
-    return tags
-
-
-def process_start(pid: int) -> str | None:
-    """When the kernel started a process, in clock ticks since boot; None where there is no /proc."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The fields after the command name, which is in parentheses and may hold spaces; starttime is
-    # the 22nd field of the line, the 20th after the name.
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def process_has_ended(tags: dict[str, str]) -> bool:
-    pid = int(tags[PID_TAG])
-    if not process_exists(pid):
-        return True
-    recorded, now = tags.get(PROCESS_START_TAG), process_start(pid)
-    return bool(recorded and now and recorded != now)  # the pid now names another process
-
-
-def fail_runs_of_ended_processes(instance: dg.DagsterInstance) -> list[dg.RunRecord]:
-    """Mark failed the unfinished runs that the command line executed on this host and whose
-    process has ended (killed, or stopped with the machine), and free any concurrency slots they
-    held; returns them. Runs without the process tags (launched by the Dagster UI or daemon) and
-    runs of other hosts are left alone: their process cannot be looked at from here."""
-    host = socket.gethostname()
-    records = instance.get_run_records(filters=dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: host}))
-    ended = [r for r in records if PID_TAG in r.dagster_run.tags and process_has_ended(r.dagster_run.tags)]
-    for record in ended:
-        run = record.dagster_run
-        instance.report_run_failed(run, message=f"Process {run.tags[PID_TAG]} on {host}, which ran this run, ended "
-                                                "before the run finished; marked failed by the next run.")
-        if instance.event_log_storage.supports_global_concurrency_limits:
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-    return ended
-
-
-def ended_run_notice(record: dg.RunRecord) -> str:
-    """What the user is told about a run marked failed by fail_runs_of_ended_processes."""
-    started = dt.datetime.fromtimestamp(record.start_time) if record.start_time else \
-        record.create_timestamp.astimezone()
-    return (f"An earlier run ({record.dagster_run.run_id[:8]}, started {started:%Y-%m-%d %H:%M}) stopped "
-            "without finishing; it is marked failed. The warehouse keeps its last complete state.")
-
-
-def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
-    """Whether the run stopped for SIGINT or SIGTERM. Dagster turns the interrupt into a failed step
-    and a failed run, and returns them as a result rather than raising."""
-    for event in result.all_events:
-        data = event.event_specific_data
-        if event.is_step_failure and getattr(data, "error_source", None) == ErrorSource.INTERRUPT:
-            return True
-        if event.is_run_failure and getattr(data, "failure_reason", None) == RunFailureReason.UNEXPECTED_TERMINATION:
-            return True
-    return False
-
-
-def execute_audit(instance: dg.DagsterInstance, home: Path, inbox: Path,
-                  progress: Callable[[str], None] = lambda _: None,
-                  debug: bool = False) -> dg.ExecuteInProcessResult:
-    """Register the inbox's packs as partitions and run the audit job over the packs with work to
-    do (new, changed, or not yet scored with the present framework) in one run; with none, only
-    republish. Unchanged packs cost a hash, not a partition of the run. Dagster's console says
-    nothing unless `debug`: the caller reports progress and failures in its own words."""
-    from assets import warehouse
-    from assets.ingest import inbox_keys, inbox_state
-    from pipelines.definitions import AUDIT_JOB, PUBLISH_JOB, build_definitions
-    from pipelines.settings import AuditHome
-
-    defs = build_definitions(str(home), str(inbox))
-    added = register_packs(instance, inbox_keys(inbox))
-    if added:
-        progress(f"{len(added)} new pack partition(s): {', '.join(added[:5])}{' ...' if len(added) > 5 else ''}")
-    database = AuditHome.resolve(str(home)).warehouse
-    if database.exists():
-        # Not warehouse.reading, which waits without a word: another run may be writing for long.
-        with warehouse.locked(database, exclusive=False, wait_message=progress):
-            con = warehouse.connect(database, read_only=True)
-            try:
-                state = inbox_state(con, inbox)
-            finally:
-                con.close()
-    else:
-        state = inbox_state(None, inbox)
-    if state.unchanged:
-        progress(f"{len(state.unchanged)} pack(s) unchanged, skipped")
-    tags = range_tags(instance, state.pending)
-    job = defs.resolve_job_def(AUDIT_JOB if tags else PUBLISH_JOB)
-    # Dagster's console logger tells each failure its own way, stack trace and all; it logs nothing
-    # at CRITICAL.
-    console = {"loggers": {"console": {"config": {"log_level": "ERROR" if debug else "CRITICAL"}}}}
-    return job.execute_in_process(instance=instance, run_config=console, tags={**(tags or {}), **process_tags()},
-                                  raise_on_error=False)

@@ -11,7 +11,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.secret import KEY_ENV, load_secret
-from assets.warehouse import connection_config, locked
+from assets.warehouse import SCHEMA_SQL, connection_config, locked
 from pipelines.settings import HOME_ENV, INBOX_ENV, KEY_FILE_ENV, THRESHOLD_ENV, AuditHome
 
 progress_logger = logging.getLogger("safeguarding_audit")
@@ -46,12 +46,14 @@ class AuditHomeResource(dg.ConfigurableResource):
 class WarehouseResource(DuckDBResource):
     """The DuckDB warehouse, one writer at a time across runs and processes, whoever launched them
     (see assets.warehouse.locked). This lock is the only guarantee: the operating system releases it
-    when the process holding it dies, so a killed run never blocks the next one."""
+    when the process holding it dies, so a killed run never blocks the next one. Every connection
+    it gives has the warehouse schema."""
 
     @contextmanager
     def get_connection(self):
         with locked(self.database, exclusive=True, wait_message=progress_logger.info):
             with super().get_connection() as con:
+                con.execute(SCHEMA_SQL)
                 yield con
 
 

@@ -1,4 +1,4 @@
-"""The inbox sensor and the quarterly republishing schedule.
+"""The inbox sensor.
 
 The sensor looks at the inbox every minute. A pack that is new, or whose content changed (by
 SHA-256, not file times), gets its partition added and one run requested, with a run key made of
@@ -6,8 +6,8 @@ its name and content hash, so a pack seen twice runs once. A pack must look the 
 in a row first, so one still being copied in waits. A pack removed from the inbox is forgotten by
 the sensor; what it loaded stays in the warehouse.
 
-Both are on by default: loads are idempotent and atomic, so a run the sensor starts can only add
-a new or corrected pack, and the schedule only republishes from the warehouse."""
+It is on by default: loads are idempotent and atomic, so a run it starts can only add a new or
+corrected pack."""
 
 from __future__ import annotations
 
@@ -102,12 +102,3 @@ def inbox_sensor(context: dg.SensorEvaluationContext, audit_home: AuditHomeResou
         if decisions.new_partitions else [],
         cursor=json.dumps(decisions.cursor, sort_keys=True),
     )
-
-
-def quarterly_republish(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    """Republish the site and exports at 06:00 on the first day of each quarter, so pages say which
-    quarter they were published in even when no pack arrived."""
-    return dg.ScheduleDefinition(
-        name="quarterly_republish", job=job, cron_schedule="0 6 1 1,4,7,10 *",
-        execution_timezone="Europe/London", default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Republish the site and exports from the warehouse each quarter.")

@@ -15,5 +15,5 @@ def test_the_benchmark_runs_and_writes_its_figures(tmp_path):
     for key in ("floor_seconds", "full_seconds", "one_pack_seconds", "full_peak_rss_mib", "ratio_full_to_floor",
                 "ratio_one_pack_to_full"):
         assert written[key] > 0, key
-    assert {"packs", "scored_packs", "site"} <= set(written["steps"])
+    assert {"packs", "scored_packs", "publication"} <= set(written["steps"])  # site and exports: one step
     assert figures["rows"] == written["rows"]

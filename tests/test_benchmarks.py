@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from assets.benchmarks import C3_FILE, tidy_c3
-from pipelines.partitions import execute_audit
+from pipelines.run import execute_audit
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
 FACTORS = {"Going_missing": "Going missing (10A)", "Child_sexual_exploitation": "Child sexual exploitation (11A)",

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.partitions import execute_audit
+from pipelines.run import execute_audit
 from synth.packs import write_packs
 
 CHROMIUM = Path("/usr/bin/chromium")

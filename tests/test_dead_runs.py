@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from assets import warehouse
-from pipelines.partitions import HOST_TAG, PID_TAG, PROCESS_START_TAG, fail_runs_of_ended_processes, process_tags
+from pipelines.run import HOST_TAG, PID_TAG, PROCESS_START_TAG, fail_runs_of_ended_processes, process_tags
 from pipelines.settings import DAGSTER_YAML, AuditHome
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pipelines.partitions import execute_audit
+from pipelines.run import execute_audit
 from synth.packs import write_packs
 
 CLI = str(Path(sys.executable).parent / "safeguarding-audit")

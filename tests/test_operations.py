@@ -13,8 +13,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.partitions import execute_audit
 from pipelines.resources import AuditHomeResource
+from pipelines.run import execute_audit
 from pipelines.sensors import decide, inbox_sensor
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.partitions import execute_audit
+from pipelines.run import execute_audit
 
 # Worked by hand from tests/fixtures/tiny_pack/E06000001_2025Q3 (cases A1-A4). None = not applicable.
 EXPECTED_CASE_RESULTS = {

@@ -20,7 +20,7 @@ from assets.warehouse import SCHEMA_SQL
 from dashboards import pages as pages_module
 from dashboards.publication import Publication, build_publication
 from dashboards.site import LEGEND, PLOTLY_JS, write_site
-from pipelines.partitions import execute_audit
+from pipelines.run import execute_audit
 from synth.packs import write_packs
 
 COUNT_CELL = re.compile(r'<t[dh][^>]*class="num count"[^>]*>(.*?)</t[dh]>')

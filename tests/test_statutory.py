@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from assets.standardise import case_key
-from pipelines.partitions import execute_audit
+from pipelines.run import execute_audit
 
 CLI = str(Path(sys.executable).parent / "safeguarding-audit")
 SAMPLES = Path(__file__).parent / "fixtures" / "statutory"

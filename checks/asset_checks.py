@@ -1,0 +1,75 @@
+"""The asset checks' verdicts, as plain functions over the warehouse: each returns a CheckOutcome
+(passed, what it saw) that the Dagster wrappers turn into an AssetCheckResult, and that can be
+tested without Dagster. Metadata values are plain (assets.metadata's Markdown, numbers, text,
+and lists or dicts shown as JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from assets.config import load_yaml
+from assets.metadata import markdown_table
+from assets.reading import pack_keys
+from assets.warehouse import PACK_SCOPE
+from checks import reconciliation
+from checks.expectations import validate_loaded
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    metadata: dict = field(default_factory=dict)
+    description: str | None = None
+
+
+def pack_checks(con: duckdb.DuckDBPyConnection, keys: list[str], outcomes: list) -> list[CheckOutcome]:
+    """rows_reconcile, quarantine_share and contract_expectations for the packs of one step."""
+    loaded = [(o.la_code, o.period) for o in outcomes if o.status == "loaded"]
+    return [rows_reconcile(con), quarantine_share(con, keys, loaded), contract_expectations(con, loaded)]
+
+
+def rows_reconcile(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    unreconciled = reconciliation.unreconciled_packs(con)
+    return CheckOutcome("rows_reconcile", not unreconciled, {
+        "unreconciled_packs": len(unreconciled),
+        "packs": ", ".join(f"{la} {p}" for la, p, *_ in unreconciled[:20])})
+
+
+def quarantine_share(con: duckdb.DuckDBPyConnection, keys: list[str], loaded: list[tuple[str, str]]) -> CheckOutcome:
+    """No loaded pack of the step is over config/checks.yaml's share (ingest holds such a pack back)."""
+    max_share = float(load_yaml("checks.yaml")["max_quarantined_share"])
+    in_step = [tuple(key.split("|")) for key in keys if "|" in key]
+    heavy = reconciliation.heavily_quarantined_packs(con, in_step, max_share)
+    rules = con.execute(f"""SELECT rule, count(*) FROM quarantine WHERE {PACK_SCOPE}
+                            GROUP BY ALL ORDER BY 2 DESC, 1""", [keys]).fetchall()
+    sample = con.execute(f"""SELECT la_code, period, table_name, list(row_number ORDER BY row_number)[:10]
+                             FROM quarantine WHERE {PACK_SCOPE} GROUP BY ALL ORDER BY ALL LIMIT 20""",
+                         [pack_keys(loaded)]).fetchall()
+    return CheckOutcome(
+        "quarantine_share", not heavy, {
+            "max_share": max_share,
+            "packs_over": ", ".join(f"{la} {p} ({share:.0%})" for la, p, share in heavy[:20]) or "none",
+            "failing_rules": markdown_table(rules, ("rule", "rows")),
+            "sample_row_numbers": {f"{la} {p} {t}": rows for la, p, t, rows in sample}},
+        None if not heavy else "Packs losing most of their rows: check the layout or mapping profile.")
+
+
+def contract_expectations(con: duckdb.DuckDBPyConnection, loaded: list[tuple[str, str]]) -> CheckOutcome:
+    suites = validate_loaded(con, loaded)
+    return CheckOutcome("contract_expectations", all(s.success for s in suites), {
+        "packs_checked": len(loaded),
+        "suites": markdown_table([(s.table, s.rows, s.evaluated, len(s.failures)) for s in suites],
+                                 ("table", "rows checked", "expectations evaluated", "expectations failed")),
+        "failures": [f for s in suites for f in s.failures][:20]})
+
+
+def score_checks(con: duckdb.DuckDBPyConnection, indicator_count: int) -> list[CheckOutcome]:
+    """every_case_scored and rates_reconcile."""
+    incomplete = reconciliation.incomplete_cases(con, indicator_count)
+    mismatched = reconciliation.rate_mismatches(con)
+    return [CheckOutcome("every_case_scored", not incomplete, {"cases_incomplete": len(incomplete)}),
+            CheckOutcome("rates_reconcile", not mismatched, {"rates_mismatched": len(mismatched)})]
+
