@@ -50,25 +50,36 @@ Problems are of two kinds.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from xml.parsers import expat
 
 import pandas as pd
 
 from assets import config
-from assets.config import CONFIG_DIR, load_yaml
+from assets.cin_census_spec import (
+    SPEC_FILE,
+    Section,
+    code_lookup,
+    element_text,
+    find_element,
+    in_layout,
+    lea_codes,
+    local_name,
+    parse_date,
+    sections,
+    spec,
+    whole_years,
+    yes_no,
+)
 from assets.reading import PackRejected
 from assets.standardise import case_key
-from assets.statutory import statutory_rejection
+from assets.statutory_rejections import statutory_rejection
 
-SPEC_FILE = "statutory/cin_census.yaml"
 DATE = "datetime64[us]"
 
 CHILD_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "age": "Int64",
@@ -104,125 +115,11 @@ class CinReturn:
     rows_read: dict[str, int] = field(default_factory=dict)
 
 
-@cache
-def spec() -> dict:
-    """The CIN census spec (config/statutory/cin_census.yaml)."""
-    return load_yaml(SPEC_FILE)
-
-
-@cache
-def file_name_words() -> re.Pattern:
-    return re.compile("|".join(f"(?:{word})" for word in spec()["file_name_words"]), re.I)
-
-
-def is_plain_file_name(name: str) -> bool:
-    """Whether a CIN file's name is made only of words that describe a return (config: file_name_words)."""
-    words = [w for w in re.split(r"[_\-. ]+", name) if w]
-    return bool(words) and len(name) <= 80 and all(file_name_words().fullmatch(w) for w in words)
-
-
-@cache
-def lea_codes() -> dict[str, str]:
-    """3-digit old LA number (the header's LEA) -> 9-character GSS la_code, from config/la_codes.csv."""
-    with open(CONFIG_DIR / "la_codes.csv", encoding="utf-8", newline="") as handle:
-        return {row["old_la_code"].strip().zfill(3): row["la_code"]
-                for row in csv.DictReader(handle) if (row.get("old_la_code") or "").strip()}
-
-
 def read_cin_census(path: Path, secret: bytes, la_code: str | None = None, name: str | None = None) -> CinReturn:
     """Read one CIN census XML file. Raises PackRejected when the file as a whole cannot be used;
     `la_code`, when given, is the LA the file must belong to; `name` is how the file is named in
     messages and quarantine rows (default: its file name)."""
     return _Reader(Path(path), secret, la_code.strip().upper() if la_code else None, name).read()
-
-
-# --- the spec, compiled ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Section:
-    name: str
-    block: str
-    table: str | None
-    used: bool
-    key: str | None
-    elements: dict
-    sub_blocks: frozenset = field(default_factory=frozenset)
-    blocks_required: tuple = ()
-
-
-@cache
-def _sections() -> dict[str, _Section]:
-    """Sections by block element name."""
-    raw = spec()["sections"]
-    subs: dict[str, set] = {}
-    for section in raw.values():
-        subs.setdefault(section["parent"], set()).add(section["block"])
-    return {
-        section["block"]: _Section(
-            name=name, block=section["block"], table=section.get("table"),
-            used=section.get("use") != "not_used", key=section.get("key"),
-            elements=section.get("elements") or {}, sub_blocks=frozenset(subs.get(section["block"], ())),
-            blocks_required=tuple(section.get("blocks_required", ())))
-        for name, section in raw.items()
-    }
-
-
-@cache
-def _lookup(block: str, element: str) -> dict[str, str]:
-    """Accepted codes of one element, lower-cased -> value to output (the code, or its `map` value)."""
-    element_spec = _sections()[block].elements[element]
-    if "map" in element_spec:
-        return {str(code).lower(): str(value) for code, value in element_spec["map"].items()}
-    return {str(code).lower(): str(code) for code in element_spec["codes"]}
-
-
-@cache
-def _yes_no() -> dict[str, bool]:
-    return {str(text).lower(): bool(value) for text, value in spec()["formats"]["yes_no"].items()}
-
-
-@cache
-def _date_pattern() -> re.Pattern:
-    return re.compile(spec()["formats"]["date"])
-
-
-def _local(tag) -> str:
-    """An element's name without any namespace."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _child(elem: ET.Element, name: str) -> ET.Element | None:
-    return next((sub for sub in elem if _local(sub.tag) == name), None)
-
-
-def _find(elem: ET.Element | None, path: str) -> ET.Element | None:
-    for name in path.split("/"):
-        if elem is None:
-            return None
-        elem = _child(elem, name)
-    return elem
-
-
-def _text(elem: ET.Element | None) -> str:
-    return (elem.text or "").strip() if elem is not None else ""
-
-
-def _parse_date(text: str) -> dt.date | None:
-    if not _date_pattern().match(text):
-        return None
-    try:
-        return dt.date.fromisoformat(text[:10])
-    except ValueError:
-        return None
-
-
-def _in_layout(element_spec: dict, year: int) -> bool:
-    return element_spec.get("from", year) <= year <= element_spec.get("until", year)
-
-
-def whole_years(born: dt.date, on: dt.date) -> int:
-    """Age in whole years on a date (a birthday on that day counts)."""
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 # --- the parser's target -----------------------------------------------------------------------
@@ -263,13 +160,14 @@ class _BoundedTarget:
         if len(attrs) > self.max_attributes:
             raise self.reader.over_limit("xml_attributes")
         if depth <= 3:  # Message, its Header and Children, and each Child: where the layout is checked
-            self.open_block(_local(tag), depth)
+            self.open_block(local_name(tag), depth)
         self.open.append(tag)
         self.text_chars.append(0)
         if self.builder is not None:
             self.elements += 1
             if self.elements > self.max_elements:
-                raise self.reader.over_limit("xml_elements_per_child", block=_local(self.open[self.block_depth - 1]))
+                raise self.reader.over_limit("xml_elements_per_child",
+                                             block=local_name(self.open[self.block_depth - 1]))
             self.builder.start(tag, attrs)
 
     def open_block(self, name: str, depth: int) -> None:
@@ -281,7 +179,7 @@ class _BoundedTarget:
             raise self.reader.reject("not_cin_census", f"this is not a CIN census return: {self.root} may "
                                      "hold only Header and Children.")
         if self.builder is None and ((name == "Header" and depth == 2)
-                                     or (name == "Child" and depth == 3 and _local(self.open[1]) == "Children")):
+                                     or (name == "Child" and depth == 3 and local_name(self.open[1]) == "Children")):
             self.builder, self.block_depth, self.elements = ET.TreeBuilder(), depth, 0
 
     def data(self, text: str) -> None:
@@ -396,17 +294,17 @@ class _Reader:
 
     def read_header(self, header: ET.Element) -> None:
         elements = spec()["header"]["elements"]
-        collection = _text(_find(header, elements["Collection"]["path"]))
+        collection = element_text(find_element(header, elements["Collection"]["path"]))
         if collection.upper() != spec()["collection"]:
             raise self.reject("not_cin_census", "the header does not say this is a CIN census return "
                               f"(Header/{elements['Collection']['path']} must be {spec()['collection']}).",
                               "Collection")
-        reference = _parse_date(_text(_find(header, elements["ReferenceDate"]["path"])))
+        reference = parse_date(element_text(find_element(header, elements["ReferenceDate"]["path"])))
         if reference is None:
             raise self.reject("missing_reference_date", "the header has no valid ReferenceDate (Header/"
                               f"{elements['ReferenceDate']['path']}, written YYYY-MM-DD); the collection year and "
                               "ages cannot be worked out without it.", "ReferenceDate")
-        lea = _text(_find(header, elements["LEA"]["path"]))
+        lea = element_text(find_element(header, elements["LEA"]["path"]))
         la_code = lea_codes().get(lea) if re.fullmatch(r"\d{3}", lea) else None
         if la_code is None:
             shown = f"LEA {lea}" if re.fullmatch(r"\d{3}", lea) else "the LEA (a 3-digit number)"
@@ -416,7 +314,7 @@ class _Reader:
             raise self.reject("la_code_mismatch", f"the header's LEA {lea} is {la_code}, not {self.expected_la} "
                               "as expected. Check that the file is this LA's return.", "LEA")
         self.la_code, self.reference_date, self.year = la_code, reference, reference.year
-        year = _text(_find(header, elements["Year"]["path"]))
+        year = element_text(find_element(header, elements["Year"]["path"]))
         if year and year != str(reference.year):
             self.problem(spec()["header"]["table"], 0, "Year", "header_year", "Header")
 
@@ -434,43 +332,43 @@ class _Reader:
         pending = [(elem, table)]
         while pending:
             elem, table = pending.pop()
-            tag = _local(elem.tag)
-            section = _sections().get(tag)
+            tag = local_name(elem.tag)
+            section = sections().get(tag)
             table = section.table if section and section.table else table
-            if len(elem) and (_text(elem) or any((sub.tail or "").strip() for sub in elem)):
+            if len(elem) and (element_text(elem) or any((sub.tail or "").strip() for sub in elem)):
                 self.problem(table, row, tag, "stray_text", tag)
             pending.extend((sub, table) for sub in reversed(elem) if len(sub))
 
-    def read_block(self, elem: ET.Element, section: _Section, row: int) -> dict:
+    def read_block(self, elem: ET.Element, section: Section, row: int) -> dict:
         """The output values of one block's elements, each checked against its spec."""
         present: dict[str, ET.Element] = {}
         for sub in elem:
-            tag = _local(sub.tag)
+            tag = local_name(sub.tag)
             if tag in section.elements or tag in section.sub_blocks:
                 present.setdefault(tag, sub)
             else:
                 self.problem(section.table, row, tag, "unknown_element", section.block)
         outside = {}  # output -> element found from another year's layout
         for name, element_spec in section.elements.items():
-            if name in present and not _in_layout(element_spec, self.year):
+            if name in present and not in_layout(element_spec, self.year):
                 expected = next((other for other, s in section.elements.items() if other != name
-                                 and s.get("output") == element_spec.get("output") and _in_layout(s, self.year)), "")
+                                 and s.get("output") == element_spec.get("output") and in_layout(s, self.year)), "")
                 self.problem(section.table, row, name, "wrong_layout", section.block, expected)
                 outside[element_spec.get("output")] = name
         values: dict = {}
         for name, element_spec in section.elements.items():
             kind = element_spec.get("type")
-            if kind is None or not _in_layout(element_spec, self.year):
+            if kind is None or not in_layout(element_spec, self.year):
                 continue  # dropped or not used: never read
             output = element_spec["output"]
             node = present.get(name)
             if kind == "code_list":
                 values[output] = self.code_list(node, section, name, row)
                 continue
-            text = _text(node)
+            text = element_text(node)
             if not text:
                 unless = element_spec.get("required_unless")  # an alternative element that may stand in
-                excused = output in outside or (unless and _text(present.get(unless)))
+                excused = output in outside or (unless and element_text(present.get(unless)))
                 if element_spec.get("required") and not excused:
                     self.problem(section.table, row, name, "required", section.block)
                 values[output] = None
@@ -478,22 +376,22 @@ class _Reader:
             values[output] = self.value(text, kind, section, name, row)
         return values
 
-    def value(self, text: str, kind: str, section: _Section, name: str, row: int):
+    def value(self, text: str, kind: str, section: Section, name: str, row: int):
         element_spec = section.elements[name]
         if kind == "text":
             return text
         if kind == "code":
-            code = _lookup(section.block, name).get(text.lower())
+            code = code_lookup(section.block, name).get(text.lower())
             if code is None:
                 self.problem(section.table, row, name, "vocabulary", section.block)
             return code
         if kind == "yes_no":
-            answer = _yes_no().get(text.lower())
+            answer = yes_no().get(text.lower())
             if answer is None:
                 self.problem(section.table, row, name, "type_yes_no", section.block)
             return answer
         if kind == "date":
-            date = _parse_date(text)
+            date = parse_date(text)
             if date is None:
                 self.problem(section.table, row, name, "type_date", section.block)
             elif element_spec.get("not_after_reference") and date > self.reference_date:
@@ -502,22 +400,22 @@ class _Reader:
             return date
         raise ValueError(f"{SPEC_FILE}: unknown type {kind!r} for {name}")
 
-    def code_list(self, node: ET.Element | None, section: _Section, name: str, row: int) -> list[str]:
+    def code_list(self, node: ET.Element | None, section: Section, name: str, row: int) -> list[str]:
         """The valid codes of a list block (FactorsIdentifiedAtAssessment, Disabilities), in file order,
         each once; invalid codes are left out."""
         if node is None:
             return []
         item = section.elements[name]["item"]
-        lookup = _lookup(section.block, name)
+        lookup = code_lookup(section.block, name)
         codes: list[str] = []
         items = 0
         for sub in node:
-            tag = _local(sub.tag)
+            tag = local_name(sub.tag)
             if tag != item:
                 self.problem(section.table, row, tag, "unknown_element", name)
                 continue
             items += 1
-            text = _text(sub)
+            text = element_text(sub)
             if not text:
                 self.problem(section.table, row, item, "required", name)
             elif text.lower() not in lookup:
@@ -529,35 +427,35 @@ class _Reader:
         return codes
 
     def read_child(self, child: ET.Element, row: int) -> None:
-        sections = _sections()
-        child_section = sections["Child"]
+        compiled = sections()
+        child_section = compiled["Child"]
         table = child_section.table
         self.stray_text(child, table, row)
         blocks: dict[str, list[ET.Element]] = {}
         for sub in child:
-            tag = _local(sub.tag)
+            tag = local_name(sub.tag)
             if tag in child_section.sub_blocks:
                 blocks.setdefault(tag, []).append(sub)
             else:
                 self.problem(table, row, tag, "unknown_element", "Child")
         self.rows_read[table] += 1
-        self.rows_read[sections["CINdetails"].table] += len(blocks.get("CINdetails", []))
+        self.rows_read[compiled["CINdetails"].table] += len(blocks.get("CINdetails", []))
         for block in child_section.blocks_required:
             if block not in blocks:
-                self.problem(sections[block].table or table, row, block, "required", "Child")
+                self.problem(compiled[block].table or table, row, block, "required", "Child")
         # A missing block was reported above, once; its elements are not reported again one by one.
         identifiers, characteristics = (
-            self.read_block(blocks[block][0], sections[block], row) if block in blocks else {}
+            self.read_block(blocks[block][0], compiled[block], row) if block in blocks else {}
             for block in ("ChildIdentifiers", "ChildCharacteristics"))
         episodes: list[dict] = []
-        assessments, plans = sections["Assessments"], sections["ChildProtectionPlans"]
+        assessments, plans = compiled["Assessments"], compiled["ChildProtectionPlans"]
         records: dict[str, list[dict]] = {assessments.table: [], plans.table: []}  # by the section's table
         for number, details in enumerate(blocks.get("CINdetails", []), start=1):
-            episode = self.read_block(details, sections["CINdetails"], row)
+            episode = self.read_block(details, compiled["CINdetails"], row)
             episodes.append({"episode": number, **episode})
             for sub in details:
-                section = sections.get(_local(sub.tag))
-                if section is None or not section.used or _local(sub.tag) not in sections["CINdetails"].sub_blocks:
+                section = compiled.get(local_name(sub.tag))
+                if section is None or not section.used or local_name(sub.tag) not in compiled["CINdetails"].sub_blocks:
                     continue  # read but not used (CIN plans, section 47, pre-proceedings)
                 self.rows_read[section.table] += 1
                 record = self.read_block(sub, section, row)
@@ -576,7 +474,7 @@ class _Reader:
             return
         self.keys_seen.add(key)
         born = identifiers.get("age")  # PersonBirthDate: only the age it gives leaves this function
-        none_code = sections["ChildCharacteristics"].elements["Disabilities"]["none_code"]
+        none_code = compiled["ChildCharacteristics"].elements["Disabilities"]["none_code"]
         base = {"la_code": self.la_code, "collection_year": self.year, "child_key": key}
         self.children.append({
             **base,

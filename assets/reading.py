@@ -22,20 +22,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.config import local_authorities
-from assets.table_files import (
+from assets.csv_files import open_csv, read_csv_text
+from assets.parquet_files import open_parquet
+from assets.table_files import PackRejected, ReadAgain, TableFile, read_all_again
+from assets.workbooks import (
     BEYOND_HEADER,
-    PackRejected,
-    ReadAgain,
-    TableFile,
     as_scanned_sheet,
     cell_text,
     check_sheet_header,
-    open_csv,
-    open_parquet,
     open_workbook,
     open_xlsx_table,
-    read_all_again,
-    read_csv_text,
 )
 
 __all__ = ["PackRejected", "ReadAgain", "RawTable", "Pack", "TABLES", "cell_text", "read_csv_text"]

@@ -375,17 +375,7 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
                 FROM case_indicators ci JOIN indicator_domains d USING (indicator_id)
                 WHERE d.scored AND {scope}
                 GROUP BY ALL""", [keys])
-            con.register("domain_weights", pd.DataFrame(
-                {"domain": fw.scored_domains, "weight": [float(fw.weights.get(d, 1)) for d in fw.scored_domains]}))
-            con.execute(f"""
-                INSERT INTO pack_scores
-                SELECT la_code, period, domain, avg(score ORDER BY case_key), count(score)
-                FROM case_domain_scores WHERE {scope} GROUP BY ALL""", [keys])
-            con.execute(f"""
-                INSERT INTO pack_scores
-                SELECT la_code, period, 'PRACTICE', sum(score * weight ORDER BY domain) / sum(weight), max(cases_scored)
-                FROM pack_scores JOIN domain_weights USING (domain)
-                WHERE score IS NOT NULL AND {scope} GROUP BY ALL""", [keys])
+            con.execute(f"INSERT INTO pack_scores {scores_sql(fw, ['la_code', 'period'])}", [keys])
             rates = pooled_rates(con, ["la_code", "period", "indicator_id"], keys)
             con.register("new_rates", rates)
             con.execute("INSERT INTO indicator_rates BY NAME SELECT * FROM new_rates")
@@ -394,11 +384,29 @@ def score(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]] | None = 
                 INSERT INTO scored_packs SELECT la_code, period, content_sha256, $2 FROM submissions
                 WHERE status = 'loaded' AND {scope}""", [keys, fw.sha256])
     finally:
-        for view in ("indicator_domains", "domain_weights", "new_rates"):
+        for view in ("indicator_domains", "new_rates"):
             try:
                 con.unregister(view)
             except duckdb.Error:
                 pass
+
+
+def scores_sql(fw: Framework, group_by: list[str]) -> str:
+    """Domain scores (the mean of the cases' domain scores) and the practice score (the mean of the
+    domain scores, weighted by config/indicators.yaml), grouped by `group_by` (a pack: la_code and
+    period; the partnership's quarter: period), for the packs in scope ($1). The one place the
+    practice score is defined."""
+    group = ", ".join(group_by)
+    weights = ", ".join(f"({quote(d)}, {float(fw.weights.get(d, 1))})" for d in fw.scored_domains)
+    return f"""
+        WITH domains AS (
+            SELECT {group}, domain, avg(score ORDER BY la_code, case_key) AS score, count(score) AS cases_scored
+            FROM case_domain_scores WHERE {PACK_SCOPE} GROUP BY ALL),
+        weights(domain, weight) AS (VALUES {weights})
+        SELECT {group}, domain, score, cases_scored FROM domains
+        UNION ALL
+        SELECT {group}, 'PRACTICE', sum(score * weight ORDER BY domain) / sum(weight), max(cases_scored)
+        FROM domains JOIN weights USING (domain) WHERE score IS NOT NULL GROUP BY ALL"""
 
 
 def packs_to_score(con: duckdb.DuckDBPyConnection, fw: Framework) -> list[tuple[str, str]] | None:

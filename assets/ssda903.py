@@ -33,7 +33,7 @@ from assets.config import load_yaml, local_authorities
 from assets.contract_rules import rule_message
 from assets.reading import PackRejected, read_csv_text
 from assets.standardise import case_key
-from assets.statutory import error_type, statutory_rejection
+from assets.statutory_rejections import error_type, statutory_rejection
 
 FOLDER_NAME = re.compile(r"^(?P<la_code>[A-Za-z0-9]{9})_(?P<year>\d{4})_ssda903$", re.I)
 

@@ -89,7 +89,7 @@ def check_columns(pack_source: str, table: str, source_file: str, columns: list[
 def extra_columns(table: str, columns: list[str]) -> list[tuple[int, str]]:
     """(position, name) of the columns outside the contract, as mapped; not those a profile drops."""
     from assets.profiles import DROPPED
-    from assets.table_files import BEYOND_HEADER
+    from assets.workbooks import BEYOND_HEADER
 
     known = set(contract()["tables"][table]["columns"]) | set(CONTEXT_COLUMNS) | {BEYOND_HEADER}
     return [(position, column) for position, column in enumerate(columns, start=1)

@@ -29,6 +29,7 @@ from assets.scoring import (
     pooled_rates,
     without_external_access,
 )
+from assets.statutory_rejections import unreadable
 from assets.warehouse import now, transaction
 
 CIN_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
@@ -40,37 +41,6 @@ SSDA903_TABLES = ("ssda903_missing", "ssda903_children")
 @cache
 def statutory_framework() -> Framework:
     return parse_framework(load_yaml("statutory_indicators.yaml"))
-
-
-@cache
-def rejection_texts() -> dict:
-    """The messages of file-level rejections of statutory returns (config/rules.yaml)."""
-    return load_yaml("rules.yaml")["statutory_rejections"]
-
-
-def statutory_rejection(name: str, file: str, table: str | None = None, column: str | None = None,
-                        **values) -> PackRejected:
-    """The rejection `name` of config/rules.yaml statutory_rejections, for one file: its rule, and a
-    message that starts with the file's name and ends with what to do. `values` fill the message
-    (an over_limit rejection names its `setting` and `limit`); none may come from the file."""
-    text = rejection_texts()[name]
-    values = {"table": table, "column": column, **values}
-    if "limits" in text:
-        values["what"] = text["limits"][values["setting"]].format(**values)
-    return PackRejected(text["rule"], f"{file}: {text['message'].format(**values)} {text['fix'].format(**values)}",
-                        table, column)
-
-
-def error_type(error: BaseException) -> str:
-    """An error's type, as a message may name it (never its text, which can quote the file)."""
-    kind = type(error)
-    module = kind.__module__.lstrip("_")
-    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
-
-
-def unreadable(name: str, error: BaseException) -> PackRejected:
-    """An unexpected error reading a return, as its rejection, naming only the error's type."""
-    return statutory_rejection("unreadable", name, error=error_type(error))
 
 
 @dataclass
@@ -212,7 +182,7 @@ def ingest_statutory(con: duckdb.DuckDBPyConnection, folder: Path, secret: bytes
 def return_name(path: Path) -> str:
     """How a return is stored and shown: its name when that cannot identify anyone (a CIN file may
     have any name), otherwise 'unnamed file' or 'unnamed folder' with its inode number."""
-    from assets.cin_census import is_plain_file_name
+    from assets.cin_census_spec import is_plain_file_name
     from assets.ssda903 import FOLDER_NAME
 
     if path.suffix.lower() == ".xml":

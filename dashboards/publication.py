@@ -18,7 +18,7 @@ import pandas as pd
 from assets.benchmarks import audit_coverage, benchmarks
 from assets.config import load_yaml, local_authorities
 from assets.metadata import Columns, markdown_table
-from assets.scoring import Framework, framework, pooled_rates
+from assets.scoring import Framework, framework, pooled_rates, scores_sql
 from assets.statutory import statutory_framework
 from dashboards.disclosure import Relation, suppress_counts, suppress_rates, suppress_scores, threshold
 
@@ -147,20 +147,8 @@ def published_coverage(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFra
 def published_scores(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
     """Domain and practice scores per LA and quarter (from pack_scores) and for the partnership
     (the mean over all its cases' domain scores, then the weighted mean for practice)."""
-    fw = framework()
     las = con.execute("SELECT la_code, period, domain, score, cases_scored FROM pack_scores").df()
-    total = con.execute("""
-        SELECT period, domain, avg(score ORDER BY la_code, case_key) AS score, count(score) AS cases_scored
-        FROM case_domain_scores GROUP BY ALL""").df()
-    weights = {d: float(fw.weights.get(d, 1)) for d in fw.scored_domains}
-    practice = (total[total["domain"].isin(weights) & total["score"].notna()]
-                .assign(weight=lambda f: f["domain"].map(weights))
-                .groupby("period")
-                .apply(lambda g: pd.Series({"score": (g["score"] * g["weight"]).sum() / g["weight"].sum(),
-                                            "cases_scored": g["cases_scored"].max()}), include_groups=False)
-                .reset_index())
-    practice["domain"] = "PRACTICE"
-    total = pd.concat([total, practice], ignore_index=True)
+    total = con.execute(scores_sql(framework(), ["period"]), [None]).df()
     total["la_code"] = PARTNERSHIP_CODE
     frame = pd.concat([las, total], ignore_index=True)
     frame["cases_scored"] = frame["cases_scored"].astype("int64")

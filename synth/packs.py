@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synth.cases import generate_la_packs
-from synth.faults import MANIFEST_NAME, plant_row_faults, write_manifest, write_rejected_packs
+from synth.faults import MANIFEST_NAME, plant_row_faults, write_manifest
 from synth.population import audit_quarters, case_volumes, choose_local_authorities
+from synth.rejected_packs import write_rejected_packs
 from synth.writers import assign_styles, write_pack
 
 

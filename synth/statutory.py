@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from assets.cin_census import lea_codes
+from assets.cin_census_spec import lea_codes
 
 EFH = ["10A", "11A", "12A", "13A", "24A", "18B", "19B"]
 INTRAFAMILIAL = ["3B", "4B", "2B", "16A", "17A"]

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from assets.cin_census import read_cin_census, spec
+from assets.cin_census import read_cin_census
+from assets.cin_census_spec import spec
 from assets.reading import PackRejected
 
 SAMPLES = Path(__file__).parent / "fixtures" / "statutory"

@@ -65,8 +65,8 @@ def with_limits(monkeypatch, **changes) -> None:
     for key, value in changes.items():
         section, name = key.split("__")
         changed[section][name] = value
-    monkeypatch.setattr("assets.table_files.limits", lambda: changed)
-    monkeypatch.setattr("assets.table_files.pack_limits", lambda: changed["packs"])
+    for module in ("assets.table_files", "assets.workbooks"):
+        monkeypatch.setattr(f"{module}.limits", lambda: changed)
 
 
 # --- identifiers where the scan did not look ------------------------------------------------------

@@ -3,6 +3,7 @@ lost; the mixed pack forms load exactly the same data as plain CSV."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import shutil
@@ -58,27 +59,20 @@ def clear_config_caches() -> None:
                     value.cache_clear()
 
 
-@pytest.fixture
-def kind_added_to_the_registry():
-    """A rule kind that is not in config/rule_kinds.yaml, no_spaces, and a contract column using it
-    (meetings.meeting_id), for the length of one test."""
+@contextlib.contextmanager
+def kind_in_the_registry(name: str, entry: dict, table: str, column: str):
+    """A rule kind that is not in config/rule_kinds.yaml, and a contract column using it, for the
+    length of one test: added as a partnership would, by one entry (and its key on the column)."""
     from assets import config, contract_rules
 
-    kind = contract_rules.parse_kind("no_spaces", {
-        "when": {"has": ["no_spaces"]},
-        "condition": "{x} LIKE '% %'",
-        "describe": "no spaces",
-        "message": "{column} holds a space.",
-        "fix": "Write {column} without spaces.",
-        "plant": {"operation": "set", "value": "has a space"}})
-    kinds = contract_rules.rule_kinds() + (kind,)
+    kinds = contract_rules.rule_kinds() + (contract_rules.parse_kind(name, entry),)
     read_yaml = config.load_yaml
 
-    def load_yaml(name: str) -> dict:
-        loaded = read_yaml(name)
-        if name == "contract.yaml":
+    def load_yaml(file_name: str) -> dict:
+        loaded = read_yaml(file_name)
+        if file_name == "contract.yaml":
             loaded = copy.deepcopy(loaded)
-            loaded["tables"]["meetings"]["columns"]["meeting_id"]["no_spaces"] = True
+            loaded["tables"][table]["columns"][column][name] = True
         return loaded
 
     with pytest.MonkeyPatch.context() as patch:
@@ -89,6 +83,51 @@ def kind_added_to_the_registry():
             yield
         finally:
             clear_config_caches()
+
+
+@pytest.fixture
+def kind_added_to_the_registry():
+    """no_spaces on meetings.meeting_id (a reference: never stored, so it has no expectation)."""
+    with kind_in_the_registry("no_spaces", {
+            "when": {"has": ["no_spaces"]},
+            "condition": "{x} LIKE '% %'",
+            "describe": "no spaces",
+            "message": "{column} holds a space.",
+            "fix": "Write {column} without spaces.",
+            "plant": {"operation": "set", "value": "has a space"}}, "meetings", "meeting_id"):
+        yield
+
+
+def test_a_kind_added_to_the_registry_reaches_standardise_expectations_docs_and_synth(tmp_path):
+    """One entry: the row is quarantined, the loaded rows are expected to keep it, the docs and the
+    template say it, and synth plants it."""
+    from assets import config
+    from assets.reference_docs import render_export_pack
+    from assets.template import rule_text
+    from checks.expectations import contract_expectations
+
+    entry = {"when": {"has": ["at_most_99"]}, "condition": "{v} > 99",
+             "expectations": [{"type": "ExpectColumnValuesToBeBetween", "column": "{column}", "max_value": 99}],
+             "describe": "99 or fewer", "message": "{column} is above 99.", "fix": "Check {column}.",
+             "plant": {"operation": "set", "value": "150"}}
+    with kind_in_the_registry("at_most_99", entry, "cases", "missing_episodes"):
+        expectations = [(e.expectation_type, getattr(e, "column", None), getattr(e, "max_value", None))
+                        for e in contract_expectations("cases")]
+        assert ("expect_column_values_to_be_between", "missing_episodes", 99) in expectations
+        docs = render_export_pack()
+        assert "| `at_most_99` | *column* is above 99. | Check *column*. |" in docs
+        spec = config.contract()["tables"]["cases"]["columns"]["missing_episodes"]
+        assert "99 or fewer" in rule_text("cases", "missing_episodes", spec)
+        inbox = tmp_path / "inbox"
+        write_packs(inbox, las=1, quarters=1, seed=3, cases_per_la=20, faults=True, formats="csv")
+        manifest = json.loads((inbox / MANIFEST_NAME).read_text())
+        planted = [f for f in manifest["faults"] if f["rule"] == "at_most_99"]
+        assert [(f["table"], f["column"]) for f in planted] == [("cases", "missing_episodes")]
+        con = warehouse.connect(tmp_path / "warehouse.duckdb")
+        ingest_inbox(con, inbox, SECRET)
+        assert con.execute("SELECT table_name, row_number, column_name FROM quarantine WHERE rule = 'at_most_99'"
+                           ).fetchall() == [("cases", planted[0]["row_number"], "missing_episodes")]
+        con.close()
 
 
 def test_a_kind_added_to_the_registry_is_planted_and_quarantined(tmp_path, kind_added_to_the_registry):
