@@ -1,0 +1,101 @@
+"""One page per indicator: the local authorities' funnel plot in the latest quarter, the
+partnership's SPC chart over quarters, every published number, and the definition."""
+
+from __future__ import annotations
+
+from assets.scoring import Indicator
+from dashboards import figures
+from dashboards.figures import funnel_levels, level_label, percent, quarter_label
+from dashboards.publication import Publication
+from dashboards.views.common import (
+    definition,
+    funnels,
+    las_by_name,
+    number,
+    rate_cells,
+    series,
+    spc,
+    spc_rows,
+    text,
+)
+
+LABEL_ALL_LAS = 10  # name every point on a funnel plot when there are at most this many LAs
+
+
+def indicator_view(pub: Publication, indicator: Indicator, partnership: str) -> dict:
+    domain = pub.framework.domains[indicator.domain]["title"]
+    view = {"indicator": {"id": indicator.id, "title": indicator.title, "question": indicator.question,
+                          "direction": indicator.direction, "informational": indicator.informational,
+                          "domain": domain},
+            "definition": definition(pub.framework, indicator), "latest": None}
+    if pub.periods:
+        view |= {"latest": quarter_label(pub.periods[-1]), "funnel": funnel(pub, indicator, partnership),
+                 "trend": trend(pub, indicator), "history": history(pub, indicator, partnership)}
+    return view
+
+
+def funnel(pub: Publication, indicator: Indicator, partnership: str) -> dict:
+    """The latest quarter's funnel plot: the figure (None when there is nothing to draw), the LAs
+    left out of it and why, and the table of what it plots."""
+    found = funnels(pub, pub.periods[-1])[indicator.id]
+    levels = funnel_levels()
+    view = {"narrow": level_label(levels[0]), "wide": level_label(levels[-1]),
+            "levels": [level_label(level) for level in levels], "has_target": found.target is not None,
+            "plotted": len(found.points), "suppressed": found.suppressed, "no_cases": found.no_cases,
+            "figure": None}
+    if found.target is None or found.points.empty:
+        return view
+    flagged = found.points[found.points["flag"] != 0]
+    return view | {
+        "figure": figures.funnel_figure(found, label_all=len(found.points) <= LABEL_ALL_LAS),
+        "target": percent(found.target),
+        "flagged": [{"name": row.la_name, "position": row.position.removesuffix(": flagged")}
+                    for row in flagged.itertuples()],
+        "rows": funnel_rows(pub, indicator.id, found, partnership),
+    }
+
+
+def funnel_rows(pub: Publication, indicator_id: str, found: figures.Funnel, partnership: str) -> list:
+    """Every LA (alphabetical) with the numbers the funnel plot draws, and the partnership last."""
+    rows = pub.rates[(pub.rates["indicator_id"] == indicator_id) & (pub.rates["period"] == found.period)]
+    points = found.points.set_index("la_code")
+    levels = funnel_levels()
+    body = []
+    for code, name in las_by_name(pub):
+        mine = rows[rows["la_code"] == code]
+        if mine.empty:
+            continue
+        cells = [text(name)] + rate_cells(mine.iloc[0])
+        if code in points.index:
+            point = points.loc[code]
+            cells += [number(f"{percent(point[f'lower_{level}'])} to {percent(point[f'upper_{level}'])}")
+                      for level in levels] + [text(point["position"])]
+        else:
+            cells += [number("[z]")] * len(levels) + [text("not plotted")]
+        body.append(cells)
+    total = rows[rows["is_total"]].iloc[0]
+    body.append([text(partnership)] + rate_cells(total) + [number("[z]")] * len(levels) + [text("centre line")])
+    return body
+
+
+def trend(pub: Publication, indicator: Indicator) -> dict:
+    """The partnership's p-chart over the quarters (figure None when no quarter can be shown)."""
+    frame = spc(pub, indicator, None)
+    if frame.empty:
+        return {"figure": None}
+    last = frame.iloc[-1]
+    signals = frame[frame["signal"] != ""]
+    return {"figure": figures.spc_figure(frame, pub.periods), "rows": spc_rows(frame), "plotted": len(frame),
+            "skipped": len(pub.periods) - len(frame), "mean": percent(last["centre"]),
+            "last": {"quarter": quarter_label(last["period"]), "rate": percent(last["rate"]),
+                     "signal": last["signal"], "rules": last["rules"]},
+            "signals": [{"quarter": quarter_label(r.period), "signal": r.signal} for r in signals.itertuples()]}
+
+
+def history(pub: Publication, indicator: Indicator, partnership: str) -> list:
+    """Every published number for the indicator, LAs alphabetically then the partnership."""
+    rows = []
+    for code, name in las_by_name(pub) + [(None, partnership)]:
+        for _, row in series(pub, indicator.id, code).sort_values("period").iterrows():
+            rows.append([text(name), text(quarter_label(row["period"]))] + rate_cells(row))
+    return rows

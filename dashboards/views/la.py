@@ -1,0 +1,89 @@
+"""One page per local authority: its rates in the latest quarter beside the partnership's, its own
+SPC charts over quarters, and the quality of the packs it sent."""
+
+from __future__ import annotations
+
+from dashboards import figures
+from dashboards.figures import quarter_label
+from dashboards.publication import Publication
+from dashboards.views.common import (
+    all_periods,
+    count,
+    funnels,
+    indicator_file,
+    indicator_link,
+    link,
+    rate,
+    rate_cells,
+    series,
+    spc,
+    spc_rows,
+    submission_cells,
+    text,
+)
+
+
+def la_view(pub: Publication, code: str, name: str, partnership: str) -> dict:
+    return {"code": code, "name": name, "partnership": partnership, "latest": quarter_label(pub.periods[-1]),
+            "rates": rates(pub, code, name, partnership), "trends": trends(pub, code),
+            "quarter_count": len(pub.periods), "packs": packs(pub, code), "breaches": breaches(pub, code)}
+
+
+def rates(pub: Publication, code: str, name: str, partnership: str) -> dict | None:
+    """The LA's rate for each indicator beside the partnership's (None: no pack this quarter)."""
+    latest = pub.periods[-1]
+    fw = pub.framework
+    frame = figures.la_comparison(pub.rates, code, latest, [i.id for i in fw.indicators], funnels(pub, latest))
+    if frame.empty:
+        return None
+    rows = []
+    for _, row in frame.iterrows():
+        rows.append([indicator_link(fw.indicator(row["indicator_id"]))] + rate_cells(row)
+                    + [rate(row["total_rate"], row["total_rate_suppressed"]), text(row["position"] or "not plotted")])
+    labels = {i.id: f"{i.id} {i.title}" for i in fw.indicators}
+    return {"figure": figures.la_rates_figure(frame, labels, name, partnership), "rows": rows,
+            "not_plotted": int((~frame.index.isin(figures.plotted(frame).index)).sum()),
+            "flagged": frame.loc[frame["flag"] != 0, "indicator_id"].tolist()}
+
+
+def trends(pub: Publication, code: str) -> dict | None:
+    """Small p-charts, one per indicator (None: no quarter's rate can be shown for any)."""
+    panels, rows, signals, skipped = [], [], [], 0
+    for indicator in pub.framework.indicators:
+        frame = spc(pub, indicator, code)
+        skipped += len(series(pub, indicator.id, code)) - len(frame)
+        panels.append((wrap(f"{indicator.id}: {indicator.title}"), frame))
+        rows += [[link(indicator_file(indicator.id), indicator.id)] + cells for cells in spc_rows(frame)]
+        signals += [{"id": indicator.id, "quarter": quarter_label(r.period), "signal": r.signal, "rules": r.rules}
+                    for r in frame.itertuples() if r.signal]
+    if not rows:
+        return None
+    return {"figure": figures.la_trends_figure(panels, pub.periods), "rows": rows, "panels": len(panels),
+            "signals": signals, "skipped": skipped}
+
+
+def wrap(title: str, width: int = 34) -> str:
+    """Break a panel title over lines of about `width` characters (plotly does not wrap)."""
+    lines, line = [], ""
+    for word in title.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join(lines + [line])
+
+
+def packs(pub: Publication, code: str) -> list:
+    """Per quarter: whether the LA's pack loaded, its cases and rows, and rows set aside."""
+    subs = pub.submissions
+    return [[text(quarter_label(period))] + submission_cells(
+        subs[(subs["la_code"] == code) & (subs["period"] == period)], False) for period in all_periods(pub)]
+
+
+def breaches(pub: Publication, code: str) -> list:
+    """Rows quarantined by quarter and rule."""
+    rules = pub.quarantine_rules
+    mine = rules[rules["la_code"] == code] if len(rules) else rules
+    return [[text(quarter_label(r["period"])), text(r["rule"].replace("_", " ")),
+             count(r["breaches"], r["breaches_suppressed"])] for _, r in mine.iterrows()]

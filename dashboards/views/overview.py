@@ -1,0 +1,159 @@
+"""The partnership overview (index.html): scores, what changed in the latest quarter, which packs
+arrived, and links to every indicator and local authority."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from assets.scoring import Indicator
+from dashboards import figures
+from dashboards.figures import quarter_label
+from dashboards.publication import Publication
+from dashboards.views.common import (
+    Cell,
+    all_periods,
+    count,
+    indicator_groups,
+    indicator_link,
+    la_file,
+    las_by_name,
+    link,
+    missing_count,
+    number,
+    rate,
+    score,
+    spc,
+    submission_cells,
+    text,
+    unavailable,
+)
+
+PRACTICE = "PRACTICE"  # the domain code of the practice score in `scores`
+
+
+def overview_view(pub: Publication, partnership: str) -> dict:
+    las = las_by_name(pub)
+    quarters = [quarter_label(p) for p in pub.periods]
+    return {
+        "partnership": partnership, "la_count": len(las), "quarters": quarters,
+        "scores": scores(pub, partnership) if pub.periods else None,
+        "changes": changes(pub) if len(pub.periods) > 1 else None,
+        "signals": latest_signals(pub, partnership) if pub.periods else None,
+        "sources": sources(pub, partnership),
+        "domains": indicator_groups(pub.framework),
+        "las": [{"href": la_file(code), "name": name, "code": code} for code, name in las],
+    }
+
+
+def scores(pub: Publication, partnership: str) -> dict:
+    """The practice and domain scores of every area by quarter: the chart and its table."""
+    fw = pub.framework
+    panels = [(PRACTICE, "Practice score")] + [(d, fw.domains[d]["title"]) for d in fw.scored_domains]
+    areas = las_by_name(pub) + [("", partnership)]
+    lookup = figures.score_lookup(pub.scores)
+    rows = []
+    for code, name in areas:
+        for period in pub.periods:
+            cells = [text(name), text(quarter_label(period))]
+            for domain, _ in panels:
+                found = lookup.get((code, domain, period))
+                cells.append(score(*found) if found else unavailable())
+            rows.append(cells)
+    practice = pub.scores[pub.scores["is_total"] & (pub.scores["domain"] == PRACTICE)
+                          & ~pub.scores["score_suppressed"]].set_index("period")["score"]
+    latest, previous = pub.periods[-1], (pub.periods[-2] if len(pub.periods) > 1 else None)
+    return {"figure": figures.scores_figure(pub.scores, panels, areas, pub.periods),
+            "titles": [title for _, title in panels], "rows": rows, "limit": pub.limit,
+            "latest_practice": f"{practice[latest]:.2f}" if latest in practice.index else "",
+            "previous_practice": f"{practice[previous]:.2f}" if previous in practice.index else ""}
+
+
+def changes(pub: Publication) -> dict:
+    """The partnership rate of every indicator in the last two quarters, in framework order."""
+    previous, latest = pub.periods[-2:]
+    totals = pub.rates[pub.rates["is_total"]]
+    rows, moved = [], []
+    for indicator in pub.framework.indicators:
+        mine = totals[totals["indicator_id"] == indicator.id].set_index("period")
+        before, now = (mine.loc[p] if p in mine.index else None for p in (previous, latest))
+        change = rate_change(indicator, before, now)
+        if change.verdict in ("better", "worse"):
+            moved.append({"id": indicator.id, "title": indicator.title, "points": change.points,
+                          "verdict": change.verdict})
+        rows.append([indicator_link(indicator), rate_of(before), rate_of(now), number(change.points),
+                     text(change.words())])
+    return {"previous": quarter_label(previous), "rows": rows, "moved": moved}
+
+
+def rate_of(row: pd.Series | None) -> Cell:
+    return unavailable() if row is None else rate(row["rate"], row["rate_suppressed"])
+
+
+@dataclass(frozen=True)
+class Change:
+    points: str  # the change in percentage points, or the symbol saying why there is none
+    verdict: str  # "better", "worse", "no clear change" or "" (cannot say)
+
+    def words(self) -> str:
+        if self.verdict in ("better", "worse"):
+            return f"clear change: {self.verdict}"
+        return self.verdict or "cannot say: a rate is not available"
+
+
+def rate_change(indicator: Indicator, before: pd.Series | None, now: pd.Series | None) -> Change:
+    """The change between two quarters' rates, called clear when their 95% intervals do not overlap
+    and then better or worse by the indicator's direction."""
+    if before is None or now is None:
+        return Change("[x]", "")
+    if before["rate_suppressed"] or now["rate_suppressed"]:
+        return Change("[c]", "")  # a change from a hidden rate would give the rate away
+    if pd.isna(before["rate"]) or pd.isna(now["rate"]):
+        return Change("[z]", "")
+    points = 100 * (now["rate"] - before["rate"])
+    if now["ci_low"] > before["ci_high"] or now["ci_high"] < before["ci_low"]:
+        better = (points > 0) == (indicator.direction == "higher")
+        return Change(f"{points:+.1f}", "better" if better else "worse")
+    return Change(f"{points:+.1f}", "no clear change")
+
+
+def latest_signals(pub: Publication, partnership: str) -> list[list[Cell]]:
+    """Special-cause signals in the latest quarter, for the partnership and each LA."""
+    latest = pub.periods[-1]
+    areas = [(None, partnership)] + las_by_name(pub)
+    rows = []
+    for indicator in pub.framework.indicators:
+        for code, name in areas:
+            frame = spc(pub, indicator, code)
+            if len(frame) and frame["period"].iloc[-1] == latest and frame["signal"].iloc[-1]:
+                last = frame.iloc[-1]
+                rows.append([indicator_link(indicator), text(name) if code is None else link(la_file(code), name),
+                             rate(last["rate"], False), text(last["signal"]), text(last["rules"])])
+    return rows
+
+
+def sources(pub: Publication, partnership: str) -> dict | None:
+    """Which packs arrived and loaded, and how many rows each had, per LA and quarter (None before
+    any pack)."""
+    periods, las = all_periods(pub), las_by_name(pub)
+    if not periods:
+        return None
+    subs = pub.submissions
+    areas = las + [("", partnership)]
+    return {
+        "loaded": int((subs["status"] == "loaded").sum()) if len(subs) else 0,
+        "expected": len(las) * len(periods),
+        "quarters": [quarter_label(p) for p in periods],
+        "cases": [[text(name)] + [cases_cell(subs, code, period) for period in periods] for code, name in areas],
+        "packs": [[text(name), text(quarter_label(period))]
+                  + submission_cells(subs[(subs["la_code"] == code) & (subs["period"] == period)], code == "")
+                  for code, name in areas for period in periods],
+    }
+
+
+def cases_cell(subs: pd.DataFrame, code: str, period: str) -> Cell:
+    found = subs[(subs["la_code"] == code) & (subs["period"] == period)]
+    if found.empty or (code and found["status"].iloc[0] != "loaded"):
+        return missing_count()
+    return count(found["cases"].iloc[0], found["cases_suppressed"].iloc[0])
