@@ -395,12 +395,14 @@ def scores_sql(fw: Framework, group_by: list[str]) -> str:
     """Domain scores (the mean of the cases' domain scores) and the practice score (the mean of the
     domain scores, weighted by config/indicators.yaml), grouped by `group_by` (a pack: la_code and
     period; the partnership's quarter: period), for the packs in scope ($1). The one place the
-    practice score is defined."""
+    practice score is defined. Case scores are summed as decimals, exactly, so a score does not
+    depend on the order of its cases (which follows their keys, and so the installation's key)."""
     group = ", ".join(group_by)
     weights = ", ".join(f"({quote(d)}, {float(fw.weights.get(d, 1))})" for d in fw.scored_domains)
     return f"""
         WITH domains AS (
-            SELECT {group}, domain, avg(score ORDER BY la_code, case_key) AS score, count(score) AS cases_scored
+            SELECT {group}, domain, CAST(avg(CAST(score AS DECIMAL(38, 18))) AS DOUBLE) AS score,
+                   count(score) AS cases_scored
             FROM case_domain_scores WHERE {PACK_SCOPE} GROUP BY ALL),
         weights(domain, weight) AS (VALUES {weights})
         SELECT {group}, domain, score, cases_scored FROM domains
