@@ -131,6 +131,12 @@ def pack_key(la_code: str, period: str) -> str:
     return f"{la_code}|{period}"
 
 
+def pack_of_key(key: str) -> tuple[str, str] | None:
+    """(LA code, period) of a pack key; None for the key of an entry whose name is not a pack's."""
+    la_code, separator, period = key.partition("|")
+    return (la_code, period) if separator else None
+
+
 def pack_keys(packs) -> list[str]:
     """The keys of (LA code, period) pairs."""
     return [pack_key(la_code, period) for la_code, period in packs]

@@ -11,7 +11,7 @@ import duckdb
 
 from assets.config import load_yaml
 from assets.metadata import markdown_table
-from assets.reading import pack_keys
+from assets.reading import pack_keys, pack_of_key
 from assets.warehouse import PACK_SCOPE
 from checks import reconciliation
 from checks.expectations import validate_loaded
@@ -41,7 +41,7 @@ def rows_reconcile(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
 def quarantine_share(con: duckdb.DuckDBPyConnection, keys: list[str], loaded: list[tuple[str, str]]) -> CheckOutcome:
     """No loaded pack of the step is over config/checks.yaml's share (ingest holds such a pack back)."""
     max_share = float(load_yaml("checks.yaml")["max_quarantined_share"])
-    in_step = [tuple(key.split("|")) for key in keys if "|" in key]
+    in_step = [pack for key in keys if (pack := pack_of_key(key))]
     heavy = reconciliation.heavily_quarantined_packs(con, in_step, max_share)
     rules = con.execute(f"""SELECT rule, count(*) FROM quarantine WHERE {PACK_SCOPE}
                             GROUP BY ALL ORDER BY 2 DESC, 1""", [keys]).fetchall()
