@@ -69,39 +69,43 @@ class IngestReport:
         return any(o.status != "unchanged" for o in self.outcomes)
 
 
-def inbox_keys(inbox: Path) -> list[str]:
-    """The partition keys of the packs in an inbox, in name order, each once."""
-    return list(dict.fromkeys(open_pack(path, hash_content=False).key for path in discover_packs(inbox)))
+def inbox_periods(inbox: Path) -> list[str]:
+    """The quarters the inbox's packs are for, in name order, each once."""
+    return list(dict.fromkeys(p.quarter for path in discover_packs(inbox)
+                              if (p := open_pack(path, hash_content=False)).quarter))
 
 
 @dataclass
 class InboxState:
-    """The inbox against the warehouse: which packs a run has work to do for."""
+    """The inbox against the warehouse: what a run has work to do for."""
 
-    pending: list[str]  # partition keys: packs new or changed, or loaded but not scored with this framework
-    unchanged: list[str]  # partition keys of packs loaded (or rejected) before with the same content
-    rejected: list[str]  # pack names whose present content stands rejected
+    pending: list[str]  # quarters with a pack new or changed, or loaded but not scored with this framework
+    unchanged: list[str]  # names of packs loaded (or rejected) before with the same content
+    rejected: list[str]  # names of packs whose present content stands rejected
+    entries_pending: bool = False  # an inbox entry that is not a quarter's pack, not yet refused
 
 
-def inbox_state(con: duckdb.DuckDBPyConnection | None, inbox: Path) -> InboxState:
-    """Compare the inbox with the warehouse (`con` None: an empty warehouse), by content hash."""
+def inbox_state(con: duckdb.DuckDBPyConnection | None, inbox: Path, force: set[str] = frozenset()) -> InboxState:
+    """Compare the inbox with the warehouse (`con` None: an empty warehouse), by content hash. Packs
+    whose keys are in `force` have work to do whatever their hash says."""
     from assets.scoring import framework, packs_to_score
 
     packs = [open_pack(path) for path in discover_packs(inbox)]
-    if con is None:
-        return InboxState(list(dict.fromkeys(p.key for p in packs)), [], [])
-    received = warehouse.received_packs(con)
-    to_score = packs_to_score(con, framework())
+    received = warehouse.received_packs(con) if con is not None else {}
+    to_score = packs_to_score(con, framework()) if con is not None else []
     unscored = (set(pack_keys(to_score)) if to_score is not None else
                 {pack_key(la, period) for la, period in con.execute(
                     "SELECT la_code, period FROM submissions WHERE status = 'loaded'").fetchall()})
     state = InboxState([], [], [])
     for pack in packs:
         status = received.get((pack.source, pack.content_sha256))
-        if status is None or pack.key in unscored:
-            state.pending.append(pack.key)
+        if status is None or pack.key in unscored or pack.key in force:
+            if pack.quarter:
+                state.pending.append(pack.quarter)
+            else:
+                state.entries_pending = True
         else:
-            state.unchanged.append(pack.key)
+            state.unchanged.append(pack.source)
         if status == "rejected":
             state.rejected.append(pack.source)
     state.pending = list(dict.fromkeys(state.pending))
@@ -243,9 +247,12 @@ def map_batch(source: TableFile, batch: pa.Table, profiles: list[Profile]) -> pa
 # --- the inbox -----------------------------------------------------------------------------------
 
 def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
-                 progress: Progress = lambda _: None, keys: set[str] | None = None,
-                 batch_rows: int | None = None) -> IngestReport:
-    """Ingest the inbox's new or changed packs; with `keys`, only the packs with those partition keys.
+                 progress: Progress = lambda _: None, periods: set[str] | None = None,
+                 batch_rows: int | None = None, force: set[str] = frozenset(), entries: bool | None = None
+                 ) -> IngestReport:
+    """Ingest the inbox's new or changed packs; with `periods`, only the packs of those quarters
+    (and, unless `entries`, none of the inbox entries that are not a quarter's pack); packs whose
+    keys are in `force` are loaded again even when unchanged.
 
     Each pack is read and checked on its own (a bad pack is rejected alone); packs that pass are
     standardised and loaded in batches of about `batch_rows` rows (default: config/performance.yaml),
@@ -256,17 +263,23 @@ def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
     report = IngestReport()
     every_pack = [open_pack(path, hash_content=False) for path in discover_packs(inbox)]
     claims = Counter((p.la_code, p.period) for p in every_pack if p.la_code)
-    packs = [p for p in every_pack if keys is None or p.key in keys]
+    entries = periods is None if entries is None else entries
+    packs = [p for p in every_pack if (p.quarter in periods if p.quarter else entries)] if periods is not None \
+        else every_pack if entries else [p for p in every_pack if p.quarter]
+    if not packs and periods == set():
+        return report  # only the entries were asked for, and there are none: nothing to say
     for pack in packs:
         pack.content_sha256 = content_sha256(pack.path)
     progress(f"{len(packs)} pack(s) to look at in {inbox}")
     received = warehouse.received_packs(con)
-    unchanged = [p for p in packs if (p.source, p.content_sha256) in received]
-    for pack in unchanged:
-        report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "unchanged"))
-    if unchanged:
-        progress(f"{len(unchanged)} pack(s) unchanged, skipped")
-    todo = [p for p in packs if (p.source, p.content_sha256) not in received]
+    todo = []
+    for pack in packs:
+        if (pack.source, pack.content_sha256) in received and pack.key not in force:
+            report.outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "unchanged"))
+        else:
+            todo.append(pack)
+    if len(todo) < len(packs):
+        progress(f"{len(packs) - len(todo)} pack(s) unchanged, skipped")
 
     def reject(pack: Pack, error: PackRejected, number: int) -> None:
         warehouse.record_rejection(con, pack, error)

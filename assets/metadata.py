@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from assets.warehouse import PACK_SCOPE
+from assets.warehouse import PERIOD_SCOPE
 
 PACK_TABLES = ["submissions", "cases", "meetings", "actions", "quarantine"]
 SCORE_TABLES = ["case_indicators", "case_domain_scores", "indicator_rates", "pack_scores"]
@@ -39,43 +39,61 @@ def columns_of(con: duckdb.DuckDBPyConnection, table: str) -> Columns:
     return Columns(tuple((name, kind) for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall()))
 
 
-def row_counts(con: duckdb.DuckDBPyConnection, tables: list[str], keys: list[str] | None) -> dict[str, int]:
-    """Rows held for the given packs (`LA|period` keys; None: all) in each table."""
-    return {t: con.execute(f"SELECT count(*) FROM {t} WHERE {PACK_SCOPE}", [keys]).fetchone()[0] for t in tables}
+def row_counts(con: duckdb.DuckDBPyConnection, tables: list[str], periods: list[str] | None) -> dict[str, int]:
+    """Rows held for the given quarters (None: all) in each table."""
+    return {t: con.execute(f"SELECT count(*) FROM {t} WHERE {PERIOD_SCOPE}", [periods]).fetchone()[0] for t in tables}
 
 
-def pack_metadata(con: duckdb.DuckDBPyConnection, keys: list[str], outcomes: list) -> dict:
-    """The `packs` step: rows held for its packs, what became of each pack, cases per pack."""
-    counts = row_counts(con, PACK_TABLES, keys)
-    by_pack = con.execute(f"""SELECT la_code, period, count(*) FROM cases WHERE {PACK_SCOPE}
-                              GROUP BY ALL ORDER BY ALL LIMIT 20""", [keys]).fetchall()
+def outcomes_table(outcomes: list) -> Markdown:
+    return markdown_table([(o.source, o.status, o.cases_loaded, o.rows_quarantined, o.rule or "") for o in outcomes],
+                          ("pack", "status", "cases loaded", "rows quarantined", "rule"))
+
+
+def pack_metadata(con: duckdb.DuckDBPyConnection, periods: list[str], outcomes: list) -> dict:
+    """The `packs` step over its quarters: what became of the packs, and the rows held."""
     statuses = [o.status for o in outcomes]
-    return {
-        "dagster/row_count": counts["cases"],
-        "tables": markdown_table(list(counts.items()), ("warehouse table", "rows for this run's packs")),
-        "packs_loaded": statuses.count("loaded"), "packs_rejected": statuses.count("rejected"),
-        "packs_unchanged": statuses.count("unchanged"),
-        "submissions": markdown_table([(o.source, o.status, o.cases_loaded, o.rows_quarantined, o.rule or "")
-                                       for o in outcomes[:20]],
-                                      ("pack", "status", "cases loaded", "rows quarantined", "rule")),
-        "cases_by_pack": markdown_table(by_pack, ("LA", "period", "rows")),
-    }
+    counts = row_counts(con, PACK_TABLES, periods)
+    return {"dagster/row_count": counts["cases"], "periods": ", ".join(periods),
+            "packs_loaded": statuses.count("loaded"), "packs_rejected": statuses.count("rejected"),
+            "packs_unchanged": statuses.count("unchanged"),
+            "tables": markdown_table(list(counts.items()), ("warehouse table", "rows for these quarters"))}
 
 
-def score_metadata(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict:
-    """The `scored_packs` step: rows held, pooled rates and practice scores of its packs."""
-    counts = row_counts(con, SCORE_TABLES, keys)
+def period_pack_metadata(con: duckdb.DuckDBPyConnection, period: str, outcomes: list) -> dict:
+    """One quarter's partition of `packs`: each of its packs' outcome, and the rows held for it."""
+    mine = [o for o in outcomes if o.period == period]
+    counts = row_counts(con, PACK_TABLES, [period])
+    by_la = con.execute("SELECT la_code, count(*) FROM cases WHERE period = ? GROUP BY ALL ORDER BY ALL",
+                        [period]).fetchall()
+    return {"dagster/row_count": counts["cases"], "packs": outcomes_table(mine),
+            "packs_loaded": sum(o.status == "loaded" for o in mine),
+            "packs_rejected": sum(o.status == "rejected" for o in mine),
+            "tables": markdown_table(list(counts.items()), ("warehouse table", f"rows for {period}")),
+            "cases_by_la": markdown_table(by_la, ("LA", "cases"))}
+
+
+def score_metadata(con: duckdb.DuckDBPyConnection, periods: list[str]) -> dict:
+    """The `scored_packs` step over its quarters (or one quarter's partition): rows held, pooled
+    rates and practice scores."""
+    counts = row_counts(con, SCORE_TABLES, periods)
     rates = con.execute(f"""
         SELECT indicator_id, sum(numerator), sum(denominator), round(sum(numerator) / sum(denominator), 3)
-        FROM indicator_rates WHERE {PACK_SCOPE} GROUP BY ALL ORDER BY ALL""", [keys]).fetchall()
+        FROM indicator_rates WHERE {PERIOD_SCOPE} GROUP BY ALL ORDER BY ALL""", [periods]).fetchall()
     practice = con.execute(f"""SELECT la_code, period, round(score, 3) FROM pack_scores
-                               WHERE domain = 'PRACTICE' AND {PACK_SCOPE} ORDER BY ALL LIMIT 20""", [keys]).fetchall()
+                               WHERE domain = 'PRACTICE' AND {PERIOD_SCOPE} ORDER BY ALL LIMIT 20""",
+                           [periods]).fetchall()
     return {
         "dagster/row_count": counts["case_indicators"],
-        "tables": markdown_table(list(counts.items()), ("warehouse table", "rows for this run's packs")),
+        "tables": markdown_table(list(counts.items()), ("warehouse table", "rows for these quarters")),
         "indicator_rates": markdown_table(rates, ("indicator", "met", "applicable", "rate")),
         "practice_scores": markdown_table(practice, ("LA", "period", "practice score")),
     }
+
+
+def entries_metadata(outcomes: list) -> dict:
+    """The `inbox_entries` step: inbox entries that are not a quarter's pack, and what became of them."""
+    return {"entries": len(outcomes), "refused": sum(o.status == "rejected" for o in outcomes),
+            "outcomes": outcomes_table(outcomes)}
 
 
 def statutory_metadata(con: duckdb.DuckDBPyConnection, outcomes: list) -> dict[str, dict]:

@@ -121,9 +121,15 @@ class Pack:
 
     @property
     def key(self) -> str:
-        """The pack's partition key, `<LA code>|<period>`; an entry whose name does not parse is keyed
-        by its stored description, so that it is still seen, and rejected."""
+        """The pack's key, `<LA code>|<period>`; an entry whose name does not parse is keyed by its
+        stored description, so that it is still seen, and rejected."""
         return pack_key(self.la_code, self.period) if self.la_code else self.source
+
+    @property
+    def quarter(self) -> str | None:
+        """The quarter the pack is for, when its name says one (its Dagster partition); None for an
+        inbox entry that is not a quarter's pack (refused on its own)."""
+        return self.period if self.la_code and PERIOD.match(self.period or "") else None
 
 
 def pack_key(la_code: str, period: str) -> str:

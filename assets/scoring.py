@@ -18,7 +18,7 @@ import pandas as pd
 
 from assets.config import CONFIG_DIR, load_yaml
 from assets.contract_rules import quote
-from assets.reading import pack_key, pack_keys
+from assets.reading import pack_keys
 from assets.statistics import wilson_interval
 from assets.warehouse import PACK_SCOPE, SCHEMA_SQL, transaction
 
@@ -424,20 +424,18 @@ def packs_to_score(con: duckdb.DuckDBPyConnection, fw: Framework) -> list[tuple[
         ORDER BY ALL""").fetchall()]
 
 
-def score_pending(con: duckdb.DuckDBPyConnection, fw: Framework | None = None, keys: set[str] | None = None,
-                  force: set[str] = frozenset()) -> list[tuple[str, str]] | None:
-    """Score what is new: the packs loaded since they were last scored (only those with partition
-    keys in `keys`, when given), plus the packs in `force`; every pack when the framework file
-    changed, so the warehouse never mixes two frameworks. Returns the packs scored (None: all)."""
+def score_pending(con: duckdb.DuckDBPyConnection, fw: Framework | None = None,
+                  periods: set[str] | None = None) -> list[tuple[str, str]] | None:
+    """Score what is new: the packs loaded since they were last scored (only those of `periods`,
+    when given); every pack when the framework file changed, so the warehouse never mixes two
+    frameworks. A pack loaded again (a correction, or a forced rerun) has lost its score stamp and
+    is scored again. Returns the packs scored (None: all)."""
     fw = fw or framework()
     pending = packs_to_score(con, fw)
     if pending is None:
         score(con, None, fw)
         return None
-    loaded = {pack_key(la, p): (la, p) for la, p in con.execute(
-        "SELECT la_code, period FROM submissions WHERE status = 'loaded'").fetchall()}
-    packs = sorted({pack for pack in pending if keys is None or pack_key(*pack) in keys}
-                   | {loaded[key] for key in force if key in loaded})
+    packs = sorted(pack for pack in pending if periods is None or pack[1] in periods)
     if packs:
         score(con, packs, fw)
     return packs

@@ -26,6 +26,8 @@ from assets.standardise import StandardisedBatch, StandardisedPack
 SCHEMA_SQL = (Path(__file__).parent / "sql" / "schema.sql").read_text(encoding="utf-8")
 # Rows of the packs in scope: $1 is a list of pack keys (assets.reading.pack_key), or NULL for all.
 PACK_SCOPE = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
+# Rows of the quarters in scope: $1 is a list of periods, or NULL for all.
+PERIOD_SCOPE = "($1 IS NULL OR period IN (SELECT unnest($1)))"
 
 PACK_TABLES = ("cases", "meetings", "actions", "quarantine")
 
@@ -213,7 +215,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], standardised: 
         # Only packs that replace loaded ones have rows to remove: new LA quarters skip the table
         # scans, which would otherwise grow with the warehouse on every load.
         if replaces:
-            for table in PACK_TABLES:
+            # scored_packs too: the scores of what is replaced no longer stand for what is loaded.
+            for table in (*PACK_TABLES, "scored_packs"):
                 con.execute(f"DELETE FROM {table} t USING incoming_slots s "
                             "WHERE t.la_code = s.la_code AND t.period = s.period")
             con.execute("DELETE FROM submissions t USING incoming_slots s "

@@ -11,8 +11,7 @@ import duckdb
 
 from assets.config import load_yaml
 from assets.metadata import markdown_table
-from assets.reading import pack_keys, pack_of_key
-from assets.warehouse import PACK_SCOPE
+from assets.warehouse import PERIOD_SCOPE
 from checks import reconciliation
 from checks.expectations import validate_loaded
 
@@ -25,29 +24,31 @@ class CheckOutcome:
     description: str | None = None
 
 
-def pack_checks(con: duckdb.DuckDBPyConnection, keys: list[str], outcomes: list) -> list[CheckOutcome]:
-    """rows_reconcile, quarantine_share and contract_expectations for the packs of one step."""
+def pack_checks(con: duckdb.DuckDBPyConnection, periods: list[str], outcomes: list) -> list[CheckOutcome]:
+    """rows_reconcile, quarantine_share and contract_expectations for the quarters of one step."""
     loaded = [(o.la_code, o.period) for o in outcomes if o.status == "loaded"]
-    return [rows_reconcile(con), quarantine_share(con, keys, loaded), contract_expectations(con, loaded)]
+    return [rows_reconcile(con, periods), quarantine_share(con, periods), contract_expectations(con, loaded)]
 
 
-def rows_reconcile(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
-    unreconciled = reconciliation.unreconciled_packs(con)
+def rows_reconcile(con: duckdb.DuckDBPyConnection, periods: list[str]) -> CheckOutcome:
+    unreconciled = reconciliation.unreconciled_packs(con, periods)
     return CheckOutcome("rows_reconcile", not unreconciled, {
         "unreconciled_packs": len(unreconciled),
         "packs": ", ".join(f"{la} {p}" for la, p, *_ in unreconciled[:20])})
 
 
-def quarantine_share(con: duckdb.DuckDBPyConnection, keys: list[str], loaded: list[tuple[str, str]]) -> CheckOutcome:
-    """No loaded pack of the step is over config/checks.yaml's share (ingest holds such a pack back)."""
+def quarantine_share(con: duckdb.DuckDBPyConnection, periods: list[str]) -> CheckOutcome:
+    """No loaded pack of the step's quarters is over config/checks.yaml's share (ingest holds such
+    a pack back)."""
     max_share = float(load_yaml("checks.yaml")["max_quarantined_share"])
-    in_step = [pack for key in keys if (pack := pack_of_key(key))]
-    heavy = reconciliation.heavily_quarantined_packs(con, in_step, max_share)
-    rules = con.execute(f"""SELECT rule, count(*) FROM quarantine WHERE {PACK_SCOPE}
-                            GROUP BY ALL ORDER BY 2 DESC, 1""", [keys]).fetchall()
+    loaded = con.execute(f"SELECT la_code, period FROM submissions WHERE status = 'loaded' AND {PERIOD_SCOPE}",
+                         [periods]).fetchall()
+    heavy = reconciliation.heavily_quarantined_packs(con, loaded, max_share)
+    rules = con.execute(f"""SELECT rule, count(*) FROM quarantine WHERE {PERIOD_SCOPE}
+                            GROUP BY ALL ORDER BY 2 DESC, 1""", [periods]).fetchall()
     sample = con.execute(f"""SELECT la_code, period, table_name, list(row_number ORDER BY row_number)[:10]
-                             FROM quarantine WHERE {PACK_SCOPE} GROUP BY ALL ORDER BY ALL LIMIT 20""",
-                         [pack_keys(loaded)]).fetchall()
+                             FROM quarantine WHERE {PERIOD_SCOPE} GROUP BY ALL ORDER BY ALL LIMIT 20""",
+                         [periods]).fetchall()
     return CheckOutcome(
         "quarantine_share", not heavy, {
             "max_share": max_share,
@@ -66,10 +67,10 @@ def contract_expectations(con: duckdb.DuckDBPyConnection, loaded: list[tuple[str
         "failures": [f for s in suites for f in s.failures][:20]})
 
 
-def score_checks(con: duckdb.DuckDBPyConnection, indicator_count: int) -> list[CheckOutcome]:
-    """every_case_scored and rates_reconcile."""
-    incomplete = reconciliation.incomplete_cases(con, indicator_count)
-    mismatched = reconciliation.rate_mismatches(con)
+def score_checks(con: duckdb.DuckDBPyConnection, periods: list[str], indicator_count: int) -> list[CheckOutcome]:
+    """every_case_scored and rates_reconcile, for the step's quarters."""
+    incomplete = reconciliation.incomplete_cases(con, indicator_count, periods)
+    mismatched = reconciliation.rate_mismatches(con, periods)
     return [CheckOutcome("every_case_scored", not incomplete, {"cases_incomplete": len(incomplete)}),
             CheckOutcome("rates_reconcile", not mismatched, {"rates_mismatched": len(mismatched)})]
 

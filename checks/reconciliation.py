@@ -1,54 +1,66 @@
 """Reconciliation rules over the warehouse: plain functions returning what failed, so they can be
-tested without Dagster and shown as asset checks in it."""
+tested without Dagster and shown as asset checks in it. Each looks at the quarters it is given
+($1; None: all), so a run's checks cost what its quarters hold, not what the warehouse holds."""
 
 from __future__ import annotations
 
 import duckdb
 
 from assets.reading import pack_keys
-from assets.warehouse import PACK_SCOPE
+from assets.warehouse import PACK_SCOPE, PERIOD_SCOPE
+
+
+def in_periods(table: str) -> str:
+    return f"(SELECT * FROM {table} WHERE {PERIOD_SCOPE})"
+
 
 # Packs whose rows received do not equal rows loaded plus rows quarantined.
-UNRECONCILED_PACKS_SQL = """
-SELECT s.la_code, s.period, s.rows_received,
-       (SELECT count(*) FROM cases c WHERE c.la_code = s.la_code AND c.period = s.period)
-     + (SELECT count(*) FROM meetings m WHERE m.la_code = s.la_code AND m.period = s.period)
-     + (SELECT count(*) FROM actions a WHERE a.la_code = s.la_code AND a.period = s.period) AS rows_loaded,
-       (SELECT count(*) FROM (SELECT DISTINCT table_name, row_number FROM quarantine q
-                              WHERE q.la_code = s.la_code AND q.period = s.period)) AS rows_quarantined
-FROM submissions s WHERE s.status = 'loaded'
+UNRECONCILED_PACKS_SQL = f"""
+WITH loaded AS (
+    SELECT la_code, period, count(*) AS rows FROM (
+        SELECT la_code, period FROM {in_periods('cases')} UNION ALL
+        SELECT la_code, period FROM {in_periods('meetings')} UNION ALL
+        SELECT la_code, period FROM {in_periods('actions')}) GROUP BY ALL),
+quarantined AS (
+    SELECT la_code, period, count(DISTINCT (table_name, row_number)) AS rows
+    FROM {in_periods('quarantine')} GROUP BY ALL)
+SELECT s.la_code, s.period, s.rows_received, coalesce(l.rows, 0), coalesce(q.rows, 0)
+FROM {in_periods('submissions')} s
+LEFT JOIN loaded l USING (la_code, period) LEFT JOIN quarantined q USING (la_code, period)
+WHERE s.status = 'loaded'
 """
 
 # Cases that lack a row for some indicator, or have one twice.
-INCOMPLETE_CASES_SQL = """
+INCOMPLETE_CASES_SQL = f"""
 SELECT c.la_code, c.period, c.case_key, count(ci.indicator_id) AS rows, count(DISTINCT ci.indicator_id) AS ids
-FROM cases c LEFT JOIN case_indicators ci USING (la_code, period, case_key)
-GROUP BY ALL HAVING count(ci.indicator_id) <> $1 OR count(DISTINCT ci.indicator_id) <> $1
+FROM {in_periods('cases')} c LEFT JOIN {in_periods('case_indicators')} ci USING (la_code, period, case_key)
+GROUP BY ALL HAVING count(ci.indicator_id) <> $2 OR count(DISTINCT ci.indicator_id) <> $2
 """
 
 # Rates whose numerator or denominator differ from a recount of case_indicators.
-RATE_MISMATCH_SQL = """
+RATE_MISMATCH_SQL = f"""
 SELECT r.la_code, r.period, r.indicator_id
-FROM indicator_rates r
+FROM {in_periods('indicator_rates')} r
 FULL JOIN (SELECT la_code, period, indicator_id,
                   count(*) FILTER (WHERE applicable AND met) AS numerator,
                   count(*) FILTER (WHERE applicable) AS denominator
-           FROM case_indicators GROUP BY ALL) ci USING (la_code, period, indicator_id)
+           FROM {in_periods('case_indicators')} GROUP BY ALL) ci USING (la_code, period, indicator_id)
 WHERE r.numerator IS DISTINCT FROM ci.numerator OR r.denominator IS DISTINCT FROM ci.denominator
 """
 
 
-def unreconciled_packs(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    rows = con.execute(UNRECONCILED_PACKS_SQL).fetchall()
+def unreconciled_packs(con: duckdb.DuckDBPyConnection, periods: list[str] | None = None) -> list[tuple]:
+    rows = con.execute(UNRECONCILED_PACKS_SQL, [periods]).fetchall()
     return [row for row in rows if row[2] != row[3] + row[4]]
 
 
-def incomplete_cases(con: duckdb.DuckDBPyConnection, indicator_count: int) -> list[tuple]:
-    return con.execute(INCOMPLETE_CASES_SQL, [indicator_count]).fetchall()
+def incomplete_cases(con: duckdb.DuckDBPyConnection, indicator_count: int,
+                     periods: list[str] | None = None) -> list[tuple]:
+    return con.execute(INCOMPLETE_CASES_SQL, [periods, indicator_count]).fetchall()
 
 
-def rate_mismatches(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    return con.execute(RATE_MISMATCH_SQL).fetchall()
+def rate_mismatches(con: duckdb.DuckDBPyConnection, periods: list[str] | None = None) -> list[tuple]:
+    return con.execute(RATE_MISMATCH_SQL, [periods]).fetchall()
 
 
 def heavily_quarantined_packs(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]],

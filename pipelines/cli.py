@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", cmd_run, "Ingest every new or changed pack in the inbox, score and publish.")
     add_home(run)
     run.add_argument("--inbox", type=Path, help="folder of packs (default <home>/inbox)")
+    run.add_argument("--la", type=la_code, help="with --period and --force: the LA whose pack to load again")
+    run.add_argument("--period", type=quarter, help="with --la and --force: the quarter, e.g. 2025Q3")
+    run.add_argument("--force", action="store_true",
+                     help="load the pack of --la and --period again (and score it) even if it is unchanged")
 
     validate = command("validate", cmd_validate, "Check one pack as the pipeline would, storing nothing "
                        "(exit 0 valid, 1 valid with rows to quarantine, 2 rejected).")
@@ -85,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = command("explain", cmd_explain, "Show why each indicator is met or not for one case, and which "
                       "meetings and actions counted.")
     add_home(explain)
-    explain.add_argument("--la", required=True, help="LA code, e.g. E06000001")
-    explain.add_argument("--period", required=True, help="quarter, e.g. 2025Q3")
+    explain.add_argument("--la", required=True, type=la_code, help="LA code, e.g. E06000001")
+    explain.add_argument("--period", required=True, type=quarter, help="quarter, e.g. 2025Q3")
     explain.add_argument("--case-key", required=True, help="the case's 16-character case_key")
 
     synth = command("synth", cmd_synth, "Write synthetic export packs.")
@@ -105,6 +109,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_home(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--home", type=Path, help="the audit home (default ./var or $SAFEGUARDING_AUDIT_HOME)")
+
+
+def quarter(text: str) -> str:
+    from assets.reading import PERIOD
+
+    value = text.strip().upper()
+    if not PERIOD.match(value):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a quarter: write it YYYYQn, for example 2025Q3")
+    return value
+
+
+def la_code(text: str) -> str:
+    from assets.config import local_authorities
+
+    value = text.strip().upper()
+    if value not in local_authorities():
+        raise argparse.ArgumentTypeError(f"'{text}' is not an English or Welsh LA code (a GSS code such as "
+                                         "E06000001; config/la_codes.csv lists them)")
+    return value
 
 
 def positive(text: str) -> int:
@@ -184,7 +207,7 @@ def cmd_explain(args) -> int:
         raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
     with warehouse.reading(home.warehouse) as con:
         try:
-            explanation = explain_case(con, args.la.strip().upper(), args.period.strip().upper(),
+            explanation = explain_case(con, args.la, args.period,
                                        args.case_key.strip())
         except LookupError as error:
             raise UsageError(str(error)) from error
@@ -209,11 +232,19 @@ def cmd_demo(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from assets.reading import discover_packs, open_pack, pack_key
+
     home = AuditHome.resolve(args.home).prepare()
     inbox = (args.inbox or home.inbox).resolve()
     if not inbox.is_dir():
         raise UsageError(f"the inbox {inbox} does not exist or is not a folder.")
-    rejected = run_pipeline(home, inbox, debug=args.debug)
+    if args.force != bool(args.la and args.period) or bool(args.la) != bool(args.period):
+        raise UsageError("--la, --period and --force go together: `run --la E06000001 --period 2025Q3 --force` "
+                         "loads that LA's pack for that quarter again even if it is unchanged.")
+    rerun = (args.la, args.period) if args.force else None
+    if rerun and not any(open_pack(path, hash_content=False).key == pack_key(*rerun) for path in discover_packs(inbox)):
+        raise UsageError(f"the inbox {inbox} holds no pack for {args.la} {args.period} to load again.")
+    rejected = run_pipeline(home, inbox, debug=args.debug, rerun=rerun)
     print(home.site / "index.html")
     if rejected:
         print(f"{len(rejected)} pack(s) or statutory return(s) rejected: " + "; ".join(rejected), file=sys.stderr)
@@ -221,7 +252,8 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False) -> list[str]:
+def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False,
+                 rerun: tuple[str, str] | None = None) -> list[str]:
     """Run the audit job through Dagster over the inbox's packs with work to do; returns the packs
     and statutory returns that stand rejected. Each pack is a partition; one run covers those with
     work to do. Earlier runs of this command whose process was killed are marked failed first, and
@@ -246,7 +278,7 @@ def run_pipeline(home: AuditHome, inbox: Path | None = None, debug: bool = False
             instance.dispose()
             raise
     try:
-        result = execute_audit(instance, home.root, inbox, progress=say, debug=debug)
+        result = execute_audit(instance, home.root, inbox, progress=say, debug=debug, rerun=rerun)
     finally:
         instance.dispose()
     if was_interrupted(result):

@@ -2,10 +2,12 @@
 `assets/`, `checks/` and `dashboards/` (which run and are tested without Dagster), and turns what
 they return into Dagster's results.
 
-Per-pack work (ingest, validate, standardise, score) is partitioned by pack: dynamic partitions
-keyed `<LA code>|<period>`, added as packs arrive. A run may cover one pack or a range of them in a
-single run (the command line runs every pack in the inbox at once; unchanged packs are skipped by
-their content hash). Partnership-wide assets (the site) depend on every partition."""
+Per-pack work (ingest, validate, standardise, score) is partitioned by quarter: dynamic partitions
+keyed `YYYYQn`, added as packs arrive. A run of a quarter processes every pack of it with work to
+do and skips the rest by their content hash; a run may cover a range of quarters (the command line
+runs every quarter with work at once). Each quarter's partition carries its own packs' outcomes.
+Inbox entries that are not a quarter's pack are refused by `inbox_entries`. Partnership-wide assets
+(the site) depend on every partition."""
 
 import warnings
 from pathlib import Path
@@ -22,28 +24,31 @@ from assets.metadata import (
     Columns,
     Markdown,
     benchmark_metadata,
+    entries_metadata,
     pack_metadata,
+    period_pack_metadata,
     score_metadata,
     statutory_metadata,
     statutory_score_metadata,
 )
+from assets.reading import pack_keys
 from assets.scoring import framework, score_pending
 from assets.statutory import ingest_statutory, score_statutory
 from checks.asset_checks import CheckOutcome, pack_checks, score_checks
 from dashboards.exports import write_exports
 from dashboards.publication import build_publication, exports_metadata, site_metadata
 from dashboards.site import write_site
-from pipelines.partitions import pack_partitions
+from pipelines.partitions import period_partitions
 from pipelines.resources import AuditHomeResource, WarehouseResource, progress_for
 
 # No Dagster concurrency pool: DuckDB has one writer per file, and WarehouseResource takes the file
 # lock of assets.warehouse.locked for that, which the operating system frees when a process dies. A
 # pool's slot is held in the instance's storage instead: a run killed while holding it keeps it, and
 # every later run would wait for it.
-# Single-run backfills over a range of pack partitions are what the command line and sensor rely on;
+# Single-run backfills over a range of quarter partitions are what the command line and sensor rely on;
 # the parameter is marked beta on `@asset` only, and the warning would reach every user's terminal.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
-PER_PACK = {"partitions_def": pack_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
+PER_QUARTER = {"partitions_def": period_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
 
 
 def dagster_metadata(values: dict) -> dict:
@@ -71,36 +76,57 @@ def check_spec(asset: str, name: str, description: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
 
 
-# Each pack is one partition of two assets, `packs` and `scored_packs`, and each asset writes
-# several warehouse tables. One asset per table would be tidier to look at, but Dagster records an
-# event per partition and asset (about 25 ms each on the SQLite instance): nine assets made a national
-# load of 1,224 packs spend minutes on bookkeeping alone (docs/scaling.md).
+class PacksConfig(dg.Config):
+    """Run configuration of `packs` (the UI's launchpad, or `run --la CODE --period P --force`)."""
+
+    rerun: list[str] = []  # LA codes whose packs of this run's quarters are loaded again even if unchanged
+
+
 @dg.asset(
     description="Each pack of the inbox, read, checked and standardised, then loaded into the warehouse tables "
-                f"{', '.join(PACK_TABLES)}; or rejected with its reason. A pack loaded before is skipped.",
+                f"{', '.join(PACK_TABLES)}; or rejected with its reason. A pack loaded before is skipped. "
+                "Partitioned by quarter.",
     kinds={"duckdb"}, group_name="ingest",
     check_specs=[
-        check_spec("packs", "rows_reconcile", "For every loaded pack, rows received = loaded + quarantined."),
-        check_spec("packs", "quarantine_share", "No loaded pack of the run's partitions lost more than the share of "
+        check_spec("packs", "rows_reconcile", "For every loaded pack of the run's quarters, rows received = loaded + "
+                   "quarantined."),
+        check_spec("packs", "quarantine_share", "No loaded pack of the run's quarters lost more than the share of "
                    "its rows to quarantine set in config/checks.yaml (a pack over it is held back at ingest, "
                    "rejected alone)."),
         check_spec("packs", "contract_expectations", "Great Expectations suites from the contract over the cases, "
                    "meetings and actions rows loaded in this run."),
     ],
-    **PER_PACK,
+    **PER_QUARTER,
 )
-def packs(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
-    """The packs of this run's partitions, read from the inbox, checked, standardised and loaded or
-    rejected. A pack whose content was loaded before is skipped."""
-    keys = list(context.partition_keys)
+def packs(context: dg.AssetExecutionContext, config: PacksConfig, audit_home: AuditHomeResource,
+          warehouse: WarehouseResource):
+    """The packs of this run's quarters, read from the inbox, checked, standardised and loaded or
+    rejected. A pack whose content was loaded before is skipped, unless its LA is to be rerun."""
+    periods = list(context.partition_keys)
     audit_home.paths.prepare()
     with warehouse.get_connection() as con:
-        report = ingest_inbox(con, audit_home.inbox_path, audit_home.secret(), progress_for(context), keys=set(keys))
-        metadata = pack_metadata(con, keys, report.outcomes)
-        checks = pack_checks(con, keys, report.outcomes)
+        rerun = set(pack_keys((la, period) for la in config.rerun for period in periods))
+        report = ingest_inbox(con, audit_home.inbox_path, audit_home.secret(), progress_for(context),
+                              periods=set(periods), force=rerun)
+        metadata = pack_metadata(con, periods, report.outcomes)
+        per_period = {period: period_pack_metadata(con, period, report.outcomes) for period in periods}
+        checks = pack_checks(con, periods, report.outcomes)
     yield dg.MaterializeResult(asset_key="packs", metadata=dagster_metadata(metadata))
+    for period, values in per_period.items():  # last: each partition shows its own quarter's figures
+        yield dg.AssetMaterialization(asset_key="packs", partition=period, metadata=dagster_metadata(values))
     for outcome in checks:
         yield check_result("packs", outcome)
+
+
+@dg.asset(kinds={"duckdb"}, group_name="ingest",
+          description="Entries of the inbox that are not a quarter's pack (a name that is not a pack's, a link, a "
+                      "hidden folder, a period that is not a quarter), each refused with its reason.")
+def inbox_entries(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
+    """Refuse what the inbox holds besides packs of quarters, so it is seen and said."""
+    with warehouse.get_connection() as con:
+        report = ingest_inbox(con, audit_home.inbox_path, audit_home.secret(), progress_for(context),
+                              periods=set(), entries=True)
+    return dg.MaterializeResult(metadata=dagster_metadata(entries_metadata(report.outcomes)))
 
 
 @dg.asset(
@@ -111,19 +137,22 @@ def packs(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, ware
         check_spec("scored_packs", "every_case_scored", "Every case has exactly one row per indicator."),
         check_spec("scored_packs", "rates_reconcile", "Rates recount exactly from case_indicators."),
     ],
-    **PER_PACK,
+    **PER_QUARTER,
 )
 def scored_packs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Score the cases of this run's packs against the indicator framework, then pool rates and
-    scores per pack. A run for one pack always rescores it; a change to the framework rescores all."""
-    keys, fw = list(context.partition_keys), framework()
+    """Score the cases of this run's quarters' new or reloaded packs against the indicator framework,
+    then pool rates and scores per pack; a change to the framework rescores every pack."""
+    periods, fw = list(context.partition_keys), framework()
     with warehouse.get_connection() as con:
-        scored = score_pending(con, fw, keys=set(keys), force=set(keys) if len(keys) == 1 else set())
+        scored = score_pending(con, fw, periods=set(periods))
         progress_for(context)("scored every pack (the framework changed)" if scored is None else
                               f"scored {len(scored)} new or changed pack(s) against {len(fw.indicators)} indicators")
-        metadata = score_metadata(con, keys)
-        checks = score_checks(con, len(fw.indicators))
+        metadata = score_metadata(con, periods)
+        per_period = {period: score_metadata(con, [period]) for period in periods}
+        checks = score_checks(con, periods, len(fw.indicators))
     yield dg.MaterializeResult(asset_key="scored_packs", metadata=dagster_metadata(metadata))
+    for period, values in per_period.items():
+        yield dg.AssetMaterialization(asset_key="scored_packs", partition=period, metadata=dagster_metadata(values))
     for outcome in checks:
         yield check_result("scored_packs", outcome)
 
@@ -171,7 +200,7 @@ def dfe_c3(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> N
     context.add_output_metadata(dagster_metadata(metadata))
 
 
-PUBLISHED_FROM = ["packs", "scored_packs", "statutory_rates", "dfe_c3"]
+PUBLISHED_FROM = ["packs", "inbox_entries", "scored_packs", "statutory_rates", "dfe_c3"]
 
 
 @dg.multi_asset(

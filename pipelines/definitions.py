@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.dagster_assets import dfe_c3, packs, publication, scored_packs, statutory_returns, statutory_scoring
-from pipelines.partitions import pack_partitions
+from pipelines.dagster_assets import (
+    dfe_c3,
+    inbox_entries,
+    packs,
+    publication,
+    scored_packs,
+    statutory_returns,
+    statutory_scoring,
+)
+from pipelines.partitions import period_partitions
 from pipelines.resources import build_resources
 from pipelines.schedules import quarterly_republish
 from pipelines.sensors import inbox_sensor
@@ -17,14 +25,17 @@ PUBLISH_JOB = "publish"
 
 def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.Definitions:
     audit_job = dg.define_asset_job(
-        AUDIT_JOB, selection=dg.AssetSelection.all(), partitions_def=pack_partitions,
-        description="Ingest the packs of the chosen partitions (skipping unchanged ones), score them, publish.")
+        AUDIT_JOB, selection=dg.AssetSelection.all(), partitions_def=period_partitions,
+        description="Ingest the packs of the chosen quarters (skipping unchanged ones), score them, publish.")
     publish_job = dg.define_asset_job(
-        PUBLISH_JOB, selection=dg.AssetSelection.assets(statutory_returns, statutory_scoring, dfe_c3, publication),
-        description="Load new statutory returns and the benchmarks, then republish the site and the exports.")
-    return dg.Definitions(assets=[packs, scored_packs, statutory_returns, statutory_scoring, dfe_c3, publication],
+        PUBLISH_JOB, selection=dg.AssetSelection.assets(inbox_entries, statutory_returns, statutory_scoring, dfe_c3,
+                                                        publication),
+        description="Refuse inbox entries that are not packs, load new statutory returns and the benchmarks, then "
+                    "republish the site and the exports.")
+    return dg.Definitions(assets=[packs, inbox_entries, scored_packs, statutory_returns, statutory_scoring, dfe_c3,
+                                  publication],
                           jobs=[audit_job, publish_job],
-                          sensors=[inbox_sensor], schedules=[quarterly_republish(publish_job)],
+                          sensors=[inbox_sensor(audit_job, publish_job)], schedules=[quarterly_republish(publish_job)],
                           resources=build_resources(home, inbox))
 
 

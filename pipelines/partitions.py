@@ -1,31 +1,33 @@
-"""Packs as Dagster partitions: one dynamic partition per pack, keyed `<LA code>|<period>`
-(assets.reading.pack_key), added when a pack first arrives in the inbox (by the inbox sensor or the
-command line)."""
+"""Quarters as Dagster partitions: one dynamic partition per period (`YYYYQn`), added when a pack
+for it first arrives in the inbox (by the inbox sensor or the command line). A run of a period
+processes every pack of that quarter with work to do and skips the rest by their content hash, so
+Dagster's bookkeeping grows with quarters, not with packs."""
 
 import dagster as dg
 
-PACKS = "packs"
-pack_partitions = dg.DynamicPartitionsDefinition(name=PACKS)
+PERIODS = "periods"
+period_partitions = dg.DynamicPartitionsDefinition(name=PERIODS)
 
 # Tags that make one run cover a range of partitions (with the single-run backfill policy).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
-def register_packs(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
+
+def register_periods(instance: dg.DagsterInstance, periods: list[str]) -> list[str]:
     """Add the partitions not yet known; returns the ones added."""
-    known = set(instance.get_dynamic_partitions(PACKS))
-    new = [key for key in keys if key not in known]
+    known = set(instance.get_dynamic_partitions(PERIODS))
+    new = [period for period in dict.fromkeys(periods) if period not in known]
     if new:
-        instance.add_dynamic_partitions(PACKS, new)
+        instance.add_dynamic_partitions(PERIODS, new)
     return new
 
 
-def range_tags(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, str] | None:
-    """Run tags covering the given packs in one run, or None when there are none. The range runs in
-    the partitions' order (the order packs first arrived) from the first of them to the last, so new
-    packs, which arrive together, are one short range; unchanged packs inside it are skipped."""
-    order = {key: number for number, key in enumerate(instance.get_dynamic_partitions(PACKS))}
-    wanted = sorted(order[key] for key in keys if key in order)
+def range_tags(instance: dg.DagsterInstance, periods: list[str]) -> dict[str, str] | None:
+    """Run tags covering the given periods in one run, or None when there are none. The range runs in
+    the partitions' order (the order quarters first arrived) from the first of them to the last;
+    the packs of a quarter inside it with nothing new are skipped by their hash."""
+    order = {key: number for number, key in enumerate(instance.get_dynamic_partitions(PERIODS))}
+    wanted = sorted(order[period] for period in periods if period in order)
     if not wanted:
         return None
     ordered = list(order)

@@ -14,7 +14,7 @@ from dagster._core.execution.plan.objects import ErrorSource
 
 from assets.warehouse import process_exists
 from pipelines.definitions import AUDIT_JOB, PUBLISH_JOB, build_definitions
-from pipelines.partitions import range_tags, register_packs
+from pipelines.partitions import range_tags, register_periods
 
 # The process that executes a run in-process: its id, its host, and when the kernel started it (a
 # pid alone may be given to a later process, a container's first process always gets the same one).
@@ -93,36 +93,41 @@ def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
 
 def execute_audit(instance: dg.DagsterInstance, home: Path, inbox: Path,
                   progress: Callable[[str], None] = lambda _: None,
-                  debug: bool = False) -> dg.ExecuteInProcessResult:
-    """Register the inbox's packs as partitions and run the audit job over the packs with work to
-    do (new, changed, or not yet scored with the present framework) in one run; with none, only
-    republish. Unchanged packs cost a hash, not a partition of the run. Dagster's console says
-    nothing unless `debug`: the caller reports progress and failures in its own words."""
+                  debug: bool = False, rerun: tuple[str, str] | None = None) -> dg.ExecuteInProcessResult:
+    """Register the inbox's quarters as partitions and run the audit job over the quarters with work
+    to do (a pack new, changed, or not yet scored with the present framework) in one run; with none,
+    only republish. `rerun` (LA code, period) loads that pack again even if unchanged. Unchanged
+    packs cost a hash. Dagster's console says nothing unless `debug`: the caller reports progress
+    and failures in its own words."""
     from assets import warehouse
-    from assets.ingest import inbox_keys, inbox_state
+    from assets.ingest import inbox_periods, inbox_state
+    from assets.reading import pack_key
     from pipelines.settings import AuditHome
 
     defs = build_definitions(str(home), str(inbox))
-    added = register_packs(instance, inbox_keys(inbox))
+    added = register_periods(instance, inbox_periods(inbox))
     if added:
-        progress(f"{len(added)} new pack partition(s): {', '.join(added[:5])}{' ...' if len(added) > 5 else ''}")
+        progress(f"{len(added)} new quarter partition(s): {', '.join(added[:8])}{' ...' if len(added) > 8 else ''}")
+    force = {pack_key(*rerun)} if rerun else set()
     database = AuditHome.resolve(str(home)).warehouse
     if database.exists():
         # Not warehouse.reading, which waits without a word: another run may be writing for long.
         with warehouse.locked(database, exclusive=False, wait_message=progress):
             con = warehouse.connect(database, read_only=True)
             try:
-                state = inbox_state(con, inbox)
+                state = inbox_state(con, inbox, force)
             finally:
                 con.close()
     else:
-        state = inbox_state(None, inbox)
+        state = inbox_state(None, inbox, force)
     if state.unchanged:
         progress(f"{len(state.unchanged)} pack(s) unchanged, skipped")
     tags = range_tags(instance, state.pending)
     job = defs.resolve_job_def(AUDIT_JOB if tags else PUBLISH_JOB)
     # Dagster's console logger tells each failure its own way, stack trace and all; it logs nothing
     # at CRITICAL.
-    console = {"loggers": {"console": {"config": {"log_level": "ERROR" if debug else "CRITICAL"}}}}
-    return job.execute_in_process(instance=instance, run_config=console, tags={**(tags or {}), **process_tags()},
+    run_config = {"loggers": {"console": {"config": {"log_level": "ERROR" if debug else "CRITICAL"}}}}
+    if tags:
+        run_config["ops"] = {"packs": {"config": {"rerun": [rerun[0]] if rerun else []}}}
+    return job.execute_in_process(instance=instance, run_config=run_config, tags={**(tags or {}), **process_tags()},
                                   raise_on_error=False)

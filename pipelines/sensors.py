@@ -1,16 +1,18 @@
 """The inbox sensor.
 
-The sensor looks at the inbox every minute. A pack that is new, or whose content changed (by
-SHA-256, not file times), gets its partition added and one run requested, with a run key made of
-its name and content hash, so a pack seen twice runs once. A pack must look the same on two looks
-in a row first, so one still being copied in waits. A pack removed from the inbox is forgotten by
-the sensor; what it loaded stays in the warehouse.
+The sensor looks at the inbox every minute. The quarters of packs that are new, or whose content
+changed (by SHA-256, not file times), get their partitions added and one run requested each, with
+a run key made of the quarter and its packs' names and hashes, so the same packs seen twice run
+once; inbox entries that are not a quarter's pack get a run of the publish job, which refuses them.
+A pack must look the same on two looks in a row first, so one still being copied in waits. A pack
+removed from the inbox is forgotten by the sensor; what it loaded stays in the warehouse.
 
 It is on by default: loads are idempotent and atomic, so a run it starts can only add a new or
 corrected pack."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ import dagster as dg
 
 from assets import warehouse
 from assets.reading import content_sha256, discover_packs, open_pack, pack_files
-from pipelines.partitions import pack_partitions
+from pipelines.partitions import period_partitions
 from pipelines.resources import AuditHomeResource
 
 
@@ -28,7 +30,7 @@ from pipelines.resources import AuditHomeResource
 class InboxDecisions:
     """What the sensor does on one look at the inbox."""
 
-    runs: list[tuple[str, str]] = field(default_factory=list)  # (partition key, run key)
+    runs: list[tuple[str | None, str]] = field(default_factory=list)  # (quarter, or None for entries; run key)
     new_partitions: list[str] = field(default_factory=list)
     cursor: dict = field(default_factory=dict)  # source -> {"mtime", "size", "sha256", "pending"}
     notes: list[str] = field(default_factory=list)
@@ -50,6 +52,7 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str],
     anything changed since its last run."""
     result = InboxDecisions()
     present = set()
+    requested: dict[str | None, list[str]] = {}  # quarter (None: entries that are not packs) -> its packs
     for path in discover_packs(inbox):
         pack = open_pack(path, hash_content=False)
         present.add(pack.source)
@@ -71,34 +74,47 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str],
         if already_loaded(pack.source, sha):  # e.g. loaded from the command line before the UI started
             result.notes.append(f"{pack.source}: already in the warehouse")
             continue
-        if pack.key not in known_partitions and pack.key not in result.new_partitions:
-            result.new_partitions.append(pack.key)
-        result.runs.append((pack.key, f"{pack.source}:{sha}"))
+        requested.setdefault(pack.quarter, []).append(f"{pack.source}:{sha}")
+        if pack.quarter and pack.quarter not in known_partitions and pack.quarter not in result.new_partitions:
+            result.new_partitions.append(pack.quarter)
         result.notes.append(f"{pack.source}: {'changed' if last_run_sha else 'new'}, run requested")
+    for quarter, packs in requested.items():
+        digest = hashlib.sha256("\n".join(sorted(packs)).encode()).hexdigest()[:16]
+        result.runs.append((quarter, f"{quarter or 'entries'}:{digest}"))
     for source in sorted(set(cursor) - present):
         result.notes.append(f"{source}: no longer in the inbox; what it loaded stays in the warehouse")
     return result
 
 
-@dg.sensor(job_name="audit", minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Starts a run for each new or changed pack in the inbox.")
-def inbox_sensor(context: dg.SensorEvaluationContext, audit_home: AuditHomeResource):
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    known = set(context.instance.get_dynamic_partitions(pack_partitions.name))
-    database = audit_home.paths.warehouse
-    try:
-        received = set()
-        if database.exists():
-            with warehouse.reading(database, timeout=5) as con:
-                received = set(con.execute("SELECT source, content_sha256 FROM submissions").fetchall())
-    except TimeoutError:
-        return dg.SkipReason("a run is writing the warehouse; looking again at the next tick")
-    decisions = decide(audit_home.inbox_path, cursor, known, lambda source, sha: (source, sha) in received)
-    for note in decisions.notes:
-        context.log.info(note)
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=run_key, partition_key=key) for key, run_key in decisions.runs],
-        dynamic_partitions_requests=[pack_partitions.build_add_request(decisions.new_partitions)]
-        if decisions.new_partitions else [],
-        cursor=json.dumps(decisions.cursor, sort_keys=True),
-    )
+def inbox_sensor(audit_job: dg.UnresolvedAssetJobDefinition,
+                 publish_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    """The sensor, requesting runs of the audit job (a quarter's packs) and of the publish job
+    (inbox entries that are not packs)."""
+
+    @dg.sensor(name="inbox_sensor", jobs=[audit_job, publish_job], minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Starts a run for each quarter with a new or changed pack in the inbox.")
+    def look_at_inbox(context: dg.SensorEvaluationContext, audit_home: AuditHomeResource):
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        known = set(context.instance.get_dynamic_partitions(period_partitions.name))
+        database = audit_home.paths.warehouse
+        try:
+            received = set()
+            if database.exists():
+                with warehouse.reading(database, timeout=5) as con:
+                    received = set(con.execute("SELECT source, content_sha256 FROM submissions").fetchall())
+        except TimeoutError:
+            return dg.SkipReason("a run is writing the warehouse; looking again at the next tick")
+        decisions = decide(audit_home.inbox_path, cursor, known, lambda source, sha: (source, sha) in received)
+        for note in decisions.notes:
+            context.log.info(note)
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=run_key, partition_key=quarter, job_name=audit_job.name) if quarter
+                          else dg.RunRequest(run_key=run_key, job_name=publish_job.name)
+                          for quarter, run_key in decisions.runs],
+            dynamic_partitions_requests=[period_partitions.build_add_request(decisions.new_partitions)]
+            if decisions.new_partitions else [],
+            cursor=json.dumps(decisions.cursor, sort_keys=True),
+        )
+
+    return look_at_inbox

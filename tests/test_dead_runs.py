@@ -29,7 +29,7 @@ LA_CODES = ("E06000001", "E06000002")
 INTERRUPTED = "Interrupted; the warehouse keeps its last complete state."
 # Progress lines of `run`, each printed at a point where the run is doing something different.
 KILL_POINTS = {
-    "starting": "new pack partition(s)",  # before or as the Dagster run is created
+    "starting": "new quarter partition(s)",  # before or as the Dagster run is created
     "ingesting": "pack(s) to look at",  # inside the `packs` step, holding the warehouse lock
     "publishing": "site written",  # inside `site`, after scoring, with the exports still to write
 }

@@ -13,9 +13,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.definitions import build_definitions
 from pipelines.resources import AuditHomeResource
 from pipelines.run import execute_audit
-from pipelines.sensors import decide, inbox_sensor
+from pipelines.sensors import decide
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
 CLI = str(Path(sys.executable).parent / "safeguarding-audit")
@@ -34,8 +35,8 @@ def test_sensor_decisions_new_unchanged_changed_removed_and_settling(tmp_path):
 
     seen, first = look_twice(inbox, {}, set())
     assert seen.runs == [] and all("read once it has settled" in n for n in seen.notes)  # still settling
-    assert first.new_partitions == ["E06000001|2025Q3", "E06000002|2025Q3"]
-    assert [key for key, _ in first.runs] == ["E06000001|2025Q3", "E06000002|2025Q3"]
+    assert first.new_partitions == ["2025Q3"]  # one partition per quarter, one run for both packs
+    assert [key for key, _ in first.runs] == ["2025Q3"]
     known = set(first.new_partitions)
 
     unchanged = decide(inbox, first.cursor, known)
@@ -48,8 +49,8 @@ def test_sensor_decisions_new_unchanged_changed_removed_and_settling(tmp_path):
     cases = inbox / "E06000002_2025Q3" / "cases.csv"
     cases.write_text(cases.read_text().replace("A4,13,", "A4,12,"))
     _, changed = look_twice(inbox, touched.cursor, known)
-    assert [key for key, _ in changed.runs] == ["E06000002|2025Q3"] and changed.new_partitions == []
-    assert changed.runs[0][1] != first.runs[1][1]  # a new run key for the new content
+    assert [key for key, _ in changed.runs] == ["2025Q3"] and changed.new_partitions == []
+    assert changed.runs[0][1] != first.runs[0][1]  # a new run key for the new content
 
     shutil.rmtree(inbox / "E06000001_2025Q3")
     removed = decide(inbox, changed.cursor, known)
@@ -69,19 +70,21 @@ def test_the_sensor_adds_partitions_and_requests_each_pack_once(tmp_path):
     shutil.copytree(FIXTURE, inbox / "E06000001_2025Q3")
     instance = dg.DagsterInstance.ephemeral()
     resources = {"audit_home": AuditHomeResource(home=str(tmp_path / "home"), inbox=str(inbox))}
-    seen = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    definitions = build_definitions(str(tmp_path / "home"), str(inbox))
+    sensor = definitions.get_sensor_def("inbox_sensor")
+    seen = sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert seen.run_requests == []
-    result = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=seen.cursor))
-    assert [r.partition_key for r in result.run_requests] == ["E06000001|2025Q3"]
-    assert result.run_requests[0].run_key.startswith("E06000001_2025Q3:")
-    assert result.dynamic_partitions_requests[0].partition_keys == ["E06000001|2025Q3"]
-    again = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor))
+    result = sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=seen.cursor))
+    assert [r.partition_key for r in result.run_requests] == ["2025Q3"]
+    assert result.run_requests[0].run_key.startswith("2025Q3:")
+    assert result.dynamic_partitions_requests[0].partition_keys == ["2025Q3"]
+    again = sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor))
     assert again.run_requests == []
     assert json.loads(again.cursor) == json.loads(result.cursor)
     # A pack already loaded (from the command line, say) starts no run when the sensor first sees it.
     assert execute_audit(instance, tmp_path / "home", inbox).success
-    fresh = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
-    settled = inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=fresh.cursor))
+    fresh = sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    settled = sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=fresh.cursor))
     assert settled.run_requests == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 
 import dagster as dg
 import duckdb
@@ -115,31 +116,39 @@ def test_site_has_an_offline_chart(materialised, audit_home):
     assert (audit_home / "site" / "plotly.min.js").stat().st_size > 1_000_000
 
 
-def test_one_pack_partition_reruns_alone(audit_home, tiny_inbox):
-    import shutil
+def partition_metadata(instance, asset: str, period: str) -> dict:
+    """The latest materialisation of one quarter's partition of an asset, as plain values."""
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset),
+                                                                    asset_partitions=[period]), limit=1).records
+    return {k: getattr(v, "value", getattr(v, "text", getattr(v, "md_str", None)))
+            for k, v in records[0].asset_materialization.metadata.items()}
 
-    from pipelines.definitions import AUDIT_JOB, build_definitions
+
+def test_one_las_quarter_reruns_alone_when_forced(audit_home, tiny_inbox):
+    import shutil
 
     shutil.copytree(tiny_inbox / "E06000001_2025Q3", tiny_inbox / "E06000002_2025Q3")
     instance = dg.DagsterInstance.ephemeral()
     assert execute_audit(instance, audit_home, tiny_inbox).success
-    assert instance.get_dynamic_partitions("packs") == ["E06000001|2025Q3", "E06000002|2025Q3"]
+    assert instance.get_dynamic_partitions("periods") == ["2025Q3"]
     con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
     before = con.execute("SELECT * FROM indicator_rates ORDER BY ALL").fetchall()
+    received = dict(con.execute("SELECT la_code, received_at FROM submissions").fetchall())
     con.close()
+    time.sleep(1.1)  # received_at has whole seconds
 
-    job = build_definitions(str(audit_home), str(tiny_inbox)).get_job_def(AUDIT_JOB)
-    result = job.execute_in_process(instance=instance, partition_key="E06000002|2025Q3")
+    result = execute_audit(instance, audit_home, tiny_inbox, rerun=("E06000002", "2025Q3"))
     assert result.success
-    materialised = {(e.asset_key.to_user_string(), e.partition) for e in result.get_asset_materialization_events()
-                    for e in [e.event_specific_data.materialization]}
-    assert ("packs", "E06000002|2025Q3") in materialised and ("site", None) in materialised
-    assert not any(partition == "E06000001|2025Q3" for _, partition in materialised)
+    metadata = partition_metadata(instance, "packs", "2025Q3")
+    assert metadata["packs_loaded"] == 1 and "E06000002_2025Q3 | loaded" in metadata["packs"]
+    assert "E06000001_2025Q3 | unchanged" in metadata["packs"]
     con = duckdb.connect(str(audit_home / "warehouse.duckdb"), read_only=True)
-    assert con.execute("SELECT * FROM indicator_rates ORDER BY ALL").fetchall() == before
+    assert con.execute("SELECT * FROM indicator_rates ORDER BY ALL").fetchall() == before  # same content, same rates
+    again = dict(con.execute("SELECT la_code, received_at FROM submissions").fetchall())
+    assert again["E06000001"] == received["E06000001"] and again["E06000002"] > received["E06000002"]
 
 
-def test_a_run_covers_only_the_packs_with_work_to_do(audit_home, tiny_inbox):
+def test_a_quarter_runs_with_only_its_new_pack_loaded(audit_home, tiny_inbox):
     import shutil
 
     instance = dg.DagsterInstance.ephemeral()
@@ -150,11 +159,29 @@ def test_a_run_covers_only_the_packs_with_work_to_do(audit_home, tiny_inbox):
         return {e.event_specific_data.materialization.partition for e in result.get_asset_materialization_events()
                 if e.event_specific_data.materialization.asset_key.to_user_string() == "packs"}
 
-    # A new pack: its partition alone, not the two already loaded.
+    # A new pack: its quarter runs; the packs already loaded in it are skipped by their hash.
     shutil.copytree(tiny_inbox / "E06000001_2025Q3", tiny_inbox / "E06000003_2025Q3")
     added = execute_audit(instance, audit_home, tiny_inbox)
-    assert added.success and packs_run(added) == {"E06000003|2025Q3"}
-    # Nothing new: no pack partition runs; the site is republished.
+    assert added.success and packs_run(added) == {"2025Q3"}
+    metadata = partition_metadata(instance, "packs", "2025Q3")
+    assert (metadata["packs_loaded"], metadata["packs_rejected"]) == (1, 0)
+    assert metadata["packs"].count("| unchanged |") == 2
+    # Nothing new: no quarter runs; the site is republished.
     again = execute_audit(instance, audit_home, tiny_inbox)
     assert again.success and packs_run(again) == set()
     assert {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()} >= {"site"}
+
+
+def test_dagster_bookkeeping_does_not_grow_with_the_packs_of_a_quarter(tmp_path):
+    """A quarter of 40 packs writes about as many event records as one of 10."""
+    from synth.packs import write_packs
+
+    counts = {}
+    for las in (10, 40):
+        home = tmp_path / f"home{las}"
+        write_packs(home / "inbox", las=las, quarters=1, seed=5, cases_per_la=3, formats="csv")
+        instance = dg.DagsterInstance.ephemeral()
+        result = execute_audit(instance, home, home / "inbox")
+        assert result.success
+        counts[las] = len(instance.get_records_for_run(result.run_id, limit=100_000).records)
+    assert counts[40] <= counts[10] + 10, counts
