@@ -1,5 +1,5 @@
-"""Great Expectations suites generated from the contract (config/contract.yaml), run over the rows
-that a load has just put in the warehouse.
+"""Great Expectations suites generated from the contract (config/contract.yaml), run where the data
+is: each suite is compiled to one DuckDB query over the rows a load has just put in the warehouse.
 
 The row rules in assets/standardise.py decide what is quarantined; these suites are the
 independent second opinion that what was loaded meets the contract: types, required values,
@@ -7,17 +7,24 @@ vocabularies, ranges, uniqueness within a pack, every meeting and action belongi
 case, dates inside the period, return interviews not above missing episodes. They run as blocking
 Dagster asset checks, so nothing is scored from a load that fails them.
 
-Great Expectations is imported inside the functions that use it: it takes seconds to import."""
+The expectations are Great Expectations' own classes and arguments (config/rule_kinds.yaml);
+UNEXPECTED_SQL says, for each class the registry uses, which rows GX counts as unexpected, as a
+DuckDB aggregate. tests/test_expectations.py runs the same suites through GX's pandas engine on the
+same rows and checks that both count the same unexpected rows for every expectation. Reading every
+loaded row into pandas frames for GX took most of a national run's validation time; the query
+reads them once, in the warehouse. Great Expectations itself is imported only to build the suite
+objects (contract_expectations), never on a run: it takes seconds to import."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
 
 import duckdb
 import pandas as pd
 
-from assets.config import contract, load_yaml
+from assets.config import contract
 from assets.contract_rules import column_rules
 
 # The loaded rows of the given packs, with the derived columns the rule kinds' expectations name
@@ -39,7 +46,6 @@ FRAMES_SQL = {
                        AND c.case_key = a.case_key) AS cases_loaded
         FROM actions a JOIN packs p USING (la_code, period)""",
 }
-DATE_COLUMN = {"meetings": "meeting_date", "actions": "action_date"}
 
 
 @dataclass
@@ -54,24 +60,21 @@ class SuiteOutcome:
         return not self.failures
 
 
-def contract_expectations(table: str) -> list:
-    """The Great Expectations expectations for one standardised table: those of the rule kinds on
-    its columns (config/rule_kinds.yaml), where the loaded table has the columns they name, and what
-    loading itself guarantees (every row keyed, every action's target derived)."""
-    import great_expectations as gx
-
-    expect = gx.expectations
+def expectation_specs(table: str) -> list[tuple[str, dict]]:
+    """The suite for one standardised table as (GX expectation class, its arguments): those of the
+    rule kinds on its columns (config/rule_kinds.yaml), where the loaded table has the columns they
+    name, and what loading itself guarantees (every row keyed, every action's target derived)."""
     present = frame_columns(table)
-    items = [expect.ExpectColumnValuesToNotBeNull(column=c) for c in ("la_code", "period", "case_key")]
+    items = [("ExpectColumnValuesToNotBeNull", {"column": c}) for c in ("la_code", "period", "case_key")]
     for column, spec in contract()["tables"][table]["columns"].items():
         for rule in column_rules(table, column, spec):
             for name, arguments in rule.expectations():
                 named = [v for k, v in arguments.items() if k in ("column", "column_A", "column_B")]
                 if all(v in present for v in named):
-                    items.append(getattr(expect, name)(**arguments))
+                    items.append((name, arguments))
     if table == "actions":
-        items.append(expect.ExpectColumnValuesToBeInSet(column="target", value_set=sorted(
-            contract()["action_targets"])))
+        items.append(("ExpectColumnValuesToBeInSet", {"column": "target",
+                                                      "value_set": sorted(contract()["action_targets"])}))
     return items
 
 
@@ -89,92 +92,121 @@ def frame_columns(table: str) -> frozenset[str]:
         con.close()
 
 
-def loaded_frames(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]], part: int = 0,
-                  parts: int = 1) -> dict[str, pd.DataFrame]:
-    """The loaded rows of these packs, or one of `parts` slices of them (by a hash of the case, so
-    that every row of one case, and so every would-be duplicate, falls in the same slice)."""
-    from assets.reading import period_bounds
-
-    bounds = pd.DataFrame(
-        [(la, period, *period_bounds(period)) for la, period in packs],
-        columns=["la_code", "period", "period_start", "period_end"])
-    bounds["period_start"] = pd.to_datetime(bounds["period_start"])
-    bounds["period_end"] = pd.to_datetime(bounds["period_end"])
-    con.register("packs", bounds)
-    try:
-        frames = {}
-        for table, sql in FRAMES_SQL.items():
-            sliced = f"SELECT * FROM ({sql}) WHERE hash(la_code, period, case_key) % {int(parts)} = {int(part)}"
-            frame = con.execute(sliced if parts > 1 else sql).df()
-            for column in frame.columns:  # compare dates as timestamps throughout
-                if column.endswith(("_date", "period_start", "period_end")):
-                    frame[column] = pd.to_datetime(frame[column])
-            frames[table] = frame
-        return frames
-    finally:
-        con.unregister("packs")
-
-
-def pack_chunks(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]], chunk_rows: int
-                ) -> list[tuple[list[tuple[str, str]], int]]:
-    """The packs in groups of about `chunk_rows` rows received, each with the number of slices it is
-    validated in: a pack larger than `chunk_rows` on its own is validated a slice at a time."""
-    sizes = dict(((la, period), rows or 0) for la, period, rows in con.execute(
-        "SELECT la_code, period, rows_received FROM submissions WHERE status = 'loaded'").fetchall())
-    chunks, current, rows = [], [], 0
-    for pack in packs:
-        current.append(pack)
-        rows += sizes.get(pack, 0)
-        if rows >= chunk_rows:
-            chunks.append((current, -(-rows // chunk_rows)))
-            current, rows = [], 0
-    return chunks + [(current, 1)] if current else chunks
-
-
-def validate_loaded(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]],
-                    chunk_rows: int | None = None) -> list[SuiteOutcome]:
-    """Run the contract suites over the loaded rows of these packs (LA code, period), about
-    `chunk_rows` rows at a time (default: config/performance.yaml), so that memory stays flat
-    however many packs a run loads and however large one pack is."""
+def contract_expectations(table: str) -> list:
+    """The suite for one table as Great Expectations expectation objects."""
     import great_expectations as gx
+
+    return [getattr(gx.expectations, name)(**arguments) for name, arguments in expectation_specs(table)]
+
+
+def identifier(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def literal(value) -> str:
+    """A value of an expectation's arguments as a DuckDB literal (they come from config: quoted)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(float(value)) if isinstance(value, float) else str(int(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def in_set(arguments: dict) -> str:
+    column = identifier(arguments["column"])
+    values = ", ".join(literal(v) for v in arguments["value_set"])
+    return f"count_if({column} IS NOT NULL AND {column} NOT IN ({values}))"
+
+
+def between(arguments: dict) -> str:
+    column, outside = identifier(arguments["column"]), []
+    if arguments.get("min_value") is not None:
+        outside.append(f"{column} {'<=' if arguments.get('strict_min') else '<'} {literal(arguments['min_value'])}")
+    if arguments.get("max_value") is not None:
+        outside.append(f"{column} {'>=' if arguments.get('strict_max') else '>'} {literal(arguments['max_value'])}")
+    return f"count_if({column} IS NOT NULL AND ({' OR '.join(outside) or 'FALSE'}))"
+
+
+def pair_greater(arguments: dict) -> str:
+    if arguments.get("ignore_row_if") != "either_value_is_missing":
+        raise ValueError("ExpectColumnPairValuesAToBeGreaterThanB is compiled for ignore_row_if: "
+                         "either_value_is_missing only")
+    a, b = identifier(arguments["column_A"]), identifier(arguments["column_B"])
+    return f"count_if({a} IS NOT NULL AND {b} IS NOT NULL AND NOT ({a} {'>=' if arguments.get('or_equal') else '>'} {b}))"
+
+
+def unique(arguments: dict) -> str:
+    # GX counts every row whose value another row shares (all of a duplicate's copies), nulls aside.
+    column = identifier(arguments["column"])
+    return (f"(SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM frame WHERE {column} IS NOT NULL "
+            f"GROUP BY {column} HAVING count(*) > 1))")
+
+
+# Which rows each Great Expectations class the registry uses counts as unexpected, over `frame`.
+UNEXPECTED_SQL = {
+    "ExpectColumnValuesToNotBeNull": lambda arguments: f"count_if({identifier(arguments['column'])} IS NULL)",
+    "ExpectColumnValuesToBeInSet": in_set,
+    "ExpectColumnValuesToBeBetween": between,
+    "ExpectColumnPairValuesAToBeGreaterThanB": pair_greater,
+    "ExpectColumnValuesToBeUnique": unique,
+}
+
+
+def unexpected_sql(name: str, arguments: dict) -> str:
+    """The DuckDB aggregate counting the rows that break one expectation."""
+    if name not in UNEXPECTED_SQL:
+        raise ValueError(f"no DuckDB form for the expectation {name}: add one to checks/expectations.py")
+    if arguments.get("mostly", 1) != 1:
+        raise ValueError(f"{name}: 'mostly' below 1 is not compiled; every row must meet the contract")
+    return UNEXPECTED_SQL[name](arguments)
+
+
+def snake_case(name: str) -> str:
+    """ExpectColumnValuesToBeInSet -> expect_column_values_to_be_in_set (GX's name for the type)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def suite_query(table: str) -> tuple[str, list[tuple[str, dict]]]:
+    """One query over the run's packs (`run_packs`) that counts the table's rows and each
+    expectation's unexpected rows."""
+    specs = expectation_specs(table)
+    counts = ",\n       ".join(unexpected_sql(name, arguments) for name, arguments in specs)
+    sql = (f"WITH packs AS (SELECT * FROM run_packs), frame AS ({FRAMES_SQL[table]})\n"
+           f"SELECT count(*),\n       {counts}\nFROM frame")
+    return sql, specs
+
+
+def validate_loaded(con: duckdb.DuckDBPyConnection, packs: list[tuple[str, str]]) -> list[SuiteOutcome]:
+    """Run the contract suites over the loaded rows of these packs (LA code, period), one query a
+    table in the warehouse (DuckDB spills what does not fit, so memory stays flat)."""
+    from assets.reading import period_bounds
 
     outcomes = {table: SuiteOutcome(table, 0) for table in FRAMES_SQL}
     if not packs:
         return list(outcomes.values())
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # the CLI has its own display
-    source = context.data_sources.add_pandas("warehouse")
-    suites = {table: gx.ExpectationSuite(name=f"{table}_contract", expectations=contract_expectations(table))
-              for table in FRAMES_SQL}
-    batches = {table: source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
-               for table in FRAMES_SQL}
-    chunk_rows = chunk_rows or int(load_yaml("performance.yaml")["validation_chunk_rows"])
-    for chunk, parts in pack_chunks(con, packs, chunk_rows):
-        for part in range(parts):
-            for table, frame in loaded_frames(con, chunk, part, parts).items():
-                outcome = outcomes[table]
-                outcome.rows += len(frame)
-                if frame.empty:
-                    continue
-                result = batches[table].get_batch(batch_parameters={"dataframe": frame}).validate(
-                    suites[table], result_format={"result_format": "BASIC"})
-                outcome.evaluated = len(result.results)
-                for item in result.results:
-                    if not item.success:
-                        record_failure(outcome, item)
-                del frame
+    bounds = pd.DataFrame([(la, period, *period_bounds(period)) for la, period in packs],
+                          columns=["la_code", "period", "period_start", "period_end"])
+    bounds["period_start"] = pd.to_datetime(bounds["period_start"]).dt.date
+    bounds["period_end"] = pd.to_datetime(bounds["period_end"]).dt.date
+    con.register("run_packs", bounds)
+    try:
+        for table, outcome in outcomes.items():
+            sql, specs = suite_query(table)
+            rows, *unexpected = con.execute(sql).fetchall()[0]
+            outcome.rows, outcome.evaluated = int(rows), len(specs) if rows else 0
+            for (name, arguments), count in zip(specs, unexpected, strict=True):
+                if count:
+                    add_failure(outcome, name, arguments, int(count))
+    finally:
+        con.unregister("run_packs")
     return list(outcomes.values())
 
 
-def record_failure(outcome: SuiteOutcome, item) -> None:
+def add_failure(outcome: SuiteOutcome, name: str, arguments: dict, count: int) -> None:
     """Add a failed expectation's unexpected rows to the outcome (one entry per expectation)."""
-    config = item.expectation_config
-    column = config.kwargs.get("column") or f"{config.kwargs.get('column_A')} vs {config.kwargs.get('column_B')}"
-    count = int(item.result.get("unexpected_count") or 0)
+    column = arguments.get("column") or f"{arguments.get('column_A')} vs {arguments.get('column_B')}"
     for failure in outcome.failures:
-        if (failure["expectation"], failure["column"]) == (config.type, column):
+        if (failure["expectation"], failure["column"]) == (snake_case(name), column):
             failure["unexpected_count"] += count
             return
-    outcome.failures.append({"expectation": config.type, "column": column, "unexpected_count": count})
+    outcome.failures.append({"expectation": snake_case(name), "column": column, "unexpected_count": count})
