@@ -132,7 +132,8 @@ def pair_greater(arguments: dict) -> str:
         raise ValueError("ExpectColumnPairValuesAToBeGreaterThanB is compiled for ignore_row_if: "
                          "either_value_is_missing only")
     a, b = identifier(arguments["column_A"]), identifier(arguments["column_B"])
-    return f"count_if({a} IS NOT NULL AND {b} IS NOT NULL AND NOT ({a} {'>=' if arguments.get('or_equal') else '>'} {b}))"
+    above = ">=" if arguments.get("or_equal") else ">"
+    return f"count_if({a} IS NOT NULL AND {b} IS NOT NULL AND NOT ({a} {above} {b}))"
 
 
 def unique(arguments: dict) -> str:

@@ -1,5 +1,7 @@
-"""The site's charts: first the numbers each chart plots (as data frames, so a page can print the
-same numbers in a table under the chart), then the plotly figures drawn from them.
+"""The site's charts: first the numbers each chart plots (so a page can print the same numbers in
+a table under the chart), then the plotly figures drawn from them, as plain JSON-ready dicts of
+plotly's figure format: building plotly's figure objects made drawing the site at national scale
+take most of a minute.
 
 Only published numbers reach a chart: rows whose rate is suppressed, or whose denominator is zero,
 are dropped before anything is plotted, so no suppressed count can travel inside a figure's JSON.
@@ -8,17 +10,15 @@ visualisation guidance), and local authorities keep alphabetical order: a chart 
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import plotly.io as pio
-from plotly.subplots import make_subplots
 
 from assets.config import load_yaml
 from assets.statistics import funnel_flags, funnel_limits, p_chart
@@ -82,6 +82,7 @@ class Funnel:
     points: pd.DataFrame  # plotted LAs (by name): counts, rate, limits at their n, position
     suppressed: list[str]  # names of LAs left out because their rate is suppressed
     no_cases: list[str]  # names of LAs left out because the indicator applied to none of their cases
+    places: dict[str, tuple[int, str]] = field(default_factory=dict)  # la_code: (flag, position words)
 
     def curve(self) -> pd.DataFrame:
         """Control limits over a smooth range of denominators, for drawing the funnel."""
@@ -94,15 +95,16 @@ class Funnel:
         return curve
 
 
-def funnel_data(rates: pd.DataFrame, indicator_id: str, period: str) -> Funnel:
-    """The funnel plot's numbers for one indicator and quarter, from published rates."""
-    rows = rates[(rates["indicator_id"] == indicator_id) & (rates["period"] == period)]
+def funnel_data(rows: pd.DataFrame, period: str) -> Funnel:
+    """The funnel plot's numbers for one indicator and quarter, from its published rates (`rows`:
+    the indicator's rows of that quarter, LAs and partnership)."""
     total = plotted(rows[rows["is_total"]])
     target = float(total["rate"].iloc[0]) if len(total) else None
     las = rows[~rows["is_total"]].sort_values(["la_name", "la_code"])
     points = plotted(las).copy()
     suppressed = las.loc[las["rate_suppressed"], "la_name"].tolist()
     no_cases = las.loc[~las["rate_suppressed"] & (las["denominator"] == 0), "la_name"].tolist()
+    places = {}
     if target is not None and len(points):
         widest = funnel_levels()[-1]
         for level in funnel_levels():
@@ -110,12 +112,14 @@ def funnel_data(rates: pd.DataFrame, indicator_id: str, period: str) -> Funnel:
                 target, points["denominator"].to_numpy(), level)
         flags = funnel_flags(points["numerator"].to_numpy(), points["denominator"].to_numpy(), target, widest)
         points["flag"] = flags
-        points["position"] = [position_words(row, flag) for (_, row), flag in zip(points.iterrows(), flags,
-                                                                                    strict=True)]
-    return Funnel(period, target, points, suppressed, no_cases)
+        points["position"] = [position_words(row, int(flag)) for row, flag in
+                              zip(points.to_dict("records"), flags, strict=True)]
+        places = {code: (int(flag), words) for code, flag, words in
+                  zip(points["la_code"], points["flag"], points["position"], strict=True)}
+    return Funnel(period, target, points, suppressed, no_cases, places)
 
 
-def position_words(row: pd.Series, flag: int) -> str:
+def position_words(row: dict, flag: int) -> str:
     """Where a point lies against the funnel's limits, in words (flagged beyond the widest)."""
     narrow, wide = funnel_levels()[0], funnel_levels()[-1]
     if flag:
@@ -125,97 +129,122 @@ def position_words(row: pd.Series, flag: int) -> str:
     return f"inside the {level_label(narrow)} limits"
 
 
-def la_comparison(rates: pd.DataFrame, la_code: str, period: str, indicator_ids: list[str],
-                  funnels: dict[str, Funnel] | None = None) -> pd.DataFrame:
-    """One row per indicator (framework order) with the LA's published rate, the partnership's
-    beside it, and where the LA sits in that indicator's funnel plot (`funnels`: the quarter's
-    funnel per indicator, when already computed)."""
-    rows = rates[rates["period"] == period]
-    la = rows[rows["la_code"] == la_code].set_index("indicator_id")
-    total = rows[rows["is_total"]].set_index("indicator_id")
-    frame = la.loc[[i for i in indicator_ids if i in la.index]].reset_index()
-    for column in ("rate", "rate_suppressed", "denominator"):
-        frame[f"total_{column}"] = frame["indicator_id"].map(total[column])
-    funnels = funnels or {}
-    places = [funnel_position(funnels.get(i) or funnel_data(rates, i, period), la_code) for i in frame["indicator_id"]]
-    frame["flag"] = [flag for flag, _ in places]
-    frame["position"] = [words for _, words in places]
+def la_comparison(la_rows: dict[str, dict], totals: dict[str, dict], indicator_ids: list[str],
+                  funnels: dict[str, Funnel]) -> list[dict]:
+    """One row per indicator (framework order) the LA has a rate for in the quarter: its published
+    rate, the partnership's beside it (total_*), and where the LA sits in that indicator's funnel
+    plot (flag, position). `la_rows` and `totals`: the quarter's rows by indicator."""
+    frame = []
+    for indicator_id in indicator_ids:
+        row = la_rows.get(indicator_id)
+        if row is None:
+            continue
+        total = totals.get(indicator_id, {})
+        flag, words = funnels[indicator_id].places.get(row["la_code"], (0, ""))
+        frame.append({**row, "total_rate": total.get("rate"),
+                      "total_rate_suppressed": total.get("rate_suppressed", True),
+                      "total_denominator": total.get("denominator", 0), "flag": flag, "position": words})
     return frame
 
 
-def funnel_position(funnel: Funnel, la_code: str) -> tuple[int, str]:
-    """Where one LA lies in an indicator's funnel plot: its flag (-1, 0, +1) and the same in words
-    (empty when it is not plotted)."""
-    points = funnel.points
-    mine = points[points["la_code"] == la_code]
-    if mine.empty or "position" not in mine:
-        return 0, ""
-    return int(mine["flag"].iloc[0]), str(mine["position"].iloc[0])
+class SpcPoint(NamedTuple):
+    """One quarter of a p-chart."""
+
+    period: str
+    numerator: int
+    denominator: int
+    rate: float
+    centre: float
+    lower: float
+    upper: float
+    signal: str  # "improvement", "concern" or ""
+    rules: str  # the special-cause rules the point triggers, in words
 
 
-def spc_data(series: pd.DataFrame, direction: str) -> pd.DataFrame:
-    """A p-chart over one area's quarters for one indicator. Quarters whose rate is suppressed or
-    has no denominator are left out (so they take no part in the rules either)."""
-    # Plain arrays rather than frame operations: the site draws one p-chart per area and indicator.
-    keep = ~series["rate_suppressed"].to_numpy(bool) & (series["denominator"].to_numpy() > 0)
-    period = series["period"].to_numpy()[keep]
-    order = np.argsort(period, kind="stable")
-    columns = {name: series[name].to_numpy()[keep][order] for name in ("period", "numerator", "denominator", "rate")}
-    if not len(order):
-        return pd.DataFrame(columns=[*columns, "centre", "lower", "upper", "signal", "rules"])
-    result = p_chart(columns["numerator"], columns["denominator"], direction)
-    return pd.DataFrame({**columns, "centre": result.centre, "lower": result.lower, "upper": result.upper,
-                         "signal": result.signal, "rules": [", ".join(result.rules(i)) for i in range(len(order))]})
+def spc_data(series: list[dict], direction: str) -> list[SpcPoint]:
+    """A p-chart over one area's quarters for one indicator (`series`: its published rows).
+    Quarters whose rate is suppressed or has no denominator are left out (so they take no part in
+    the rules either)."""
+    kept = sorted((row for row in series if not row["rate_suppressed"] and row["denominator"] > 0),
+                  key=lambda row: row["period"])
+    if not kept:
+        return []
+    result = p_chart(np.array([row["numerator"] for row in kept], dtype=float),
+                     np.array([row["denominator"] for row in kept], dtype=float), direction)
+    lower, upper = np.broadcast_to(result.lower, len(kept)), np.broadcast_to(result.upper, len(kept))
+    return [SpcPoint(row["period"], int(row["numerator"]), int(row["denominator"]), float(row["rate"]),
+                     float(result.centre), float(lower[i]), float(upper[i]), result.signal[i],
+                     ", ".join(result.rules(i))) for i, row in enumerate(kept)]
 
 
 # ---------------------------------------------------------------- figures
 
 
-def base_layout(figure: go.Figure, height: int) -> go.Figure:
-    """The house style: plain white, Arial, legend under the chart."""
-    figure.update_layout(
-        height=height, font={"family": FONT, "size": 14, "color": BLACK},
-        margin={"l": 70, "r": 30, "t": 30, "b": 60}, hoverlabel={"font": {"family": FONT}},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
-    )
-    return figure
+def figure(data: list[dict], height: int, **layout) -> dict:
+    """A plotly figure in the house style: plain white, Arial, legend under the chart."""
+    return {"data": data, "layout": {
+        "height": height, "font": {"family": FONT, "size": 14, "color": BLACK},
+        "margin": {"l": 70, "r": 30, "t": 30, "b": 60}, "hoverlabel": {"font": {"family": FONT}},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0}, **layout}}
+
+
+def scatter(**properties) -> dict:
+    return {"type": "scatter", **properties}
+
+
+def numbers(values) -> list:
+    """Plain floats for JSON (numpy scalars and arrays are not)."""
+    return [None if value is None or pd.isna(value) else float(value) for value in values]
 
 
 def scores_figure(scores: pd.DataFrame, panels: list[tuple[str, str]], areas: list[tuple[str, str]],
-                  periods: list[str]) -> go.Figure:
-    """Small multiples, one panel per score (practice first), one line per area over quarters.
+                  periods: list[str]) -> dict:
+    """Small multiples side by side, one panel per score (practice first), one line per area over
+    quarters, the y axis shared (as plotly's make_subplots lays them out).
 
     `panels`: (domain code, title); `areas`: (la_code, name), the partnership last. Suppressed
     scores are gaps in the line."""
     lookup = score_lookup(scores)
-    figure = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.02,
-                           subplot_titles=[title for _, title in panels])
-    x = list(range(len(periods)))
+    spacing = 0.02
+    width = (1 - spacing * (len(panels) - 1)) / len(panels)
+    layout = {"annotations": []}
+    for column, (_, title) in enumerate(panels):
+        suffix = "" if column == 0 else str(column + 1)
+        domain = [column * (width + spacing), column * (width + spacing) + width]
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": domain, **quarter_axis(periods, narrow=True)}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [0.0, 1.0], "range": [0, 1.02], "dtick": 0.2,
+                                    "showgrid": True, "gridcolor": "#e5e6e7",
+                                    **({"title": {"text": "Score (0 to 1)"}} if column == 0 else
+                                       {"matches": "y", "showticklabels": False})}
+        layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper",
+                                      "x": sum(domain) / 2, "y": 1.0, "xanchor": "center", "yanchor": "bottom",
+                                      "font": {"size": 16}})
+    x, data = list(range(len(periods))), []
     for number, (code, name) in enumerate(areas):
         partnership = number == len(areas) - 1
         style = ({"color": BLACK, "dash": "dash", "width": 3} if partnership
                  else {"color": COLOURS[number % len(COLOURS)], "width": 2})
         symbol = "x-thin-open" if partnership else SHAPES[number % len(SHAPES)]
-        for column, (domain, _) in enumerate(panels, start=1):
+        for column, (domain, _) in enumerate(panels):
+            suffix = "" if column == 0 else str(column + 1)
             y = [published_score(lookup, code, domain, period) for period in periods]
-            figure.add_trace(go.Scatter(
-                x=x, y=y, name=name, legendgroup=code, showlegend=column == 1, mode="lines+markers",
+            data.append(scatter(
+                x=x, y=y, name=name, legendgroup=code, showlegend=column == 0, mode="lines+markers",
                 line=style, marker={"symbol": symbol, "size": 9, "line": {"width": 2, "color": style["color"]}},
                 hovertext=[f"{name}, {quarter_label(p)}: {v:.2f}" if v is not None else ""
                            for p, v in zip(periods, y, strict=True)],
-                hoverinfo="text", connectgaps=False,
-            ), row=1, col=column)
-    figure.update_yaxes(range=[0, 1.02], dtick=0.2, showgrid=True, gridcolor="#e5e6e7")
-    figure.update_yaxes(title_text="Score (0 to 1)", row=1, col=1)
-    figure.update_xaxes(**quarter_axis(periods, narrow=True))
-    base_layout(figure, 450)
-    figure.update_layout(legend={"y": -0.3}, margin={"t": 60})
-    return figure
+                hoverinfo="text", connectgaps=False, xaxis=f"x{suffix}", yaxis=f"y{suffix}"))
+    result = figure(data, 450, **layout)
+    result["layout"].update(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+                            margin={"l": 70, "r": 30, "t": 60, "b": 60})
+    return result
 
 
 def score_lookup(scores: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, bool]]:
     """(la_code, domain, period) to (score, suppressed), for cheap look-ups cell by cell."""
-    return {(r.la_code, r.domain, r.period): (r.score, bool(r.score_suppressed)) for r in scores.itertuples()}
+    return {(code, domain, period): (value, bool(suppressed)) for code, domain, period, value, suppressed in zip(
+        scores["la_code"], scores["domain"], scores["period"], scores["score"], scores["score_suppressed"],
+        strict=True)}
 
 
 def published_score(lookup: dict, code: str, domain: str, period: str) -> float | None:
@@ -224,20 +253,20 @@ def published_score(lookup: dict, code: str, domain: str, period: str) -> float 
     return None if suppressed or pd.isna(value) else round(float(value), 4)
 
 
-def funnel_figure(funnel: Funnel, label_all: bool) -> go.Figure:
+def funnel_figure(funnel: Funnel, label_all: bool) -> dict:
     """LAs' rates against their denominators inside the partnership's control limits. Points
     outside the widest limits get a distinct shape and a label; with few LAs every point is named."""
-    figure = go.Figure()
+    data = []
     curve = funnel.curve()
     dashes = ("dash", "dot", "dashdot")
     for number, level in enumerate(funnel_levels()):
         for side in ("upper", "lower"):
-            figure.add_trace(go.Scatter(
-                x=curve["n"], y=100 * curve[f"{side}_{level}"], mode="lines", name=f"{level_label(level)} limits",
-                legendgroup=str(level), showlegend=side == "upper", hoverinfo="skip",
-                line={"color": GREY, "dash": dashes[number % len(dashes)], "width": 1.5}))
-    figure.add_trace(go.Scatter(
-        x=[1, curve["n"].max()], y=[100 * funnel.target] * 2, mode="lines", hoverinfo="skip",
+            data.append(scatter(
+                x=numbers(curve["n"]), y=numbers(100 * curve[f"{side}_{level}"]), mode="lines",
+                name=f"{level_label(level)} limits", legendgroup=str(level), showlegend=side == "upper",
+                hoverinfo="skip", line={"color": GREY, "dash": dashes[number % len(dashes)], "width": 1.5}))
+    data.append(scatter(
+        x=[1, float(curve["n"].max())], y=[100 * funnel.target] * 2, mode="lines", hoverinfo="skip",
         name=f"Partnership rate {percent(funnel.target)}", line={"color": BLACK, "width": 2}))
     points = funnel.points
     for flagged, name, symbol, colour in ((False, "Local authority", "circle", "#1d70b8"),
@@ -250,8 +279,8 @@ def funnel_figure(funnel: Funnel, label_all: bool) -> go.Figure:
                   for row in chosen.itertuples()]
         # Neighbouring labels alternate above and below their points so they do not overprint.
         places = ["top center" if number % 2 == 0 else "bottom center" for number in range(len(chosen))]
-        figure.add_trace(go.Scatter(
-            x=chosen["denominator"], y=100 * chosen["rate"], name=name,
+        data.append(scatter(
+            x=numbers(chosen["denominator"]), y=numbers(100 * chosen["rate"]), name=name,
             mode="markers+text" if flagged or label_all else "markers",
             text=labels, textposition=places, textfont={"size": 13},
             marker={"symbol": symbol, "size": 14 if flagged else 11, "color": colour,
@@ -259,9 +288,9 @@ def funnel_figure(funnel: Funnel, label_all: bool) -> go.Figure:
             hovertext=[f"{row.la_name}<br>{percent(row.rate)} (n = {int(row.denominator)})"
                        for row in chosen.itertuples()],
             hoverinfo="text"))
-    figure.update_xaxes(title_text="Cases the indicator applies to (denominator)", rangemode="tozero")
-    figure.update_yaxes(title_text="Rate (%)", range=[0, 105], ticksuffix="%")
-    return base_layout(figure, 480)
+    return figure(data, 480, xaxis={"title": {"text": "Cases the indicator applies to (denominator)"},
+                                    "rangemode": "tozero"},
+                  yaxis={"title": {"text": "Rate (%)"}, "range": [0, 105], "ticksuffix": "%"})
 
 
 def quarter_axis(periods: list[str], narrow: bool = False) -> dict:
@@ -274,89 +303,83 @@ def quarter_axis(periods: list[str], narrow: bool = False) -> dict:
             "range": [-0.5, len(periods) - 0.5], "tickfont": {"size": 11 if narrow else 14}, "zeroline": False}
 
 
-def scatter(**properties) -> dict:
-    """A scatter trace as a plain dict: building plotly trace objects is slow when a page has hundreds."""
-    return {"type": "scatter", **properties}
-
-
-def spc_traces(frame: pd.DataFrame, periods: list[str], label_signals: bool, show_legend: bool) -> list[dict]:
-    """The traces of one p-chart, as plain scatter-trace dicts: mean, process limits, the rate line
-    and its points by signal. x is the quarter's position in `periods`."""
+def spc_traces(points: list[SpcPoint], periods: list[str], label_signals: bool, show_legend: bool) -> list[dict]:
+    """The traces of one p-chart: mean, process limits, the rate line and its points by signal.
+    x is the quarter's position in `periods`."""
     slot = {period: number for number, period in enumerate(periods)}
-    x = [slot[p] for p in frame["period"]]
+    x = [slot[p.period] for p in points]
     traces = [
-        scatter(x=x, y=(100 * frame["upper"]).tolist(), name="Process limits", legendgroup="limits", mode="lines",
-                   line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=show_legend, hoverinfo="skip"),
-        scatter(x=x, y=(100 * frame["lower"]).tolist(), name="Process limits", legendgroup="limits", mode="lines",
-                   line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=False, hoverinfo="skip"),
-        scatter(x=x, y=[100 * float(frame["centre"].iloc[0])] * len(x), name="Mean", legendgroup="mean",
-                   mode="lines", line={"color": BLACK, "dash": "dash"}, showlegend=show_legend, hoverinfo="skip"),
-        scatter(x=x, y=(100 * frame["rate"]).tolist(), name="Rate", legendgroup="rate", mode="lines",
-                   line={"color": GREY, "width": 1.5}, showlegend=False, hoverinfo="skip"),
+        scatter(x=x, y=[100 * p.upper for p in points], name="Process limits", legendgroup="limits", mode="lines",
+                line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=show_legend, hoverinfo="skip"),
+        scatter(x=x, y=[100 * p.lower for p in points], name="Process limits", legendgroup="limits", mode="lines",
+                line={"color": GREY, "dash": "dot", "shape": "hvh"}, showlegend=False, hoverinfo="skip"),
+        scatter(x=x, y=[100 * points[0].centre] * len(x), name="Mean", legendgroup="mean",
+                mode="lines", line={"color": BLACK, "dash": "dash"}, showlegend=show_legend, hoverinfo="skip"),
+        scatter(x=x, y=[100 * p.rate for p in points], name="Rate", legendgroup="rate", mode="lines",
+                line={"color": GREY, "width": 1.5}, showlegend=False, hoverinfo="skip"),
     ]
     for signal, (name, colour, symbol) in SIGNAL_STYLES.items():
-        chosen = frame[frame["signal"] == signal]
-        if chosen.empty:
+        chosen = [p for p in points if p.signal == signal]
+        if not chosen:
             continue
         traces.append(scatter(
-            x=[slot[p] for p in chosen["period"]], y=(100 * chosen["rate"]).tolist(), name=name,
+            x=[slot[p.period] for p in chosen], y=[100 * p.rate for p in chosen], name=name,
             legendgroup=f"signal-{signal}", showlegend=show_legend,
             mode="markers+text" if label_signals and signal else "markers",
             text=[signal] * len(chosen), textposition="top center", textfont={"size": 13},
             marker={"symbol": symbol, "size": 12 if signal else 9, "color": colour,
                     "line": {"width": 1, "color": BLACK}},
-            hovertext=[f"{quarter_label(row.period)}: {percent(row.rate)} (n = {int(row.denominator)})"
-                       + (f"<br>{row.signal}: {row.rules}" if row.signal else "") for row in chosen.itertuples()],
+            hovertext=[f"{quarter_label(p.period)}: {percent(p.rate)} (n = {p.denominator})"
+                       + (f"<br>{p.signal}: {p.rules}" if p.signal else "") for p in chosen],
             hoverinfo="text"))
     return traces
 
 
-def spc_figure(frame: pd.DataFrame, periods: list[str]) -> go.Figure:
+def spc_figure(points: list[SpcPoint], periods: list[str]) -> dict:
     """A p-chart with each special-cause point labelled improvement or concern."""
-    figure = go.Figure([go.Scatter({k: v for k, v in trace.items() if k != "type"})
-                        for trace in spc_traces(frame, periods, label_signals=True, show_legend=True)])
-    figure.update_xaxes(title_text="Quarter", **quarter_axis(periods))
-    figure.update_yaxes(title_text="Rate (%)", range=[0, 105], ticksuffix="%")
-    return base_layout(figure, 420)
+    return figure(spc_traces(points, periods, label_signals=True, show_legend=True), 420,
+                  xaxis={"title": {"text": "Quarter"}, **quarter_axis(periods)},
+                  yaxis={"title": {"text": "Rate (%)"}, "range": [0, 105], "ticksuffix": "%"})
 
 
-def la_rates_figure(frame: pd.DataFrame, labels: dict[str, str], la_name: str, partnership: str) -> go.Figure:
+def la_rates_figure(frame: list[dict], labels: dict[str, str], la_name: str, partnership: str) -> dict:
     """A dot chart, one row per indicator in framework order (`labels`: id to row label): the LA's
     rate with its 95% interval (circles) beside the partnership's rate (open diamonds); a row the LA
     has no published rate for says [c] or [z]. `frame` comes from la_comparison."""
-    figure = go.Figure()
-    la = plotted(frame)
-    row_of = frame["indicator_id"].map(labels)
-    figure.add_trace(go.Scatter(
-        x=100 * la["rate"], y=row_of[la.index], name=la_name, mode="markers",
-        marker={"symbol": "circle", "size": 11, "color": "#1d70b8", "line": {"width": 1, "color": BLACK}},
-        error_x={"type": "data", "symmetric": False, "array": 100 * (la["ci_high"] - la["rate"]),
-                 "arrayminus": 100 * (la["rate"] - la["ci_low"]), "color": "#1d70b8", "thickness": 1.5},
-        hovertext=[f"{row.indicator_id} {la_name}: {percent(row.rate)} (n = {int(row.denominator)})"
-                   for row in la.itertuples()], hoverinfo="text"))
-    total = frame[~frame["total_rate_suppressed"] & (frame["total_denominator"] > 0)]
-    figure.add_trace(go.Scatter(
-        x=100 * total["total_rate"], y=row_of[total.index], name=partnership, mode="markers",
-        marker={"symbol": "diamond-open", "size": 12, "color": BLACK, "line": {"width": 2}},
-        hovertext=[f"{row.indicator_id} {partnership}: {percent(row.total_rate)}" for row in total.itertuples()],
-        hoverinfo="text"))
-    hidden = frame[~frame.index.isin(la.index)]
-    figure.add_trace(go.Scatter(
-        x=[0] * len(hidden), y=row_of[hidden.index], mode="text", showlegend=False, hoverinfo="skip",
-        text=["[c]" if row.rate_suppressed else "[z]" for row in hidden.itertuples()],
-        textposition="middle right", textfont={"color": GREY, "size": 13}))
-    rows = row_of.tolist()
-    figure.update_yaxes(type="category", categoryorder="array", categoryarray=rows[::-1], automargin=True,
-                        showgrid=True, gridcolor="#e5e6e7", range=[-0.7, len(rows) - 0.3], tickfont={"size": 13})
-    figure.update_xaxes(title_text="Rate (%)", range=[-3, 103], ticksuffix="%")
-    return base_layout(figure, 160 + 30 * len(rows))
+    la = [row for row in frame if not row["rate_suppressed"] and row["denominator"] > 0]
+    total = [row for row in frame if not row["total_rate_suppressed"] and row["total_denominator"] > 0]
+    hidden = [row for row in frame if row["rate_suppressed"] or not row["denominator"] > 0]
+    data = [
+        scatter(x=[100 * row["rate"] for row in la], y=[labels[row["indicator_id"]] for row in la], name=la_name,
+                mode="markers",
+                marker={"symbol": "circle", "size": 11, "color": "#1d70b8", "line": {"width": 1, "color": BLACK}},
+                error_x={"type": "data", "symmetric": False,
+                         "array": [100 * (row["ci_high"] - row["rate"]) for row in la],
+                         "arrayminus": [100 * (row["rate"] - row["ci_low"]) for row in la],
+                         "color": "#1d70b8", "thickness": 1.5},
+                hovertext=[f"{row['indicator_id']} {la_name}: {percent(row['rate'])} (n = {int(row['denominator'])})"
+                           for row in la], hoverinfo="text"),
+        scatter(x=[100 * row["total_rate"] for row in total], y=[labels[row["indicator_id"]] for row in total],
+                name=partnership, mode="markers",
+                marker={"symbol": "diamond-open", "size": 12, "color": BLACK, "line": {"width": 2}},
+                hovertext=[f"{row['indicator_id']} {partnership}: {percent(row['total_rate'])}" for row in total],
+                hoverinfo="text"),
+        scatter(x=[0] * len(hidden), y=[labels[row["indicator_id"]] for row in hidden], mode="text",
+                showlegend=False, hoverinfo="skip",
+                text=["[c]" if row["rate_suppressed"] else "[z]" for row in hidden],
+                textposition="middle right", textfont={"color": GREY, "size": 13}),
+    ]
+    rows = [labels[row["indicator_id"]] for row in frame]
+    return figure(data, 160 + 30 * len(rows),
+                  yaxis={"type": "category", "categoryorder": "array", "categoryarray": rows[::-1],
+                         "automargin": True, "showgrid": True, "gridcolor": "#e5e6e7",
+                         "range": [-0.7, len(rows) - 0.3], "tickfont": {"size": 13}},
+                  xaxis={"title": {"text": "Rate (%)"}, "range": [-3, 103], "ticksuffix": "%"})
 
 
-def la_trends_figure(panels: list[tuple[str, pd.DataFrame]], periods: list[str]) -> dict:
-    """Small multiples of p-charts, one per indicator (title, frame), three across.
-
-    Built as a plain figure dict (the grid laid out as plotly's make_subplots would): an LA page
-    has eighteen panels, and plotly's figure objects made this the slowest part of the site."""
+def la_trends_figure(panels: list[tuple[str, list[SpcPoint]]], periods: list[str]) -> dict:
+    """Small multiples of p-charts, one per indicator (title, points), three across, the grid laid
+    out as plotly's make_subplots would."""
     columns, horizontal_spacing = 3, 0.06
     rows = max(1, -(-len(panels) // columns))
     vertical_spacing = 0.5 / rows
@@ -380,7 +403,7 @@ def la_trends_figure(panels: list[tuple[str, pd.DataFrame]], periods: list[str])
         layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper",
                                       "x": sum(x_domain) / 2, "y": top, "xanchor": "center", "yanchor": "bottom",
                                       "font": {"size": 13}})
-        if frame.empty:
+        if not frame:
             # An empty panel would otherwise be a blank space with no explanation.
             layout["annotations"].append({
                 "text": "No rate can be shown<br>([c] or [z] every quarter)", "showarrow": False,
@@ -395,32 +418,16 @@ def la_trends_figure(panels: list[tuple[str, pd.DataFrame]], periods: list[str])
     return {"data": data, "layout": layout}
 
 
-def plain_numbers(node):
-    """plotly writes numpy arrays as base64 typed arrays; turn them back into JSON lists so that a
-    page's source shows exactly the numbers it plots (and checks can read them)."""
-    if isinstance(node, dict):
-        if set(node) in ({"dtype", "bdata"}, {"dtype", "bdata", "shape"}):
-            values = np.frombuffer(base64.b64decode(node["bdata"]), dtype=np.dtype(node["dtype"]))
-            if "shape" in node:
-                values = values.reshape([int(n) for n in str(node["shape"]).split(",")])
-            return values.tolist()
-        return {key: plain_numbers(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [plain_numbers(value) for value in node]
-    return node
-
-
 @cache
 def house_template() -> dict:
     """plotly's plain "simple_white" look (white background, axis lines, no grid), layout part only."""
     return {"layout": json.loads(pio.to_json(pio.templates["simple_white"].layout, validate=False))}
 
 
-def embed(figure: go.Figure | dict, div_id: str) -> str:
+def embed(spec: dict, div_id: str) -> str:
     """The chart's div and the call that draws it, using the plotly.js loaded by the page."""
-    spec = plain_numbers(json.loads(pio.to_json(figure, validate=False)))
-    # The house template is attached here, as plain JSON: setting it on each figure object is slow.
-    spec["layout"]["template"] = house_template()
+    # The house template is attached here, once per chart, rather than kept in each figure.
+    spec = {"data": spec["data"], "layout": {**spec["layout"], "template": house_template()}}
     data, layout, config, target = (script_json(part) for part in (spec["data"], spec["layout"], PLOT_CONFIG,
                                                                      div_id))
     return (f'<div id="{html.escape(div_id, quote=True)}" class="chart"></div>\n'

@@ -4,13 +4,16 @@ A page template writes the page's own content and sets its title; dashboards/sit
 page in the shared layout (base.html) and writes it.
 
 Every template is autoescaped: names and titles from config or the warehouse reach a page as text,
-in element content and attribute values alike. The only markup made in Python is plotly's: the
-chart's div and the call that draws it (dashboards/figures.py:embed, which keeps the figure's JSON
-safe inside a <script>)."""
+in element content and attribute values alike. The only markup made in Python is a table row's
+cells (`cells`, escaping each text and attribute) and plotly's: the chart's div and the call that
+draws it (dashboards/figures.py:embed, which keeps the figure's JSON safe inside a <script>)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from functools import cache
+from importlib import resources
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
@@ -19,7 +22,7 @@ from assets.scoring import Indicator
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards import figures
 from dashboards.publication import Publication, partnership_name
-from dashboards.views.common import file_part, indicator_file, la_file, las_by_name
+from dashboards.views.common import Cell, file_part, indicator_file, la_file, las_by_name
 from dashboards.views.indicator import indicator_view
 from dashboards.views.la import la_view
 from dashboards.views.methods import methods_view
@@ -40,6 +43,18 @@ def names_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def cells(row: list) -> Markup:
+    """A table row's cells: the first a row header, each with its class and link; every text and
+    attribute escaped."""
+    parts = []
+    for number, cell in enumerate(row):
+        tag = "td" if number else 'th scope="row"'
+        css = f' class="{esc(cell.css)}"' if cell.css else ""
+        content = f'<a href="{esc(cell.href)}">{esc(cell.text)}</a>' if cell.href else esc(cell.text)
+        parts.append(f"<{tag}{css}>{content}</{'td' if number else 'th'}>")
+    return Markup("".join(parts))
+
+
 def plotly_chart(figure, div_id: str) -> Markup:
     """A figure's div and drawing call, as markup a template writes unchanged."""
     return Markup(figures.embed(figure, div_id))
@@ -47,24 +62,66 @@ def plotly_chart(figure, div_id: str) -> Markup:
 
 ENVIRONMENT = Environment(loader=PackageLoader("dashboards", "templates"), autoescape=True,
                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENVIRONMENT.filters.update(plural=plural, names_list=names_list)
+ENVIRONMENT.filters.update(plural=plural, names_list=names_list, cells=cells)
 # Runs and trends take this many quarters before they can signal (assets/statistics.py).
 ENVIRONMENT.globals.update(plotly=plotly_chart, quarters_for_all_rules=max(RUN_LENGTH, TREND_LENGTH))
 
 
-@dataclass(frozen=True)
 class Page:
-    """A page's file name, its title, and its own content as HTML (the layout goes round it)."""
+    """A page: its file name, the template that draws it and its view (the plain data the template
+    is filled with). The title and content are drawn when first asked for; `digest` identifies the
+    page's inputs, so a page whose digest is unchanged need not be drawn again."""
 
-    filename: str
-    title: str
-    body: str
+    def __init__(self, filename: str, template: str, view: dict):
+        self.filename, self.template, self.view = filename, template, view
+        self._drawn: tuple[str, str] | None = None
+
+    def _draw(self) -> tuple[str, str]:
+        if self._drawn is None:
+            content = ENVIRONMENT.get_template(self.template).make_module(self.view)
+            self._drawn = (str(content.title), str(content))
+        return self._drawn
+
+    @property
+    def title(self) -> str:
+        return self._draw()[0]
+
+    @property
+    def body(self) -> str:
+        """The page's own content as HTML (the shared layout goes round it)."""
+        return self._draw()[1]
+
+    @property
+    def digest(self) -> str:
+        """A hash of everything the page is drawn from: its view and the templates."""
+        view = json.dumps(self.view, sort_keys=True, default=plain, allow_nan=True)
+        return hashlib.sha256(f"{templates_fingerprint()}|{self.template}|{view}".encode()).hexdigest()
+
+
+def plain(value):
+    """How a view's values that JSON does not know are hashed: a table cell as its three parts."""
+    if isinstance(value, Cell):
+        return [value.text, value.css, value.href]
+    if hasattr(value, "item"):  # a numpy number
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"a page view holds {type(value).__name__}, which cannot be hashed")
+
+
+@cache
+def templates_fingerprint() -> str:
+    """A hash of every template and the style sheet: a change to any of them redraws every page."""
+    folder = resources.files("dashboards").joinpath("templates")
+    digest = hashlib.sha256()
+    for name in sorted(entry.name for entry in folder.iterdir()):
+        digest.update(name.encode() + b"\0" + folder.joinpath(name).read_bytes())
+    return digest.hexdigest()
 
 
 def page(filename: str, template: str, view: dict) -> Page:
-    """Fill a page template with its view; the template sets the page's title."""
-    content = ENVIRONMENT.get_template(template).make_module(view)
-    return Page(filename, str(content.title), str(content))
+    """A page template and its view; the template sets the page's title."""
+    return Page(filename, template, view)
 
 
 def overview_page(pub: Publication) -> Page:

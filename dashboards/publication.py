@@ -204,11 +204,14 @@ def published_quarantine_rules(con: duckdb.DuckDBPyConnection, limit: int) -> pd
     return with_names(frame).sort_values(["period", "la_code", "is_total", "rule"], ignore_index=True)
 
 
-def site_metadata(publication: Publication, pages: list[Path], index: Path) -> dict:
-    """What the `site` step reports: pages, where the index is, the latest practice scores shown."""
+def site_metadata(publication: Publication, written, index: Path) -> dict:
+    """What the `site` step reports: pages (and how many were drawn again: the others' inputs did
+    not change), how long drawing took, where the index is, the latest practice scores shown."""
     practice = publication.scores[publication.scores["domain"] == "PRACTICE"]
     latest = practice[practice["period"] == practice["period"].max()] if len(practice) else practice
-    return {"pages": len(pages), "index": index, "dagster/row_count": len(publication.rates),
+    return {"pages": len(written.pages), "pages_redrawn": len(written.redrawn),
+            "render_seconds": round(written.seconds, 3), "index": index,
+            "dagster/row_count": len(publication.rates),
             "dagster/column_schema": Columns(tuple((n, str(k)) for n, k in publication.rates.dtypes.items())),
             "preview": markdown_table([(row.la_name, row.period, "[c]" if row.score_suppressed else f"{row.score:.3f}")
                                        for row in latest.itertuples()], ("area", "quarter", "practice score"))}

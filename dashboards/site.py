@@ -6,17 +6,23 @@ statutory.html and benchmarks.html, all built from the disclosure-controlled Pub
 dashboards/templates/ (see dashboards/pages.py). plotly.js and the style sheet are written beside
 the pages once and every page loads them from there (never from a CDN), so the site opens from the
 file system on a machine with no internet.
-For a partnership of many LAs (a region, England) the pages are drawn by worker processes on every
-core; the files are the same either way."""
+
+Only what changed is drawn again. Each page's inputs (its view and the templates) are hashed, and
+the hashes kept in the site's manifest (MANIFEST); a page whose hash is unchanged is carried into
+the new site as the same file (a hard link: same content, same modification time), not drawn or
+written again. The new site is still assembled beside the old one and swapped in whole."""
 
 from __future__ import annotations
 
-import multiprocessing
+import hashlib
+import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+import time
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import plotly
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
@@ -25,62 +31,89 @@ from dashboards.publication import Publication, replace_folder
 
 PLOTLY_JS = "plotly.min.js"
 STYLESHEET = "site.css"
+MANIFEST = ".pages.json"  # file name: hash of its inputs, for every file of the site
 LEGEND = "[c] confidential, [z] not applicable, [x] not available"
 
 
-def write_site(publication: Publication, site_dir: Path) -> list[Path]:
-    """Write the site from the published (disclosure-controlled) tables; returns the pages written."""
-    return [path for path in replace_folder(site_dir, lambda folder: render_site(publication, folder))
-            if path.suffix == ".html"]
+@dataclass
+class SiteWritten:
+    """What a write of the site did: every page, the pages drawn again, and how long it took."""
+
+    pages: list[Path] = field(default_factory=list)
+    redrawn: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.pages) - len(self.redrawn)
 
 
-def render_site(publication: Publication, folder: Path) -> list[str]:
-    """Write plotly.js, the style sheet and every page into `folder`; returns the pages' file names."""
-    (folder / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
-    (folder / STYLESHEET).write_text(resources.files("dashboards").joinpath("templates", STYLESHEET)
-                                     .read_text(encoding="utf-8"), encoding="utf-8")
-    names = []
+def write_site(publication: Publication, site_dir: Path) -> SiteWritten:
+    """Write the site from the published (disclosure-controlled) tables, drawing only the pages
+    whose inputs changed since the last write."""
+    started = time.perf_counter()
+    written = SiteWritten()
+    previous = read_manifest(site_dir)
 
-    def write(pages: list[Page]) -> None:
-        for page in pages:
+    def fill(folder: Path) -> list[str]:
+        manifest = {}
+        for name, text in ((PLOTLY_JS, None), (STYLESHEET, None)):
+            digest = static_digest(name)
+            manifest[name] = digest
+            if not carry_over(site_dir, folder, name, previous.get(name) == digest):
+                text = get_plotlyjs() if name == PLOTLY_JS else stylesheet()
+                (folder / name).write_text(text, encoding="utf-8")
+        for page in [*partnership_pages(publication), *la_pages(publication, las_by_name(publication)),
+                     *returns_pages(publication)]:
             # File names are built from ids and codes (dashboards.views.common.file_part); one that
             # names another folder is refused rather than written there.
             if Path(page.filename).name != page.filename or page.filename.startswith("."):
                 raise ValueError(f"page file name {page.filename!r} is not a plain file name")
-            (folder / page.filename).write_text(render_page(page), encoding="utf-8")
-            names.append(page.filename)
+            digest = hashlib.sha256(f"{page.digest}|{LEGEND}|{PLOTLY_JS}|{STYLESHEET}".encode()).hexdigest()
+            manifest[page.filename] = digest
+            if not carry_over(site_dir, folder, page.filename, previous.get(page.filename) == digest):
+                (folder / page.filename).write_text(render_page(page), encoding="utf-8")
+                written.redrawn.append(page.filename)
+            written.pages.append(page.filename)
+        if not carry_over(site_dir, folder, MANIFEST, previous == manifest):
+            (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        return written.pages
 
-    las = las_by_name(publication)
-    workers = min(os.cpu_count() or 1, 4)
-    if workers < 2 or len(las) < PARALLEL_LA_PAGES:
-        write(partnership_pages(publication) + la_pages(publication, las))
-    else:
-        # Many LAs: the pages are drawn by worker processes, a few at a time so that the cores stay
-        # evenly busy. Workers are spawned, not forked: this may run inside a process with threads.
-        tasks = [None] + [las[start:start + 8] for start in range(0, len(las), 8)]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=receive_publication, initargs=(publication,)) as pool:
-            for pages in pool.map(draw_pages, tasks):
-                write(pages)
-    write(returns_pages(publication))
-    return names
+    written.pages = replace_folder(site_dir, fill)
+    written.seconds = time.perf_counter() - started
+    return written
 
 
-# From this many LAs, pages are drawn in parallel (below it, starting workers costs more).
-PARALLEL_LA_PAGES = 24
-_worker_publication: Publication | None = None
+def read_manifest(site_dir: Path) -> dict[str, str]:
+    """The hashes the last write recorded (none if there is no site, or its manifest is unreadable:
+    then every page is drawn)."""
+    try:
+        manifest = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
-def receive_publication(publication: Publication) -> None:
-    global _worker_publication
-    _worker_publication = publication
+def carry_over(site_dir: Path, folder: Path, name: str, unchanged: bool) -> bool:
+    """Link an unchanged file of the old site into the new one; False when it must be written."""
+    old = site_dir / name
+    if not unchanged or not old.is_file() or old.is_symlink():
+        return False
+    try:
+        os.link(old, folder / name)
+    except OSError:  # a file system without hard links: write it again
+        return False
+    return True
 
 
-def draw_pages(las: list[tuple[str, str]] | None) -> list[Page]:
-    """In a worker: the partnership's pages (None), or these LAs' pages."""
-    if las is None:
-        return partnership_pages(_worker_publication)
-    return la_pages(_worker_publication, las)
+def stylesheet() -> str:
+    return resources.files("dashboards").joinpath("templates", STYLESHEET).read_text(encoding="utf-8")
+
+
+def static_digest(name: str) -> str:
+    """What plotly.js and the style sheet are made from: plotly's version, the sheet's text."""
+    source = plotly.__version__ if name == PLOTLY_JS else stylesheet()
+    return hashlib.sha256(f"{name}|{source}".encode()).hexdigest()
 
 
 def render_page(page: Page) -> str:

@@ -217,10 +217,11 @@ def publication(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
     paths = audit_home.paths
     with warehouse.get_connection() as con:
         published = build_publication(con, limit=audit_home.threshold)
-        pages = write_site(published, paths.site)
+        site = write_site(published, paths.site)
         written = write_exports(published, paths.exports)
-    progress_for(context)(f"site written: {paths.site / 'index.html'}")
+    progress_for(context)(f"site written: {paths.site / 'index.html'} ({len(site.redrawn)} of {len(site.pages)} "
+                          f"pages drawn, the others unchanged, in {site.seconds:.1f} s)")
     yield dg.MaterializeResult(asset_key="site", metadata=dagster_metadata(
-        site_metadata(published, pages, paths.site / "index.html")))
+        site_metadata(published, site, paths.site / "index.html")))
     yield dg.MaterializeResult(asset_key="exports", metadata=dagster_metadata(
         exports_metadata(published, written, paths.exports)))

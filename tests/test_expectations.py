@@ -119,7 +119,8 @@ def test_the_compiled_suites_count_what_great_expectations_counts(loaded, table)
     assert rows == len(frame) > 0
     assert len(specs) == len(contract_expectations(table)) > 5
     expected = gx_pandas_counts(table, frame)
-    assert list(zip([name for name, _ in specs], compiled)) == list(zip([name for name, _ in specs], expected))
+    names = [name for name, _ in specs]
+    assert list(zip(names, compiled, strict=True)) == list(zip(names, expected, strict=True))
     assert sum(expected) > 0  # the broken rows broke something in every table
 
 

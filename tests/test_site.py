@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -170,7 +171,7 @@ def test_methods_page_explains_the_statistics_and_disclosure(pages):
 def test_an_empty_warehouse_still_publishes(tmp_path):
     con = duckdb.connect()
     con.execute(SCHEMA_SQL)
-    written = write_site(build_publication(con), tmp_path / "site")
+    written = write_site(build_publication(con), tmp_path / "site").pages
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "No packs loaded yet" in index
     assert {p.name for p in written} == {"index.html", "methods.html", "statutory.html", "benchmarks.html"} | {
@@ -219,7 +220,7 @@ def test_the_site_is_swapped_in_whole(tmp_path):
 def test_a_higher_threshold_is_applied_and_explained(tmp_path, home):
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        written = write_site(build_publication(con, limit=10), tmp_path / "site")
+        written = write_site(build_publication(con, limit=10), tmp_path / "site").pages
     finally:
         con.close()
     texts = [path.read_text(encoding="utf-8") for path in written]
@@ -229,15 +230,26 @@ def test_a_higher_threshold_is_applied_and_explained(tmp_path, home):
     assert "a count from 1 to 10 is shown as [c]" in methods
 
 
-def test_pages_drawn_in_worker_processes_are_the_same_pages(publication, tmp_path, monkeypatch):
-    """A national site draws its pages in parallel; the files must not depend on that."""
-    import dashboards.site as site_module
+def test_pages_whose_inputs_did_not_change_are_not_written_again(publication, tmp_path):
+    """A second write of the same publication draws nothing: every file keeps its content and its
+    modification time. A change to one LA's numbers redraws the pages that show them, only."""
+    site = tmp_path / "site"
+    first = write_site(dataclasses.replace(publication), site)
+    assert len(first.redrawn) == len(first.pages) > 20
+    before = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in site.iterdir()}
+    time.sleep(0.01)
+    again = write_site(dataclasses.replace(publication), site)
+    assert again.redrawn == [] and again.unchanged == len(first.pages)
+    assert {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in site.iterdir()} == before
 
-    one_by_one = write_site(dataclasses.replace(publication), tmp_path / "sequential")
-    monkeypatch.setattr(site_module, "PARALLEL_LA_PAGES", 1)
-    monkeypatch.setattr(site_module.os, "cpu_count", lambda: 2)
-    in_parallel = write_site(dataclasses.replace(publication), tmp_path / "parallel")
-    assert sorted(p.name for p in in_parallel) == sorted(p.name for p in one_by_one)
-    assert any(p.name.startswith("la-") for p in in_parallel)
-    for page in one_by_one:
-        assert (tmp_path / "parallel" / page.name).read_text() == page.read_text(), page.name
+    rates = publication.rates.copy()
+    shown = rates[~rates["is_total"] & ~rates["numerator_suppressed"] & (rates["period"] == publication.periods[0])]
+    chosen = shown.index[0]
+    code, indicator = rates.loc[chosen, "la_code"], rates.loc[chosen, "indicator_id"]
+    rates.loc[chosen, "numerator"] += 1
+    changed = write_site(dataclasses.replace(publication, rates=rates), site)
+    assert set(changed.redrawn) == {f"la-{code}.html", f"indicator-{indicator}.html"}
+    after = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in site.iterdir()}
+    assert {name for name in before if after[name] != before[name]} == set(changed.redrawn) | {".pages.json"}
+    assert not (tmp_path / "site.new").exists()
+

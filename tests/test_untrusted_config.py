@@ -205,7 +205,7 @@ def hostile(publication):
 
 def test_names_and_titles_from_config_are_escaped_in_every_page(tiny_publication, tmp_path, monkeypatch):
     monkeypatch.setattr(pages_module, "partnership_name", lambda: f"Partnership {HOSTILE_TEXT}")
-    written = write_site(hostile(tiny_publication), tmp_path / "site")
+    written = write_site(hostile(tiny_publication), tmp_path / "site").pages
     assert len(written) > 5
     for path in written:
         page = path.read_text(encoding="utf-8")

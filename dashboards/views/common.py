@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 
 from assets.scoring import Framework, Indicator
 from dashboards import figures
@@ -92,7 +93,7 @@ def indicator_link(indicator: Indicator) -> Cell:
     return link(indicator_file(indicator.id), f"{indicator.id}: {indicator.title}")
 
 
-def rate_cells(row: pd.Series) -> list[Cell]:
+def rate_cells(row: dict) -> list[Cell]:
     """Numerator, denominator, rate and its interval, each with its own suppression."""
     return [count(row["numerator"], row["numerator_suppressed"]),
             count(row["denominator"], row["denominator_suppressed"]),
@@ -100,19 +101,19 @@ def rate_cells(row: pd.Series) -> list[Cell]:
             interval(row["ci_low"], row["ci_high"], row["ci_low_suppressed"])]
 
 
-def spc_rows(frame: pd.DataFrame) -> list[list[Cell]]:
+def spc_rows(points: list[figures.SpcPoint]) -> list[list[Cell]]:
     """Quarter, counts, rate, mean, limits and signal; the plotted points are published ones."""
     return [[text(quarter_label(r.period)), count(r.numerator, False), count(r.denominator, False),
              rate(r.rate, False), rate(r.centre, False), number(f"{percent(r.lower)} to {percent(r.upper)}"),
-             text(f"{r.signal}: {r.rules}" if r.signal else "common cause")] for r in frame.itertuples()]
+             text(f"{r.signal}: {r.rules}" if r.signal else "common cause")] for r in points]
 
 
-def submission_cells(found: pd.DataFrame, is_total: bool) -> list[Cell]:
+def submission_cells(row: dict | None, is_total: bool) -> list[Cell]:
     """Pack loaded, cases, rows received, rows quarantined and packs rejected for one row of a
-    completeness table. Packs rejected count files, not children, so it is never suppressed."""
-    if found.empty:
+    completeness table (`row`: the submissions row, None when there is none). Packs rejected count
+    files, not children, so it is never suppressed."""
+    if row is None:
         return [text("total" if is_total else "no")] + [missing_count()] * 3 + [unavailable()]
-    row = found.iloc[0]
     return [text("total" if is_total else ("yes" if row["status"] == "loaded" else "no: rejected")),
             count(row["cases"], row["cases_suppressed"]),
             count(row["rows_received"], row["rows_received_suppressed"]),
@@ -152,13 +153,13 @@ def la_names(pub: Publication) -> dict[str, str]:
     names = {}
     for frame in (pub.rates, pub.submissions):
         las = frame[~frame["is_total"]] if len(frame) else frame
-        names.update(zip(las["la_code"], las["la_name"], strict=True))
+        names.update(zip(las["la_code"].tolist(), las["la_name"].tolist(), strict=True))
     return names
 
 
 def las_by_name(pub: Publication) -> list[tuple[str, str]]:
     """(code, name) of every LA, in alphabetical order of name: pages never rank LAs."""
-    return sorted(la_names(pub).items(), key=lambda item: (item[1], item[0]))
+    return lookup(pub, "las_by_name", lambda: sorted(la_names(pub).items(), key=lambda item: (item[1], item[0])))
 
 
 def all_periods(pub: Publication) -> list[str]:
@@ -168,25 +169,62 @@ def all_periods(pub: Publication) -> list[str]:
     return sorted(periods)
 
 
-def series(pub: Publication, indicator_id: str, la_code: str | None) -> pd.DataFrame:
-    """One area's rows for one indicator over quarters (la_code None: the partnership)."""
-    if "series" not in pub.lookups:
-        pub.lookups["series"] = dict(iter(pub.rates.groupby(["la_code", "indicator_id"], sort=False)))
-    area = PARTNERSHIP_CODE if la_code is None else la_code
-    return pub.lookups["series"].get((area, indicator_id), pub.rates.iloc[0:0])
+def lookup(pub: Publication, name: str, build):
+    """A look-up the pages make again and again, built once per publication."""
+    if name not in pub.lookups:
+        pub.lookups[name] = build()
+    return pub.lookups[name]
 
 
-def spc(pub: Publication, indicator: Indicator, la_code: str | None) -> pd.DataFrame:
+def records(frame: pd.DataFrame, *keys: str) -> dict:
+    """A table's rows as plain dicts, grouped by `keys` (a tuple of their values, or the value of
+    the one key): the pages read rows by area and quarter thousands of times, and filtering the
+    table each time dominated drawing the site."""
+    grouped = {}
+    for row in plain_rows(frame):
+        grouped.setdefault(tuple(row[k] for k in keys) if len(keys) > 1 else row[keys[0]], []).append(row)
+    return grouped
+
+
+def plain_rows(frame: pd.DataFrame) -> list[dict]:
+    """A table's rows as dicts of plain Python values (missing values None), through Arrow: pandas'
+    own conversion walks Arrow-backed text columns value by value."""
+    return pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
+
+
+def series(pub: Publication, indicator_id: str, la_code: str | None) -> list[dict]:
+    """One area's rows for one indicator, by quarter (la_code None: the partnership)."""
+    by_area = lookup(pub, "series", lambda: {key: sorted(rows, key=lambda row: row["period"]) for key, rows in
+                                             records(pub.rates, "la_code", "indicator_id").items()})
+    return by_area.get((PARTNERSHIP_CODE if la_code is None else la_code, indicator_id), [])
+
+
+def quarter_rates(pub: Publication, period: str) -> dict[tuple[str, str], dict]:
+    """One quarter's rows, by (la_code, indicator_id); the partnership's under PARTNERSHIP_CODE."""
+    by_period = lookup(pub, "quarter_rates", lambda: {
+        period: {(row["la_code"], row["indicator_id"]): row for row in rows}
+        for period, rows in records(pub.rates, "period").items()})
+    return by_period.get(period, {})
+
+
+def submission(pub: Publication, la_code: str, period: str) -> dict | None:
+    """One LA's (or, with PARTNERSHIP_CODE, the partnership's) submissions row for a quarter."""
+    found = lookup(pub, "submissions", lambda: {key: rows[0] for key, rows in
+                                                records(pub.submissions, "la_code", "period").items()})
+    return found.get((la_code, period))
+
+
+def spc(pub: Publication, indicator: Indicator, la_code: str | None) -> list[figures.SpcPoint]:
     """One area's p-chart numbers for one indicator (the overview and the area's page both show them)."""
-    key = ("spc", indicator.id, la_code)
-    if key not in pub.lookups:
-        pub.lookups[key] = figures.spc_data(series(pub, indicator.id, la_code), indicator.direction)
-    return pub.lookups[key]
+    return lookup(pub, ("spc", indicator.id, la_code),
+                  lambda: figures.spc_data(series(pub, indicator.id, la_code), indicator.direction))
 
 
 def funnels(pub: Publication, period: str) -> dict[str, figures.Funnel]:
     """Each indicator's funnel plot numbers for one quarter."""
-    key = ("funnels", period)
-    if key not in pub.lookups:
-        pub.lookups[key] = {i.id: figures.funnel_data(pub.rates, i.id, period) for i in pub.framework.indicators}
-    return pub.lookups[key]
+    def build():
+        rows = pub.rates[pub.rates["period"] == period]
+        by_indicator = dict(iter(rows.groupby("indicator_id", sort=False)))
+        return {i.id: figures.funnel_data(by_indicator.get(i.id, rows.iloc[0:0]), period)
+                for i in pub.framework.indicators}
+    return lookup(pub, ("funnels", period), build)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from assets.scoring import Indicator
 from dashboards import figures
 from dashboards.figures import funnel_levels, level_label, percent, quarter_label
-from dashboards.publication import Publication
+from dashboards.publication import PARTNERSHIP_CODE, Publication
 from dashboards.views.common import (
     definition,
     funnels,
     las_by_name,
     number,
+    quarter_rates,
     rate_cells,
     series,
     spc,
@@ -49,53 +50,52 @@ def funnel(pub: Publication, indicator: Indicator, partnership: str) -> dict:
     return view | {
         "figure": figures.funnel_figure(found, label_all=len(found.points) <= LABEL_ALL_LAS),
         "target": percent(found.target),
-        "flagged": [{"name": row.la_name, "position": row.position.removesuffix(": flagged")}
-                    for row in flagged.itertuples()],
+        "flagged": [{"name": name, "position": position.removesuffix(": flagged")}
+                    for name, position in zip(flagged["la_name"], flagged["position"], strict=True)],
         "rows": funnel_rows(pub, indicator.id, found, partnership),
     }
 
 
 def funnel_rows(pub: Publication, indicator_id: str, found: figures.Funnel, partnership: str) -> list:
     """Every LA (alphabetical) with the numbers the funnel plot draws, and the partnership last."""
-    rows = pub.rates[(pub.rates["indicator_id"] == indicator_id) & (pub.rates["period"] == found.period)]
-    points = found.points.set_index("la_code")
+    rows = quarter_rates(pub, found.period)
+    points = {row["la_code"]: row for row in found.points.to_dict("records")}
     levels = funnel_levels()
     body = []
     for code, name in las_by_name(pub):
-        mine = rows[rows["la_code"] == code]
-        if mine.empty:
+        mine = rows.get((code, indicator_id))
+        if mine is None:
             continue
-        cells = [text(name)] + rate_cells(mine.iloc[0])
-        if code in points.index:
-            point = points.loc[code]
+        cells = [text(name)] + rate_cells(mine)
+        if code in points:
+            point = points[code]
             cells += [number(f"{percent(point[f'lower_{level}'])} to {percent(point[f'upper_{level}'])}")
                       for level in levels] + [text(point["position"])]
         else:
             cells += [number("[z]")] * len(levels) + [text("not plotted")]
         body.append(cells)
-    total = rows[rows["is_total"]].iloc[0]
+    total = rows[(PARTNERSHIP_CODE, indicator_id)]
     body.append([text(partnership)] + rate_cells(total) + [number("[z]")] * len(levels) + [text("centre line")])
     return body
 
 
 def trend(pub: Publication, indicator: Indicator) -> dict:
     """The partnership's p-chart over the quarters (figure None when no quarter can be shown)."""
-    frame = spc(pub, indicator, None)
-    if frame.empty:
+    points = spc(pub, indicator, None)
+    if not points:
         return {"figure": None}
-    last = frame.iloc[-1]
-    signals = frame[frame["signal"] != ""]
-    return {"figure": figures.spc_figure(frame, pub.periods), "rows": spc_rows(frame), "plotted": len(frame),
-            "skipped": len(pub.periods) - len(frame), "mean": percent(last["centre"]),
-            "last": {"quarter": quarter_label(last["period"]), "rate": percent(last["rate"]),
-                     "signal": last["signal"], "rules": last["rules"]},
-            "signals": [{"quarter": quarter_label(r.period), "signal": r.signal} for r in signals.itertuples()]}
+    last = points[-1]
+    return {"figure": figures.spc_figure(points, pub.periods), "rows": spc_rows(points), "plotted": len(points),
+            "skipped": len(pub.periods) - len(points), "mean": percent(last.centre),
+            "last": {"quarter": quarter_label(last.period), "rate": percent(last.rate),
+                     "signal": last.signal, "rules": last.rules},
+            "signals": [{"quarter": quarter_label(r.period), "signal": r.signal} for r in points if r.signal]}
 
 
 def history(pub: Publication, indicator: Indicator, partnership: str) -> list:
     """Every published number for the indicator, LAs alphabetically then the partnership."""
     rows = []
     for code, name in las_by_name(pub) + [(None, partnership)]:
-        for _, row in series(pub, indicator.id, code).sort_values("period").iterrows():
+        for row in series(pub, indicator.id, code):
             rows.append([text(name), text(quarter_label(row["period"]))] + rate_cells(row))
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dashboards import figures
 from dashboards.figures import quarter_label
-from dashboards.publication import Publication
+from dashboards.publication import PARTNERSHIP_CODE, Publication
 from dashboards.views.common import (
     all_periods,
     count,
@@ -13,11 +13,15 @@ from dashboards.views.common import (
     indicator_file,
     indicator_link,
     link,
+    lookup,
+    quarter_rates,
     rate,
     rate_cells,
+    records,
     series,
     spc,
     spc_rows,
+    submission,
     submission_cells,
     text,
 )
@@ -33,17 +37,20 @@ def rates(pub: Publication, code: str, name: str, partnership: str) -> dict | No
     """The LA's rate for each indicator beside the partnership's (None: no pack this quarter)."""
     latest = pub.periods[-1]
     fw = pub.framework
-    frame = figures.la_comparison(pub.rates, code, latest, [i.id for i in fw.indicators], funnels(pub, latest))
-    if frame.empty:
+    ids = [i.id for i in fw.indicators]
+    quarter = quarter_rates(pub, latest)
+    frame = figures.la_comparison({i: quarter[(code, i)] for i in ids if (code, i) in quarter},
+                                  {i: quarter[(PARTNERSHIP_CODE, i)] for i in ids if (PARTNERSHIP_CODE, i) in quarter},
+                                  ids, funnels(pub, latest))
+    if not frame:
         return None
-    rows = []
-    for _, row in frame.iterrows():
-        rows.append([indicator_link(fw.indicator(row["indicator_id"]))] + rate_cells(row)
-                    + [rate(row["total_rate"], row["total_rate_suppressed"]), text(row["position"] or "not plotted")])
+    rows = [[indicator_link(fw.indicator(row["indicator_id"]))] + rate_cells(row)
+            + [rate(row["total_rate"], row["total_rate_suppressed"]), text(row["position"] or "not plotted")]
+            for row in frame]
     labels = {i.id: f"{i.id} {i.title}" for i in fw.indicators}
     return {"figure": figures.la_rates_figure(frame, labels, name, partnership), "rows": rows,
-            "not_plotted": int((~frame.index.isin(figures.plotted(frame).index)).sum()),
-            "flagged": frame.loc[frame["flag"] != 0, "indicator_id"].tolist()}
+            "not_plotted": sum(1 for row in frame if row["rate_suppressed"] or not row["denominator"] > 0),
+            "flagged": [row["indicator_id"] for row in frame if row["flag"] != 0]}
 
 
 def trends(pub: Publication, code: str) -> dict | None:
@@ -55,7 +62,7 @@ def trends(pub: Publication, code: str) -> dict | None:
         panels.append((wrap(f"{indicator.id}: {indicator.title}"), frame))
         rows += [[link(indicator_file(indicator.id), indicator.id)] + cells for cells in spc_rows(frame)]
         signals += [{"id": indicator.id, "quarter": quarter_label(r.period), "signal": r.signal, "rules": r.rules}
-                    for r in frame.itertuples() if r.signal]
+                    for r in frame if r.signal]
     if not rows:
         return None
     return {"figure": figures.la_trends_figure(panels, pub.periods), "rows": rows, "panels": len(panels),
@@ -76,14 +83,12 @@ def wrap(title: str, width: int = 34) -> str:
 
 def packs(pub: Publication, code: str) -> list:
     """Per quarter: whether the LA's pack loaded, its cases and rows, and rows set aside."""
-    subs = pub.submissions
-    return [[text(quarter_label(period))] + submission_cells(
-        subs[(subs["la_code"] == code) & (subs["period"] == period)], False) for period in all_periods(pub)]
+    return [[text(quarter_label(period))] + submission_cells(submission(pub, code, period), False)
+            for period in all_periods(pub)]
 
 
 def breaches(pub: Publication, code: str) -> list:
     """Rows quarantined by quarter and rule."""
-    rules = pub.quarantine_rules
-    mine = rules[rules["la_code"] == code] if len(rules) else rules
+    mine = lookup(pub, "quarantine_rules", lambda: records(pub.quarantine_rules, "la_code")).get(code, [])
     return [[text(quarter_label(r["period"])), text(r["rule"].replace("_", " ")),
-             count(r["breaches"], r["breaches_suppressed"])] for _, r in mine.iterrows()]
+             count(r["breaches"], r["breaches_suppressed"])] for r in mine]

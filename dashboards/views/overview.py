@@ -10,7 +10,7 @@ import pandas as pd
 from assets.scoring import Indicator
 from dashboards import figures
 from dashboards.figures import quarter_label
-from dashboards.publication import Publication
+from dashboards.publication import PARTNERSHIP_CODE, Publication
 from dashboards.views.common import (
     Cell,
     all_periods,
@@ -22,9 +22,11 @@ from dashboards.views.common import (
     link,
     missing_count,
     number,
+    quarter_rates,
     rate,
     score,
     spc,
+    submission,
     submission_cells,
     text,
     unavailable,
@@ -73,11 +75,9 @@ def scores(pub: Publication, partnership: str) -> dict:
 def changes(pub: Publication) -> dict:
     """The partnership rate of every indicator in the last two quarters, in framework order."""
     previous, latest = pub.periods[-2:]
-    totals = pub.rates[pub.rates["is_total"]]
     rows, moved = [], []
     for indicator in pub.framework.indicators:
-        mine = totals[totals["indicator_id"] == indicator.id].set_index("period")
-        before, now = (mine.loc[p] if p in mine.index else None for p in (previous, latest))
+        before, now = (quarter_rates(pub, p).get((PARTNERSHIP_CODE, indicator.id)) for p in (previous, latest))
         change = rate_change(indicator, before, now)
         if change.verdict in ("better", "worse"):
             moved.append({"id": indicator.id, "title": indicator.title, "points": change.points,
@@ -87,7 +87,7 @@ def changes(pub: Publication) -> dict:
     return {"previous": quarter_label(previous), "rows": rows, "moved": moved}
 
 
-def rate_of(row: pd.Series | None) -> Cell:
+def rate_of(row: dict | None) -> Cell:
     return unavailable() if row is None else rate(row["rate"], row["rate_suppressed"])
 
 
@@ -102,7 +102,7 @@ class Change:
         return self.verdict or "cannot say: a rate is not available"
 
 
-def rate_change(indicator: Indicator, before: pd.Series | None, now: pd.Series | None) -> Change:
+def rate_change(indicator: Indicator, before: dict | None, now: dict | None) -> Change:
     """The change between two quarters' rates, called clear when their 95% intervals do not overlap
     and then better or worse by the indicator's direction."""
     if before is None or now is None:
@@ -125,11 +125,11 @@ def latest_signals(pub: Publication, partnership: str) -> list[list[Cell]]:
     rows = []
     for indicator in pub.framework.indicators:
         for code, name in areas:
-            frame = spc(pub, indicator, code)
-            if len(frame) and frame["period"].iloc[-1] == latest and frame["signal"].iloc[-1]:
-                last = frame.iloc[-1]
+            points = spc(pub, indicator, code)
+            if points and points[-1].period == latest and points[-1].signal:
+                last = points[-1]
                 rows.append([indicator_link(indicator), text(name) if code is None else link(la_file(code), name),
-                             rate(last["rate"], False), text(last["signal"]), text(last["rules"])])
+                             rate(last.rate, False), text(last.signal), text(last.rules)])
     return rows
 
 
@@ -140,20 +140,20 @@ def sources(pub: Publication, partnership: str) -> dict | None:
     if not periods:
         return None
     subs = pub.submissions
-    areas = las + [("", partnership)]
+    areas = las + [(PARTNERSHIP_CODE, partnership)]
     return {
         "loaded": int((subs["status"] == "loaded").sum()) if len(subs) else 0,
         "expected": len(las) * len(periods),
         "quarters": [quarter_label(p) for p in periods],
-        "cases": [[text(name)] + [cases_cell(subs, code, period) for period in periods] for code, name in areas],
+        "cases": [[text(name)] + [cases_cell(submission(pub, code, period), code) for period in periods]
+                  for code, name in areas],
         "packs": [[text(name), text(quarter_label(period))]
-                  + submission_cells(subs[(subs["la_code"] == code) & (subs["period"] == period)], code == "")
+                  + submission_cells(submission(pub, code, period), code == PARTNERSHIP_CODE)
                   for code, name in areas for period in periods],
     }
 
 
-def cases_cell(subs: pd.DataFrame, code: str, period: str) -> Cell:
-    found = subs[(subs["la_code"] == code) & (subs["period"] == period)]
-    if found.empty or (code and found["status"].iloc[0] != "loaded"):
+def cases_cell(found: dict | None, code: str) -> Cell:
+    if found is None or (code and found["status"] != "loaded"):
         return missing_count()
-    return count(found["cases"].iloc[0], found["cases_suppressed"].iloc[0])
+    return count(found["cases"], found["cases_suppressed"])
