@@ -83,30 +83,35 @@ def suppress_counts(frame: pd.DataFrame, numerator: str = "numerator", denominat
 
 
 def secondary(out: pd.DataFrame, column: str, relation: Relation, limit: int) -> bool:
-    """Within each group, make sure suppressed members cannot be recovered from the total."""
+    """Within each group, make sure suppressed members cannot be recovered from the total: while
+    the hidden members are one alone, or sum to a small count, hide the smallest published member
+    too (or, when none is left, the total). Plain arrays: a national table has thousands of groups."""
     flag = f"{column}_suppressed"
+    values = out[column].to_numpy(dtype=float, na_value=np.nan)
+    flags = out[flag].to_numpy(dtype=bool).copy()
+    is_total = out[relation.total_flag].to_numpy(dtype=bool)
     changed = False
-    for _, group in out.groupby(list(relation.group_by), sort=False, dropna=False):
-        totals = group[group[relation.total_flag]]
-        members = group[~group[relation.total_flag]]
-        if totals.empty or totals[flag].all():
+    for positions in out.groupby(list(relation.group_by), sort=False, dropna=False).indices.values():
+        totals, members = positions[is_total[positions]], positions[~is_total[positions]]
+        if not len(totals) or flags[totals].all():
             continue  # no published total to subtract from
         while True:
-            hidden = members[out.loc[members.index, flag]]
-            if hidden.empty:
+            hidden = members[flags[members]]
+            if not len(hidden):
                 break
-            hidden_sum = float(out.loc[hidden.index, column].sum())
+            hidden_sum = float(np.nansum(values[hidden]))
             if len(hidden) >= 2 and (hidden_sum == 0 or hidden_sum > limit):
                 break
-            candidates = members[~out.loc[members.index, flag]]
-            if candidates.empty:
+            candidates = members[~flags[members]]
+            if not len(candidates):
                 # Every member is hidden and their sum is still small: hide the total as well.
-                out.loc[totals.index, flag] = True
+                flags[totals] = True
                 changed = True
                 break
-            smallest = out.loc[candidates.index, column].astype(float).idxmin()
-            out.loc[smallest, flag] = True
+            known = values[candidates]
+            flags[candidates[np.nanargmin(known) if not np.isnan(known).all() else 0]] = True
             changed = True
+    out[flag] = flags
     return changed
 
 

@@ -163,10 +163,9 @@ def las_by_name(pub: Publication) -> list[tuple[str, str]]:
 
 
 def all_periods(pub: Publication) -> list[str]:
-    periods = set(pub.periods)
-    if len(pub.submissions):
-        periods |= set(pub.submissions["period"])
-    return sorted(periods)
+    """Every quarter with rates or a submission (a quarter whose packs were all rejected has none)."""
+    return lookup(pub, "all_periods", lambda: sorted(set(pub.periods) | set(
+        pub.submissions["period"].tolist() if len(pub.submissions) else [])))
 
 
 def lookup(pub: Publication, name: str, build):
