@@ -25,7 +25,10 @@ from assets.standardise import StandardisedBatch, StandardisedPack
 
 SCHEMA_SQL = (Path(__file__).parent / "sql" / "schema.sql").read_text(encoding="utf-8")
 # Rows of the packs in scope: $1 is a list of pack keys (assets.reading.pack_key), or NULL for all.
-PACK_SCOPE = "($1 IS NULL OR (la_code || '|' || period) IN (SELECT unnest($1)))"
+# (la_code, period) pairs rather than a key built per row: a semi-join on the two columns is several
+# times faster over the national case_indicators table.
+PACK_SCOPE = ("($1 IS NULL OR (la_code, period) IN "
+              "(SELECT (split_part(k, '|', 1), split_part(k, '|', 2)) FROM (SELECT unnest($1) AS k)))")
 # Rows of the quarters in scope: $1 is a list of periods, or NULL for all.
 PERIOD_SCOPE = "($1 IS NULL OR period IN (SELECT unnest($1)))"
 

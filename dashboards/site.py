@@ -47,6 +47,15 @@ class SiteWritten:
     def unchanged(self) -> int:
         return len(self.pages) - len(self.redrawn)
 
+    def summary(self) -> str:
+        """What was drawn, for the run's progress line."""
+        if not self.redrawn:
+            return f"nothing changed: {len(self.pages)} pages kept"
+        if not self.unchanged:
+            return f"{len(self.pages)} pages drawn in {self.seconds:.1f} s"
+        drawn = f"{len(self.redrawn)} of {len(self.pages)} pages drawn in {self.seconds:.1f} s"
+        return f"{drawn}, {self.unchanged} unchanged"
+
 
 def write_site(publication: Publication, site_dir: Path) -> SiteWritten:
     """Write the site from the published (disclosure-controlled) tables, drawing only the pages

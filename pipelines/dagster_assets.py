@@ -219,8 +219,7 @@ def publication(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         published = build_publication(con, limit=audit_home.threshold)
         site = write_site(published, paths.site)
         written = write_exports(published, paths.exports)
-    progress_for(context)(f"site written: {paths.site / 'index.html'} ({len(site.redrawn)} of {len(site.pages)} "
-                          f"pages drawn, the others unchanged, in {site.seconds:.1f} s)")
+    progress_for(context)(f"site written: {paths.site / 'index.html'} ({site.summary()})")
     yield dg.MaterializeResult(asset_key="site", metadata=dagster_metadata(
         site_metadata(published, site, paths.site / "index.html")))
     yield dg.MaterializeResult(asset_key="exports", metadata=dagster_metadata(
