@@ -246,6 +246,23 @@ def map_batch(source: TableFile, batch: pa.Table, profiles: list[Profile]) -> pa
 
 # --- the inbox -----------------------------------------------------------------------------------
 
+def forced_packs(inbox: Path, periods: list[str], rerun: list[str]) -> set[str]:
+    """The pack keys to load again whatever their hash: each entry of `rerun` is a pack key
+    (E06000001|2025Q3: that pack) or an LA code (that LA's packs in every one of `periods`). An entry
+    that names no pack of those quarters in the inbox is refused, so a typing slip is not a silent
+    no-op."""
+    present = {open_pack(path, hash_content=False).key for path in discover_packs(inbox)}
+    forced = set()
+    for entry in rerun:
+        code, _, period = entry.strip().upper().partition("|")
+        keys = {pack_key(code, period)} if period else {pack_key(code, p) for p in periods}
+        found = keys & present & {pack_key(code, p) for p in periods}
+        if not found:
+            raise ValueError(f"rerun: {entry!r} names no pack of {', '.join(periods) or 'this run'} in the inbox")
+        forced |= found
+    return forced
+
+
 def ingest_inbox(con: duckdb.DuckDBPyConnection, inbox: Path, secret: bytes,
                  progress: Progress = lambda _: None, periods: set[str] | None = None,
                  batch_rows: int | None = None, force: set[str] = frozenset(), entries: bool | None = None

@@ -133,7 +133,8 @@ class Pack:
 
 
 def pack_key(la_code: str, period: str) -> str:
-    """A pack's key, `<LA code>|<period>`: its partition key, and what warehouse.PACK_SCOPE matches."""
+    """A pack's key, `<LA code>|<period>`: how runs name it (`rerun`, forced packs), and what
+    warehouse.PACK_SCOPE matches."""
     return f"{la_code}|{period}"
 
 

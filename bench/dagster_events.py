@@ -1,9 +1,9 @@
-"""What Dagster's own bookkeeping costs per pack partition, apart from any work: a trivial partitioned
+"""What Dagster's own bookkeeping costs per partition, apart from any work: a trivial partitioned
 asset run over N dynamic partitions in one single-run range, on a fresh SQLite instance (the kind
 `safeguarding-audit run` uses). `python bench/dagster_events.py --partitions 1224 --assets 2`.
 
 Each partition of each asset is a materialisation event written to the instance: this is the
-number behind keeping the per-pack assets few (docs/scaling.md)."""
+number behind partitioning the per-pack assets by quarter, not by pack (docs/scaling.md)."""
 
 from __future__ import annotations
 

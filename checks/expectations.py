@@ -17,6 +17,7 @@ objects (contract_expectations), never on a run: it takes seconds to import."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -108,12 +109,16 @@ def literal(value) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"an expectation's bound or value is {value!r}: give a finite number")
         return repr(float(value)) if isinstance(value, float) else str(int(value))
     return "'" + str(value).replace("'", "''") + "'"
 
 
 def in_set(arguments: dict) -> str:
     column = identifier(arguments["column"])
+    if not arguments["value_set"]:
+        raise ValueError(f"ExpectColumnValuesToBeInSet on {arguments['column']}: the value set is empty")
     values = ", ".join(literal(v) for v in arguments["value_set"])
     return f"count_if({column} IS NOT NULL AND {column} NOT IN ({values}))"
 

@@ -15,6 +15,8 @@ import json
 from functools import cache
 from importlib import resources
 
+import numpy as np
+import plotly
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
@@ -102,7 +104,7 @@ def plain(value):
     """How a view's values that JSON does not know are hashed: a table cell as its three parts."""
     if isinstance(value, Cell):
         return [value.text, value.css, value.href]
-    if hasattr(value, "item"):  # a numpy number
+    if isinstance(value, np.generic):  # a numpy number
         return value.item()
     if isinstance(value, tuple):
         return list(value)
@@ -111,11 +113,15 @@ def plain(value):
 
 @cache
 def templates_fingerprint() -> str:
-    """A hash of every template and the style sheet: a change to any of them redraws every page."""
-    folder = resources.files("dashboards").joinpath("templates")
-    digest = hashlib.sha256()
-    for name in sorted(entry.name for entry in folder.iterdir()):
-        digest.update(name.encode() + b"\0" + folder.joinpath(name).read_bytes())
+    """A hash of what turns a view into a page: every template and the style sheet, the code of
+    dashboards/ (filters, figures' JSON, the layout) and plotly's version. A change to any of them
+    (a new release, a plotly upgrade) redraws every page."""
+    package = resources.files("dashboards")
+    digest = hashlib.sha256(plotly.__version__.encode())
+    for folder in (package, package.joinpath("templates"), package.joinpath("views")):
+        for name in sorted(entry.name for entry in folder.iterdir() if entry.is_file()):
+            if name.endswith((".py", ".html", ".css")):
+                digest.update(name.encode() + b"\0" + folder.joinpath(name).read_bytes())
     return digest.hexdigest()
 
 

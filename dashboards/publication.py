@@ -42,9 +42,16 @@ def replace_folder(target: Path, fill: Callable[[Path], list[str]]) -> list[Path
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     names = fill(staging)
+    # Renames, so that at every moment one whole folder is there: the old one until the new one
+    # takes its name (a crash in between leaves the old one, named .old, which the next write replaces).
+    previous = target.with_name(target.name + ".old")
+    if previous.exists():
+        shutil.rmtree(previous)
     if target.exists():
-        shutil.rmtree(target)
+        target.rename(previous)
     staging.rename(target)
+    if previous.exists():
+        shutil.rmtree(previous)
     return [target / name for name in names]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.benchmarks import load_c3
-from assets.ingest import ingest_inbox
+from assets.ingest import forced_packs, ingest_inbox
 from assets.metadata import (
     PACK_TABLES,
     SCORE_TABLES,
@@ -31,7 +31,6 @@ from assets.metadata import (
     statutory_metadata,
     statutory_score_metadata,
 )
-from assets.reading import pack_keys
 from assets.scoring import framework, score_pending
 from assets.statutory import ingest_statutory, score_statutory
 from checks.asset_checks import CheckOutcome, pack_checks, score_checks
@@ -79,7 +78,9 @@ def check_spec(asset: str, name: str, description: str) -> dg.AssetCheckSpec:
 class PacksConfig(dg.Config):
     """Run configuration of `packs` (the UI's launchpad, or `run --la CODE --period P --force`)."""
 
-    rerun: list[str] = []  # LA codes whose packs of this run's quarters are loaded again even if unchanged
+    # Packs loaded again even if unchanged: LA codes (their packs of this run's quarters) or pack
+    # keys (E06000001|2025Q3).
+    rerun: list[str] = []
 
 
 @dg.asset(
@@ -105,7 +106,10 @@ def packs(context: dg.AssetExecutionContext, config: PacksConfig, audit_home: Au
     periods = list(context.partition_keys)
     audit_home.paths.prepare()
     with warehouse.get_connection() as con:
-        rerun = set(pack_keys((la, period) for la in config.rerun for period in periods))
+        try:
+            rerun = forced_packs(audit_home.inbox_path, periods, config.rerun)
+        except ValueError as error:
+            raise dg.Failure(str(error)) from None
         report = ingest_inbox(con, audit_home.inbox_path, audit_home.secret(), progress_for(context),
                               periods=set(periods), force=rerun)
         metadata = pack_metadata(con, periods, report.outcomes)

@@ -128,6 +128,6 @@ def execute_audit(instance: dg.DagsterInstance, home: Path, inbox: Path,
     # at CRITICAL.
     run_config = {"loggers": {"console": {"config": {"log_level": "ERROR" if debug else "CRITICAL"}}}}
     if tags:
-        run_config["ops"] = {"packs": {"config": {"rerun": [rerun[0]] if rerun else []}}}
+        run_config["ops"] = {"packs": {"config": {"rerun": sorted(force)}}}
     return job.execute_in_process(instance=instance, run_config=run_config, tags={**(tags or {}), **process_tags()},
                                   raise_on_error=False)

@@ -148,6 +148,24 @@ def test_one_las_quarter_reruns_alone_when_forced(audit_home, tiny_inbox):
     assert again["E06000001"] == received["E06000001"] and again["E06000002"] > received["E06000002"]
 
 
+def test_a_forced_rerun_names_one_pack_or_one_las_packs_and_refuses_a_slip(tiny_inbox):
+    """`run --force` passes the pack's key, so a run that also covers other quarters reloads that
+    pack alone; an LA code (from the UI) means its packs in the run's quarters; a slip is refused."""
+    import shutil
+
+    from assets.ingest import forced_packs
+
+    for name in ("E06000002_2025Q3", "E06000002_2025Q4"):
+        shutil.copytree(tiny_inbox / "E06000001_2025Q3", tiny_inbox / name)
+    quarters = ["2025Q3", "2025Q4"]
+    assert forced_packs(tiny_inbox, quarters, ["E06000002|2025Q3"]) == {"E06000002|2025Q3"}
+    assert forced_packs(tiny_inbox, quarters, [" e06000002 "]) == {"E06000002|2025Q3", "E06000002|2025Q4"}
+    assert forced_packs(tiny_inbox, ["2025Q4"], ["E06000002"]) == {"E06000002|2025Q4"}
+    for slip in ("E0600002", "E06000001|2025Q4", "E06000002|2025Q2"):
+        with pytest.raises(ValueError, match="names no pack"):
+            forced_packs(tiny_inbox, quarters, [slip])
+
+
 def test_a_quarter_runs_with_only_its_new_pack_loaded(audit_home, tiny_inbox):
     import shutil
 
