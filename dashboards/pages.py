@@ -24,7 +24,7 @@ from assets.scoring import Indicator
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards import figures
 from dashboards.publication import Publication, partnership_name
-from dashboards.views.common import Cell, file_part, indicator_file, la_file, las_by_name
+from dashboards.views.common import file_part, indicator_file, la_file, las_by_name
 from dashboards.views.indicator import indicator_view
 from dashboards.views.la import la_view
 from dashboards.views.methods import methods_view
@@ -101,9 +101,7 @@ class Page:
 
 
 def plain(value):
-    """How a view's values that JSON does not know are hashed: a table cell as its three parts."""
-    if isinstance(value, Cell):
-        return [value.text, value.css, value.href]
+    """How a view's values that JSON does not know are hashed (a table cell is a tuple: a list)."""
     if isinstance(value, np.generic):  # a numpy number
         return value.item()
     if isinstance(value, tuple):

@@ -4,7 +4,7 @@ and the look-ups the pages make again and again of the Publication."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -34,10 +34,10 @@ def file_part(name: str) -> str:
 # ---------------------------------------------------------------- table cells
 
 
-@dataclass(frozen=True, slots=True)
-class Cell:
+class Cell(NamedTuple):
     """One table cell: its text as shown (the template escapes it), its class, and the page it
-    links to, if any. The first cell of a row heads the row."""
+    links to, if any. The first cell of a row heads the row. A named tuple: national pages have
+    hundreds of thousands of cells, and it is the cheapest immutable record to make."""
 
     text: str
     css: str = ""
