@@ -82,7 +82,6 @@ class InboxState:
     pending: list[str]  # quarters with a pack new or changed, or loaded but not scored with this framework
     unchanged: list[str]  # names of packs loaded (or rejected) before with the same content
     rejected: list[str]  # names of packs whose present content stands rejected
-    entries_pending: bool = False  # an inbox entry that is not a quarter's pack, not yet refused
 
 
 def inbox_state(con: duckdb.DuckDBPyConnection | None, inbox: Path, force: set[str] = frozenset()) -> InboxState:
@@ -100,10 +99,8 @@ def inbox_state(con: duckdb.DuckDBPyConnection | None, inbox: Path, force: set[s
     for pack in packs:
         status = received.get((pack.source, pack.content_sha256))
         if status is None or pack.key in unscored or pack.key in force:
-            if pack.quarter:
+            if pack.quarter:  # other entries are refused by every run's inbox_entries step
                 state.pending.append(pack.quarter)
-            else:
-                state.entries_pending = True
         else:
             state.unchanged.append(pack.source)
         if status == "rejected":
