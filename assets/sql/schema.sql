@@ -186,3 +186,20 @@ CREATE TABLE IF NOT EXISTS dfe_c3 (
     time_period VARCHAR, geographic_level VARCHAR, region_code VARCHAR, region_name VARCHAR,
     la_code VARCHAR, la_name VARCHAR, factor VARCHAR, value BIGINT, marker VARCHAR
 );
+
+-- Multi-agency case audits (docs/audits.md). Restricted: case_keys and auditors' comments stay here
+-- and in the restricted edition, never in the public site or exports.
+CREATE TABLE IF NOT EXISTS audits (
+    audit_id VARCHAR NOT NULL, la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, theme VARCHAR,
+    focus VARCHAR, size BIGINT NOT NULL, seed BIGINT NOT NULL, created_at TIMESTAMP NOT NULL,
+    tool_version VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit_samples (
+    audit_id VARCHAR NOT NULL, case_key VARCHAR NOT NULL, stratum VARCHAR NOT NULL, reason VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit_answers (
+    audit_id VARCHAR NOT NULL, agency VARCHAR NOT NULL, case_key VARCHAR NOT NULL, question_id VARCHAR NOT NULL,
+    answer VARCHAR NOT NULL, value DOUBLE    -- NULL for not_applicable and not_known
+);

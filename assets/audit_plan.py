@@ -1,0 +1,90 @@
+"""Planning a multi-agency case audit: the sample recorded in the warehouse and the audit's folder
+of forms written (assets/audits.py draws the sample, assets/audit_forms.py writes the files), and
+`reidentify`, which the LA's own data team runs to turn sampled case_keys back into case_ids."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from assets.audit_forms import write_audit_folder
+from assets.audits import SampledCase, SampleError, audit_tool, draw_sample, pack_cases
+from assets.config import local_authorities
+from assets.scoring import framework
+from assets.warehouse import transaction
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    audit_id: str
+    folder: Path
+    sample: list[SampledCase]
+    files: list[Path]
+
+
+def plan_audit(con: duckdb.DuckDBPyConnection, audits_dir: Path, la_code: str, period: str, size: int,
+               theme: str | None = None, focus: str | None = None, seed: int = 1) -> AuditPlan:
+    """Draw the sample of one loaded pack, write the audit's folder (sample, questions, return
+    forms, moderation form, action tracker) and record the audit and its sample in the warehouse.
+    The folder appears whole or not at all, and only once the warehouse has the audit."""
+    tool = audit_tool()
+    scored = framework().scored_domains
+    if focus is not None and focus not in scored:
+        raise SampleError(f"--focus must be one of the scored domains {', '.join(scored)}, not {focus!r}")
+    loaded = con.execute("SELECT count(*) FROM submissions WHERE la_code = ? AND period = ? AND status = 'loaded'",
+                         [la_code, period]).fetchone()[0]
+    if not loaded:
+        raise SampleError(f"no pack of {la_code} for {period} is loaded in the warehouse: run the pipeline first")
+    sample = draw_sample(pack_cases(con, la_code, period, focus), size, seed, focus)
+    number = 1 + con.execute("SELECT count(*) FROM audits WHERE la_code = ? AND period = ?",
+                             [la_code, period]).fetchone()[0]
+    audit_id = f"{la_code}_{period}_{number:02d}"
+    folder = audits_dir / audit_id
+    if folder.exists():
+        raise SampleError(f"{folder} exists already, but the warehouse has no audit {audit_id}: move it aside")
+    staging = audits_dir / f".{audit_id}.new"
+    if staging.exists():
+        shutil.rmtree(staging)
+    authority = local_authorities().get(la_code)
+    words = {"audit_id": audit_id, "la_name": authority.name if authority else la_code,
+             "period": f"{period[:4]} Q{period[-1]}", "theme": theme or "(none given)"}
+    try:
+        write_audit_folder(staging, tool, sample, words)
+        with transaction(con):
+            con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                        [audit_id, la_code, period, theme, focus, size, seed, tool.version])
+            con.executemany("INSERT INTO audit_samples VALUES (?, ?, ?, ?)",
+                            [(audit_id, case.case_key, case.stratum, case.reason) for case in sample])
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return AuditPlan(audit_id, folder, sample, sorted(p for p in folder.iterdir() if p.is_file()))
+
+
+def reidentify(sample_csv: Path, pack_path: Path, secret: bytes) -> list[tuple[str, str | None]]:
+    """Each sampled case_key with the LA's case_id, found by deriving every case_id's key in the
+    LA's own copy of the pack (None where the pack has no such case). Reads; stores nothing."""
+    from assets.reading import PackRejected, check_identity, open_pack, open_tables
+    from assets.standardise import case_key
+
+    with sample_csv.open(newline="", encoding="utf-8") as handle:
+        keys = [row["case_key"] for row in csv.DictReader(handle)]
+    pack = open_pack(pack_path, hash_content=False)
+    if pack.refusal:
+        raise pack.refusal
+    check_identity(pack)
+    cases = open_tables(pack)["cases"]
+    if "case_id" not in cases.columns:
+        raise PackRejected("missing_column", f"{cases.source_file} has no case_id column.", "cases")
+    position = cases.columns.index("case_id")
+    found = {}
+    for batch in cases.batches():
+        for value in batch.column(position).to_pylist():
+            if value and value.strip():
+                found.setdefault(case_key(secret, pack.la_code, value.strip()), value.strip())
+    return [(key, found.get(key)) for key in keys]
