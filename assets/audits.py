@@ -69,6 +69,9 @@ def audit_tool() -> AuditTool:
     and source, and ids are unique."""
     spec = load_yaml("audit_tool.yaml")
     agencies = list(contract()["tables"]["actions"]["columns"]["lead_agency"]["values"])
+    taking_part = list(spec["taking_part"])
+    if unknown := [a for a in taking_part if a not in agencies]:
+        raise AuditToolError(f"config/audit_tool.yaml, taking_part: {unknown} are not the contract's lead_agency codes")
     fw = framework()
     indicator_ids = {i.id for i in fw.indicators}
     sources = set(fw.sources)
@@ -83,7 +86,7 @@ def audit_tool() -> AuditTool:
             raise AuditToolError(f"{where}: domain {item.get('domain')!r} is not one of {sorted(spec['domains'])}")
         if item.get("scale") not in scales:
             raise AuditToolError(f"{where}: scale {item.get('scale')!r} is not one of {sorted(scales)}")
-        answering = agencies if item.get("agencies") == "all" else list(item.get("agencies") or [])
+        answering = taking_part if item.get("agencies") == "all" else list(item.get("agencies") or [])
         unknown = [a for a in answering if a not in agencies] or ([] if answering else ["(none)"])
         if unknown:
             raise AuditToolError(f"{where}: agencies {unknown} are not lead_agency codes of the contract")

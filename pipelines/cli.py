@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--period", required=True, type=quarter, help="quarter, e.g. 2025Q3")
     explain.add_argument("--case-key", required=True, help="the case's 16-character case_key")
 
+    from pipelines.audit_cli import add_audit_commands
+
+    add_audit_commands(command, add_home, la_code, quarter, positive)
+
     synth = command("synth", cmd_synth, "Write synthetic export packs.")
     synth.add_argument("--out", type=Path, required=True, help="folder to write the packs into")
     synth.add_argument("--las", type=positive, default=3, help="number of local authorities (default 3)")

@@ -54,6 +54,16 @@ class AuditHome:
         return self.root / "exports"
 
     @property
+    def audits(self) -> Path:
+        """Multi-agency case audits: one folder per audit (sample, forms, returns). Restricted."""
+        return self.root / "audits"
+
+    @property
+    def restricted(self) -> Path:
+        """The restricted edition for the partnership's own auditors: never published."""
+        return self.root / "restricted"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 

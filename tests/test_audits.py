@@ -184,3 +184,28 @@ def test_nothing_here_reaches_a_connection_it_should_not(loaded):
     con = duckdb.connect()
     con.execute(warehouse.SCHEMA_SQL)
     assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 0
+
+
+def test_the_command_line_plans_and_reidentifies(tmp_path, monkeypatch, capsys):
+    from assets.secret import KEY_ENV
+    from pipelines.cli import main
+
+    monkeypatch.setenv(KEY_ENV, SECRET.decode())
+    packs = write_packs(tmp_path / "inbox", las=1, quarters=1, seed=5, cases_per_la=30, formats="csv")
+    con = warehouse.connect(tmp_path / "warehouse.duckdb")
+    ingest_inbox(con, tmp_path / "inbox", SECRET)
+    score_pending(con)
+    con.close()
+    la, period = packs[0].name.split("_")
+    assert main(["audit", "plan", "--home", str(tmp_path), "--la", la, "--period", period, "--size", "4",
+                 "--focus", "of", "--theme", "county lines"]) == 0
+    out, err = capsys.readouterr()
+    audit_id = out.strip()
+    assert audit_id == f"{la}_{period}_01" and "sampled 4 case(s)" in err and "returns" in err
+    sample = tmp_path / "audits" / audit_id / "sample.csv"
+    assert main(["audit", "reidentify", "--home", str(tmp_path), "--sample", str(sample),
+                 "--pack", str(packs[0])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "case_key,case_id" and len(lines) == 5 and "NOT IN THIS PACK" not in "".join(lines)
+    assert main(["audit", "plan", "--home", str(tmp_path), "--la", la, "--period", period, "--size", "999"]) == 2
+    assert "fewer than the 999 asked for" in capsys.readouterr().err

@@ -1,0 +1,90 @@
+"""`safeguarding-audit audit ...`: the multi-agency case audit cycle (docs/audits.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pipelines.settings import AuditHome
+
+
+def add_audit_commands(command, add_home, la_code, quarter, positive) -> None:
+    """The `audit` command and its subcommands, built with the main parser's helpers."""
+    audit = command("audit", None, "Multi-agency case audits: plan one, reidentify its sample, follow its returns.")
+    steps = audit.add_subparsers(dest="audit_command", metavar="STEP", required=True)
+
+    def step(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        sub = steps.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    plan = step("plan", cmd_plan, "Draw a reproducible stratified sample of one loaded pack's cases and write "
+                "the audit's folder: sample, questions, a return form per agency, a moderation form and an "
+                "action tracker.")
+    add_home(plan)
+    plan.add_argument("--la", required=True, type=la_code, help="LA code, e.g. E06000001")
+    plan.add_argument("--period", required=True, type=quarter, help="quarter, e.g. 2025Q3")
+    plan.add_argument("--size", required=True, type=positive, help="cases to audit (typically 4 to 8)")
+    plan.add_argument("--theme", help="what the audit is about, e.g. 'county lines'")
+    plan.add_argument("--focus", type=str.upper, help="a scored domain (PI, OF, CI, PF): cases scoring below "
+                      "0.5 in it make at least half the sample")
+    plan.add_argument("--seed", type=int, default=1, help="random seed (default 1): the same seed, the same sample")
+
+    again = step("reidentify", cmd_reidentify, "For the LA's own data team: print each sampled case_key with "
+                 "the LA's case_id, from their own copy of the pack. Stores nothing anywhere.")
+    add_home(again)
+    again.add_argument("--sample", required=True, type=Path, help="the audit's sample.csv")
+    again.add_argument("--pack", required=True, type=Path, help="the LA's own copy of the pack (folder or workbook)")
+
+
+def cmd_plan(args) -> int:
+    from assets import warehouse
+    from assets.audit_plan import plan_audit
+    from assets.audits import AuditToolError, SampleError
+    from pipelines.cli import EXIT_OK, UsageError, say
+
+    home = AuditHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
+    home.audits.mkdir(parents=True, exist_ok=True)
+    with warehouse.locked(home.warehouse, wait_message=say):
+        con = warehouse.connect(home.warehouse)
+        try:
+            plan = plan_audit(con, home.audits, args.la, args.period, args.size, theme=args.theme,
+                              focus=args.focus, seed=args.seed)
+        except (SampleError, AuditToolError) as error:
+            raise UsageError(str(error)) from error
+        finally:
+            con.close()
+    strata = sorted({case.stratum for case in plan.sample})
+    say(f"sampled {len(plan.sample)} case(s) of {args.la} {args.period} (strata: {', '.join(strata)})")
+    say(f"wrote {len(plan.files)} file(s) into {plan.folder}: send each agency its return form; completed "
+        f"returns go into {plan.folder / 'returns'}")
+    print(plan.audit_id)
+    return EXIT_OK
+
+
+def cmd_reidentify(args) -> int:
+    from assets.audit_plan import reidentify
+    from assets.reading import PackRejected
+    from assets.secret import KEY_ENV, load_secret
+    from pipelines.cli import EXIT_OK, UsageError
+
+    home = AuditHome.resolve(args.home)
+    for path, what in ((args.sample, "sample file"), (args.pack, "pack")):
+        if not path.exists():
+            raise UsageError(f"the {what} {path} does not exist.")
+    if not os.environ.get(KEY_ENV) and not home.key_file.exists():
+        # Without the installation's key no case_key can be matched; and a new key must not be made here.
+        raise UsageError(f"there is no pseudonymisation key at {home.key_file} (nor in ${KEY_ENV}): use the "
+                         "home whose warehouse the sample came from, or set the key the partnership gave you.")
+    try:
+        found = reidentify(args.sample, args.pack, load_secret(home.key_file))
+    except (PackRejected, KeyError, ValueError) as error:
+        raise UsageError(f"{args.pack}: {error}") from error
+    print("case_key,case_id")
+    for key, case_id in found:
+        print(f"{key},{case_id if case_id is not None else 'NOT IN THIS PACK'}")
+    return EXIT_OK
