@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from pipelines.settings import AuditHome
+from pipelines.terminal import EXIT_OK, UsageError, say
 
 
 def add_audit_commands(command, add_home, la_code, quarter, positive) -> None:
@@ -43,7 +44,6 @@ def cmd_plan(args) -> int:
     from assets import warehouse
     from assets.audit_plan import plan_audit
     from assets.audits import AuditToolError, SampleError
-    from pipelines.cli import EXIT_OK, UsageError, say
 
     home = AuditHome.resolve(args.home)
     if not home.warehouse.exists():
@@ -70,7 +70,6 @@ def cmd_reidentify(args) -> int:
     from assets.audit_plan import reidentify
     from assets.reading import PackRejected
     from assets.secret import KEY_ENV, load_secret
-    from pipelines.cli import EXIT_OK, UsageError
 
     home = AuditHome.resolve(args.home)
     for path, what in ((args.sample, "sample file"), (args.pack, "pack")):

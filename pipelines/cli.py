@@ -6,7 +6,6 @@ instance under <home>/dagster, so every run also appears in the Dagster UI's his
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -14,12 +13,7 @@ import traceback
 from pathlib import Path
 
 from pipelines.settings import AuditHome
-
-EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported in one plain paragraph, exit status 2."""
+from pipelines.terminal import EXIT_ERROR, EXIT_OK, EXIT_REJECTED, UsageError, say, setup_progress_display
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,20 +133,6 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return value
-
-
-def setup_progress_display() -> None:
-    logger = logging.getLogger("safeguarding_audit")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
-def say(message: str) -> None:
-    logging.getLogger("safeguarding_audit").info(message)
 
 
 # --- commands -----------------------------------------------------------------------------------

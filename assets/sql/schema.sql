@@ -203,3 +203,22 @@ CREATE TABLE IF NOT EXISTS audit_answers (
     audit_id VARCHAR NOT NULL, agency VARCHAR NOT NULL, case_key VARCHAR NOT NULL, question_id VARCHAR NOT NULL,
     answer VARCHAR NOT NULL, value DOUBLE    -- NULL for not_applicable and not_known
 );
+
+-- One row per audit return received (file and content): loaded, or rejected with its rule.
+CREATE TABLE IF NOT EXISTS audit_returns (
+    audit_id VARCHAR NOT NULL, agency VARCHAR, source_file VARCHAR NOT NULL, content_sha256 VARCHAR NOT NULL,
+    received_at TIMESTAMP NOT NULL, status VARCHAR NOT NULL, rows_received BIGINT, rows_loaded BIGINT,
+    rows_quarantined BIGINT, rule VARCHAR, message VARCHAR
+);
+
+-- Answers of a loaded return that broke a rule; the message names file, row, column and rule, never a value.
+CREATE TABLE IF NOT EXISTS audit_quarantine (
+    audit_id VARCHAR NOT NULL, agency VARCHAR NOT NULL, source_file VARCHAR NOT NULL, row_number BIGINT NOT NULL,
+    column_name VARCHAR NOT NULL, rule VARCHAR NOT NULL, message VARCHAR NOT NULL
+);
+
+-- Auditors' comments on loaded answers, after the identifier scan. Restricted: never published.
+CREATE TABLE IF NOT EXISTS audit_comments (
+    audit_id VARCHAR NOT NULL, agency VARCHAR NOT NULL, case_key VARCHAR NOT NULL, question_id VARCHAR NOT NULL,
+    comment VARCHAR NOT NULL
+);

@@ -1,0 +1,241 @@
+"""Audit returns: the agencies' completed forms (and the moderation form) read from each audit's
+`returns/` folder, checked against the audit's sample and tool, and loaded like packs
+(docs/audits.md). Rules and messages are data: config/audit_returns.yaml.
+
+A return is rejected whole (nothing of it stored, the agency's earlier return kept) when it cannot
+be read, names no agency or several, is a second return of one agency, or holds an identifier in a
+comment; a row is quarantined when its case, question or answer is wrong. A corrected return
+replaces the agency's earlier one in one transaction; the same return twice changes nothing.
+Comments stay in the restricted warehouse."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from assets.audits import MODERATED, AuditTool, audit_tool
+from assets.config import load_yaml
+from assets.identifiers import first_kind_inside, identifier_kinds
+from assets.table_files import PackRejected
+from assets.warehouse import transaction
+
+REQUIRED_COLUMNS = ("agency", "case_key", "question_id", "answer")
+RETURN_SUFFIXES = (".xlsx", ".csv")
+
+
+class ReturnRejected(Exception):
+    def __init__(self, rule: str, message: str, agency: str | None = None):
+        super().__init__(message)
+        self.rule, self.message, self.agency = rule, message, agency
+
+
+@cache
+def return_rules() -> dict:
+    return load_yaml("audit_returns.yaml")
+
+
+def rejected(rule: str, agency: str | None = None, **words) -> ReturnRejected:
+    return ReturnRejected(rule, return_rules()["reject"][rule].format(agency=agency, **words), agency)
+
+
+@dataclass
+class CheckedReturn:
+    """A return that passed: its agency, the answers and comments to load, the rows set aside."""
+
+    agency: str
+    rows_received: int
+    answers: list[tuple] = field(default_factory=list)  # (case_key, question_id, answer, value)
+    comments: list[tuple] = field(default_factory=list)  # (case_key, question_id, comment)
+    quarantine: list[tuple] = field(default_factory=list)  # (row_number, column_name, rule, message)
+
+
+def read_return(path: Path) -> list[dict]:
+    """The rows of a return (an .xlsx form's `answers` sheet, or a long .csv) as dicts of text,
+    read within the limits of config/limits.yaml like pack tables."""
+    from assets.csv_files import open_csv
+    from assets.workbooks import BEYOND_HEADER, open_workbook
+
+    if path.suffix.lower() == ".xlsx":
+        sheets = open_workbook(path, path.name, "answers")
+        table = next((s for s in sheets if s.table.strip().lower() == "answers"), sheets[0])
+    else:
+        table = open_csv(path, "answers", path.name)
+    columns = table.columns
+    rows = table.read_all().to_pylist()
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise rejected("missing_column", source_file=path.name, column=missing[0])
+    return [{k: (v or "").strip() for k, v in row.items() if k != BEYOND_HEADER.lower()} for row in rows]
+
+
+def check_return(source_file: str, rows: list[dict], tool: AuditTool, sample: set[str]) -> CheckedReturn:
+    """The return's agency and its answers, or ReturnRejected; rows breaking a row rule are
+    quarantined with their row number (1 is the first row under the header)."""
+    if len(rows) > int(return_rules()["max_rows"]):
+        raise rejected("too_many_rows", source_file=source_file, other=f"{return_rules()['max_rows']:,}")
+    agencies = sorted({row["agency"].lower() for row in rows if row["agency"]})
+    if not agencies:
+        raise rejected("no_agency", source_file=source_file)
+    if len(agencies) > 1:
+        raise rejected("several_agencies", source_file=source_file, other=", ".join(agencies))
+    agency = agencies[0]
+    if agency != MODERATED and agency not in tool.agencies:
+        raise rejected("unknown_agency", agency=agency, source_file=source_file)
+    check_comments(source_file, rows, agency)
+    questions = {q.id: q for q in tool.questions}
+    mine = {q.id for q in tool.questions_for(agency)}
+    checked = CheckedReturn(agency, len(rows))
+    counts = Counter((row["case_key"], row["question_id"]) for row in rows)
+    words = return_rules()["quarantine"]
+    for number, row in enumerate(rows, start=1):
+        question = questions.get(row["question_id"])
+        answer = row["answer"].lower()
+        problem = (
+            ("case_key", "case_not_sampled") if row["case_key"] not in sample else
+            ("question_id", "unknown_question") if question is None else
+            ("question_id", "question_not_for_agency") if question.id not in mine else
+            ("answer", "no_answer") if not answer else
+            ("answer", "answer_not_on_scale") if answer not in tool.answers(question.scale) else
+            ("case_key", "duplicate_answer") if counts[(row["case_key"], row["question_id"])] > 1 else None)
+        if problem:
+            column, rule = problem
+            checked.quarantine.append((number, column, rule, words[rule].format(row=number, agency=agency)))
+            continue
+        checked.answers.append((row["case_key"], question.id, answer, tool.value(question.scale, answer)))
+        if row.get("comment"):
+            checked.comments.append((row["case_key"], question.id, row["comment"]))
+    return checked
+
+
+@cache
+def comment_kinds() -> list:
+    """The identifier kinds looked for inside comments, with each kind's excusing words."""
+    specs = load_yaml("identifiers.yaml")["kinds"]
+    chosen = set(return_rules()["comment_kinds"])
+    return [(kind, re.compile(kind.value_pattern), set(str(specs[kind.kind].get("unless", "")).lower().split()))
+            for kind in identifier_kinds() if kind.kind in chosen and kind.value_pattern]
+
+
+def identifier_in(text: str) -> str | None:
+    """The label of the first kind of identifier inside a comment, or None."""
+    anywhere = first_kind_inside(pa.array([text], pa.string()))[0]
+    if anywhere is not None:
+        return anywhere.label
+    for kind, pattern, excused in comment_kinds():
+        for found in pattern.finditer(text):
+            words = re.findall(r"[A-Za-z]+", found.group())
+            if not (excused and any(word.lower() in excused for word in words)):
+                return kind.label
+    return None
+
+
+def check_comments(source_file: str, rows: list[dict], agency: str) -> None:
+    for number, row in enumerate(rows, start=1):
+        if row.get("comment") and (label := identifier_in(row["comment"])):
+            raise rejected("identifier_in_comment", agency=agency, source_file=source_file, row=number, kind=label)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+@dataclass
+class ReturnOutcome:
+    audit_id: str
+    source_file: str
+    status: str  # loaded, rejected, unchanged
+    agency: str | None = None
+    answers: int = 0
+    quarantined: int = 0
+    rule: str | None = None
+    message: str | None = None
+
+
+def return_files(folder: Path) -> list[Path]:
+    """The returns in an audit's folder: visible .xlsx and .csv files (Excel's ~$ lock files aside)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in RETURN_SUFFIXES
+                  and not p.name.startswith((".", "~$")))
+
+
+def ingest_audit_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path,
+                         progress: Callable[[str], None] = lambda _: None) -> list[ReturnOutcome]:
+    """Check and load every new or changed return of every audit in the warehouse."""
+    tool = audit_tool()
+    outcomes = []
+    for (audit_id,) in con.execute("SELECT audit_id FROM audits ORDER BY audit_id").fetchall():
+        files = return_files(audits_dir / audit_id / "returns")
+        if not files:
+            continue
+        sample = {key for (key,) in con.execute("SELECT case_key FROM audit_samples WHERE audit_id = ?",
+                                                [audit_id]).fetchall()}
+        received = {(name, sha) for name, sha in con.execute(
+            "SELECT source_file, content_sha256 FROM audit_returns WHERE audit_id = ?", [audit_id]).fetchall()}
+        checked: dict[Path, CheckedReturn | ReturnRejected] = {}
+        hashes = {}
+        for path in files:
+            hashes[path] = hashlib.sha256(path.read_bytes()).hexdigest() if not path.is_symlink() else ""
+            checked[path] = check_file(path, tool, sample)
+        claims = Counter(c.agency for c in checked.values() if isinstance(c, CheckedReturn))
+        for path in files:
+            result = checked[path]
+            if isinstance(result, CheckedReturn) and claims[result.agency] > 1:
+                others = [p.name for p, c in checked.items() if p != path and isinstance(c, CheckedReturn)
+                          and c.agency == result.agency]
+                result = rejected("duplicate_return", agency=result.agency, source_file=path.name, other=others[0])
+            if (path.name, hashes[path]) in received:
+                outcomes.append(ReturnOutcome(audit_id, path.name, "unchanged"))
+                continue
+            outcomes.append(record(con, audit_id, path.name, hashes[path], result))
+            done = outcomes[-1]
+            progress(f"{audit_id} {path.name}: " + (f"REJECTED ({done.rule}) {done.message}" if done.status ==
+                     "rejected" else f"{done.answers} answer(s) loaded, {done.quarantined} row(s) quarantined"))
+    return outcomes
+
+
+def check_file(path: Path, tool: AuditTool, sample: set[str]) -> CheckedReturn | ReturnRejected:
+    if path.is_symlink():
+        return rejected("link", source_file=path.name)
+    try:
+        return check_return(path.name, read_return(path), tool, sample)
+    except ReturnRejected as error:
+        return error
+    except PackRejected:
+        return rejected("unreadable", source_file=path.name)
+
+
+def record(con: duckdb.DuckDBPyConnection, audit_id: str, source_file: str, sha: str,
+           result: CheckedReturn | ReturnRejected) -> ReturnOutcome:
+    """Store a return's outcome in one transaction: a loaded return replaces everything held for its
+    agency in this audit; a rejected one stores only its reason."""
+    with transaction(con):
+        if isinstance(result, ReturnRejected):
+            con.execute("INSERT INTO audit_returns VALUES (?, ?, ?, ?, now()::TIMESTAMP, 'rejected', NULL, NULL, "
+                        "NULL, ?, ?)", [audit_id, result.agency, source_file, sha, result.rule, result.message])
+            return ReturnOutcome(audit_id, source_file, "rejected", result.agency, rule=result.rule,
+                                 message=result.message)
+        scope = [audit_id, result.agency]
+        for table in ("audit_answers", "audit_comments", "audit_quarantine"):
+            con.execute(f"DELETE FROM {table} WHERE audit_id = ? AND agency = ?", scope)
+        con.execute("DELETE FROM audit_returns WHERE audit_id = ? AND (agency = ? OR source_file = ?)",
+                    [*scope, source_file])
+        if result.answers:
+            con.executemany("INSERT INTO audit_answers VALUES (?, ?, ?, ?, ?, ?)",
+                            [(*scope, *answer) for answer in result.answers])
+        if result.comments:
+            con.executemany("INSERT INTO audit_comments VALUES (?, ?, ?, ?, ?)",
+                            [(*scope, *comment) for comment in result.comments])
+        if result.quarantine:
+            con.executemany("INSERT INTO audit_quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [(*scope, source_file, *row) for row in result.quarantine])
+        con.execute("INSERT INTO audit_returns VALUES (?, ?, ?, ?, now()::TIMESTAMP, 'loaded', ?, ?, ?, NULL, NULL)",
+                    [audit_id, result.agency, source_file, sha, result.rows_received, len(result.answers),
+                     len(result.quarantine)])
+    return ReturnOutcome(audit_id, source_file, "loaded", result.agency, len(result.answers), len(result.quarantine))
