@@ -57,22 +57,23 @@ class CheckedReturn:
     quarantine: list[tuple] = field(default_factory=list)  # (row_number, column_name, rule, message)
 
 
-def read_return(path: Path) -> list[dict]:
+def read_return(path: Path, name: str | None = None) -> list[dict]:
     """The rows of a return (an .xlsx form's `answers` sheet, or a long .csv) as dicts of text,
     read within the limits of config/limits.yaml like pack tables."""
     from assets.csv_files import open_csv
     from assets.workbooks import BEYOND_HEADER, open_workbook
 
+    name = name or path.name
     if path.suffix.lower() == ".xlsx":
-        sheets = open_workbook(path, path.name, "answers")
+        sheets = open_workbook(path, name, "answers")
         table = next((s for s in sheets if s.table.strip().lower() == "answers"), sheets[0])
     else:
-        table = open_csv(path, "answers", path.name)
+        table = open_csv(path, "answers", name)
     columns = table.columns
     rows = table.read_all().to_pylist()
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise rejected("missing_column", source_file=path.name, column=missing[0])
+        raise rejected("missing_column", source_file=name, column=missing[0])
     return [{k: (v or "").strip() for k, v in row.items() if k != BEYOND_HEADER.lower()} for row in rows]
 
 
@@ -157,6 +158,21 @@ class ReturnOutcome:
     message: str | None = None
 
 
+@cache
+def safe_return_name() -> re.Pattern:
+    """File names stored as they are: the forms' own names and agency names, with a version mark
+    (`return_police.xlsx`, `police_v2.csv`, `moderation_form (1).xlsx`). Any other name may say
+    something about someone, so it is stored as 'unnamed file <inode>' (assets.reading.stored_name)."""
+    agencies = "|".join(re.escape(a) for a in (*audit_tool().agencies, MODERATED, "moderation_form"))
+    return re.compile(rf"^(return_)?({agencies})([ _-]?(\(\d+\)|v?\d+|corrected))?\.(xlsx|csv)$", re.I)
+
+
+def stored_return_name(path: Path) -> str:
+    from assets.reading import stored_name
+
+    return stored_name(path, lambda name: bool(safe_return_name().match(name)))
+
+
 def return_files(folder: Path) -> list[Path]:
     """The returns in an audit's folder: visible .xlsx and .csv files (Excel's ~$ lock files aside)."""
     if not folder.is_dir():
@@ -180,35 +196,36 @@ def ingest_audit_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path,
             "SELECT source_file, content_sha256 FROM audit_returns WHERE audit_id = ?", [audit_id]).fetchall()}
         checked: dict[Path, CheckedReturn | ReturnRejected] = {}
         hashes = {}
+        names = {path: stored_return_name(path) for path in files}
         for path in files:
             hashes[path] = hashlib.sha256(path.read_bytes()).hexdigest() if not path.is_symlink() else ""
-            checked[path] = check_file(path, tool, sample)
+            checked[path] = check_file(path, names[path], tool, sample)
         claims = Counter(c.agency for c in checked.values() if isinstance(c, CheckedReturn))
         for path in files:
             result = checked[path]
             if isinstance(result, CheckedReturn) and claims[result.agency] > 1:
-                others = [p.name for p, c in checked.items() if p != path and isinstance(c, CheckedReturn)
+                others = [names[p] for p, c in checked.items() if p != path and isinstance(c, CheckedReturn)
                           and c.agency == result.agency]
-                result = rejected("duplicate_return", agency=result.agency, source_file=path.name, other=others[0])
-            if (path.name, hashes[path]) in received:
-                outcomes.append(ReturnOutcome(audit_id, path.name, "unchanged"))
+                result = rejected("duplicate_return", agency=result.agency, source_file=names[path], other=others[0])
+            if (names[path], hashes[path]) in received:
+                outcomes.append(ReturnOutcome(audit_id, names[path], "unchanged"))
                 continue
-            outcomes.append(record(con, audit_id, path.name, hashes[path], result))
+            outcomes.append(record(con, audit_id, names[path], hashes[path], result))
             done = outcomes[-1]
-            progress(f"{audit_id} {path.name}: " + (f"REJECTED ({done.rule}) {done.message}" if done.status ==
+            progress(f"{audit_id} {names[path]}: " + (f"REJECTED ({done.rule}) {done.message}" if done.status ==
                      "rejected" else f"{done.answers} answer(s) loaded, {done.quarantined} row(s) quarantined"))
     return outcomes
 
 
-def check_file(path: Path, tool: AuditTool, sample: set[str]) -> CheckedReturn | ReturnRejected:
+def check_file(path: Path, name: str, tool: AuditTool, sample: set[str]) -> CheckedReturn | ReturnRejected:
     if path.is_symlink():
-        return rejected("link", source_file=path.name)
+        return rejected("link", source_file=name)
     try:
-        return check_return(path.name, read_return(path), tool, sample)
+        return check_return(name, read_return(path, name), tool, sample)
     except ReturnRejected as error:
         return error
     except PackRejected:
-        return rejected("unreadable", source_file=path.name)
+        return rejected("unreadable", source_file=name)
 
 
 def record(con: duckdb.DuckDBPyConnection, audit_id: str, source_file: str, sha: str,

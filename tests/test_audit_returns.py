@@ -136,19 +136,21 @@ def test_comments_without_identifiers_are_kept_restricted(audit):
 def test_whole_return_problems_are_rejections(audit):
     con, folder = audit
     fill(folder, "police")
-    fill(folder, "police", name="police_again.xlsx")  # duplicate_return
+    fill(folder, "police", name="police_v2.xlsx")  # duplicate_return
     fill(folder, "health", edit=lambda rows: rows[0].__setitem__(0, "police"))  # several_agencies
-    (folder / "returns" / "notes.csv").write_text("who,what\nme,this\n", encoding="utf-8")  # missing_column
-    (folder / "returns" / "broken.xlsx").write_bytes(b"not a workbook")  # unreadable
-    with (folder / "returns" / "mystery.csv").open("w", newline="", encoding="utf-8") as handle:
+    (folder / "returns" / "education.csv").write_text("who,what\nme,this\n", encoding="utf-8")  # missing_column
+    (folder / "returns" / "moderation_form (1).xlsx").write_bytes(b"not a workbook")  # unreadable
+    with (folder / "returns" / "Fire Service for Amelia Jones.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["agency", "case_key", "question_id", "answer", "comment"])
         writer.writerow(["fire_service", "x", "PI-a", "good", ""])  # unknown_agency
     outcomes = {o.source_file: o for o in ingest_audit_returns(con, folder.parent)}
-    rules = {name: o.rule for name, o in outcomes.items()}
-    assert rules == {"broken.xlsx": "unreadable", "mystery.csv": "unknown_agency", "notes.csv": "missing_column",
-                     "police_again.xlsx": "duplicate_return", "return_police.xlsx": "duplicate_return",
-                     "return_health.xlsx": "several_agencies"}
+    rules = {("unnamed file" if name.startswith("unnamed file ") else name): o.rule for name, o in outcomes.items()}
+    assert rules == {"moderation_form (1).xlsx": "unreadable", "unnamed file": "unknown_agency",
+                     "education.csv": "missing_column", "police_v2.xlsx": "duplicate_return",
+                     "return_police.xlsx": "duplicate_return", "return_health.xlsx": "several_agencies"}
+    # A file name that could say who a child is never reaches the warehouse.
+    assert "Amelia" not in str(con.execute("SELECT * FROM audit_returns").fetchall())
     assert not con.execute("SELECT count(*) FROM audit_answers").fetchone()[0]
 
 
@@ -168,7 +170,7 @@ def test_a_corrected_return_replaces_the_old_one_whole(audit):
 def test_a_long_csv_return_is_read_like_the_form(audit):
     con, folder = audit
     sample = [row["case_key"] for row in csv.DictReader((folder / "sample.csv").open(encoding="utf-8"))]
-    path = folder / "returns" / "moderated answers.csv"
+    path = folder / "returns" / "moderated.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["agency", "case_key", "question_id", "answer", "comment"])
