@@ -256,3 +256,43 @@ def record(con: duckdb.DuckDBPyConnection, audit_id: str, source_file: str, sha:
                     [audit_id, result.agency, source_file, sha, result.rows_received, len(result.answers),
                      len(result.quarantine)])
     return ReturnOutcome(audit_id, source_file, "loaded", result.agency, len(result.answers), len(result.quarantine))
+
+
+# --- status --------------------------------------------------------------------------------------
+
+@dataclass
+class ReturnStatus:
+    agency: str
+    state: str  # in, missing, rejected
+    answers: int = 0
+    quarantined: int = 0
+    detail: str = ""  # the rejection's message, or what is left to answer
+
+
+def audit_status(con: duckdb.DuckDBPyConnection, audit_id: str) -> list[ReturnStatus]:
+    """For each agency taking part, and the moderation form: whether its return is in (answers,
+    rows quarantined, answers still expected), missing, or rejected and why."""
+    tool = audit_tool()
+    sampled = con.execute("SELECT count(*) FROM audit_samples WHERE audit_id = ?", [audit_id]).fetchone()[0]
+    rows = con.execute("""SELECT agency, status, rows_loaded, rows_quarantined, rule, message, received_at
+                          FROM audit_returns WHERE audit_id = ? ORDER BY received_at""", [audit_id]).fetchall()
+    latest = {}
+    for agency, status, loaded, quarantined, rule, message, _ in rows:
+        if agency is not None and (status == "loaded" or latest.get(agency, ("",))[0] != "loaded"):
+            latest[agency] = (status, loaded or 0, quarantined or 0, f"{rule}: {message}" if rule else "")
+    statuses = []
+    for agency in (*tool.agencies, MODERATED):
+        expected = sampled * len(tool.questions_for(agency))
+        if agency not in latest:
+            statuses.append(ReturnStatus(agency, "missing", detail=f"{expected} answers expected"))
+            continue
+        status, loaded, quarantined, detail = latest[agency]
+        if status == "loaded":
+            detail = "complete" if loaded >= expected else f"{expected - loaded} of {expected} answers still missing"
+            statuses.append(ReturnStatus(agency, "in", loaded, quarantined, detail))
+        else:
+            statuses.append(ReturnStatus(agency, "rejected", detail=detail))
+    unattributed = [f"{rule}: {message}" for agency, status, _, _, rule, message, _ in rows
+                    if agency is None and status == "rejected"]
+    statuses += [ReturnStatus("(unknown)", "rejected", detail=text) for text in unattributed]
+    return statuses

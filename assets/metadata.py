@@ -96,6 +96,17 @@ def entries_metadata(outcomes: list) -> dict:
             "outcomes": outcomes_table(outcomes)}
 
 
+def audit_returns_metadata(con: duckdb.DuckDBPyConnection, outcomes: list) -> dict:
+    """The `audit_returns` step: what became of each return looked at (no case_key, no comment)."""
+    statuses = [o.status for o in outcomes]
+    return {"returns_loaded": statuses.count("loaded"), "returns_rejected": statuses.count("rejected"),
+            "returns_unchanged": statuses.count("unchanged"),
+            "dagster/row_count": con.execute("SELECT count(*) FROM audit_answers").fetchone()[0],
+            "returns": markdown_table([(o.audit_id, o.source_file, o.agency or "", o.status, o.answers, o.quarantined,
+                                        o.rule or "") for o in outcomes if o.status != "unchanged"][:50],
+                                      ("audit", "file", "agency", "status", "answers", "rows quarantined", "rule"))}
+
+
 def statutory_metadata(con: duckdb.DuckDBPyConnection, outcomes: list) -> dict[str, dict]:
     """The `statutory_returns` step, per table it writes."""
     preview = markdown_table([(o.source, o.kind, o.la_code or "", o.period or "", o.status, o.rows_quarantined)

@@ -33,11 +33,41 @@ def add_audit_commands(command, add_home, la_code, quarter, positive) -> None:
                       "0.5 in it make at least half the sample")
     plan.add_argument("--seed", type=int, default=1, help="random seed (default 1): the same seed, the same sample")
 
+    status = step("status", cmd_status, "Which returns of each audit are in, missing or rejected, and why.")
+    add_home(status)
+    status.add_argument("--audit", help="one audit's id (default: every audit)")
+
     again = step("reidentify", cmd_reidentify, "For the LA's own data team: print each sampled case_key with "
                  "the LA's case_id, from their own copy of the pack. Stores nothing anywhere.")
     add_home(again)
     again.add_argument("--sample", required=True, type=Path, help="the audit's sample.csv")
     again.add_argument("--pack", required=True, type=Path, help="the LA's own copy of the pack (folder or workbook)")
+
+
+def cmd_status(args) -> int:
+    from assets import warehouse
+    from assets.audit_returns import audit_status
+
+    home = AuditHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
+    with warehouse.reading(home.warehouse) as con:
+        known = [row for row in con.execute("SELECT audit_id, la_code, period, theme, size FROM audits "
+                                            "ORDER BY audit_id").fetchall()]
+        chosen = [row for row in known if args.audit in (None, row[0])]
+        if args.audit and not chosen:
+            raise UsageError(f"there is no audit {args.audit}; the audits are: "
+                             f"{', '.join(row[0] for row in known) or 'none yet (audit plan makes one)'}")
+        for audit_id, la_code, period, theme, size in chosen:
+            print(f"{audit_id}: {la_code} {period}, {size} case(s){', theme: ' + theme if theme else ''}")
+            for status in audit_status(con, audit_id):
+                counts = f" ({status.answers} answers, {status.quarantined} rows quarantined)" if status.state == "in" \
+                    else ""
+                print(f"  {status.agency:<22} {status.state:<9}{counts} {status.detail}".rstrip())
+    if not known:
+        print("No audits yet: `safeguarding-audit audit plan` makes one.")
+    say(f"completed returns go into {home.audits}/<audit>/returns/ and are loaded by `safeguarding-audit run`")
+    return EXIT_OK
 
 
 def cmd_plan(args) -> int:

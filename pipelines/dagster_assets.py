@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.audit_returns import ingest_audit_returns
 from assets.benchmarks import load_c3
 from assets.ingest import forced_packs, ingest_inbox
 from assets.metadata import (
@@ -23,6 +24,7 @@ from assets.metadata import (
     STATUTORY_TABLES,
     Columns,
     Markdown,
+    audit_returns_metadata,
     benchmark_metadata,
     entries_metadata,
     pack_metadata,
@@ -120,6 +122,18 @@ def packs(context: dg.AssetExecutionContext, config: PacksConfig, audit_home: Au
         yield dg.AssetMaterialization(asset_key="packs", partition=period, metadata=dagster_metadata(values))
     for outcome in checks:
         yield check_result("packs", outcome)
+
+
+@dg.asset(kinds={"duckdb"}, group_name="audits",
+          description="Multi-agency case audit returns: each audit's completed forms (and moderation form) in "
+                      "<home>/audits/<audit>/returns/, checked against its sample and tool and loaded into "
+                      "audit_answers and audit_comments, or rejected with the reason. Restricted.")
+def audit_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
+    """Load every new or changed audit return; an unchanged one is skipped by its hash."""
+    with warehouse.get_connection() as con:
+        outcomes = ingest_audit_returns(con, audit_home.paths.audits, progress_for(context))
+        metadata = audit_returns_metadata(con, outcomes)
+    return dg.MaterializeResult(metadata=dagster_metadata(metadata))
 
 
 @dg.asset(kinds={"duckdb"}, group_name="ingest",

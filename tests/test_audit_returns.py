@@ -179,3 +179,20 @@ def test_a_long_csv_return_is_read_like_the_form(audit):
                 writer.writerow(["moderated", key, question.id, "GOOD" if question.scale == "grade" else "yes", ""])
     [outcome] = ingest_audit_returns(con, folder.parent)
     assert (outcome.status, outcome.agency, outcome.answers) == ("loaded", "moderated", 4 * len(audit_tool().questions))
+
+
+def test_status_says_what_is_in_missing_and_rejected(audit):
+    from assets.audit_returns import audit_status
+
+    con, folder = audit
+    fill(folder, "police")
+    fill(folder, "health", edit=lambda rows: rows[0].__setitem__(6, f"NHS {NHS_NUMBER}"))
+    fill(folder, "education", edit=lambda rows: rows[0].__setitem__(5, None))
+    ingest_audit_returns(con, folder.parent)
+    audit_id = folder.name
+    states = {s.agency: s for s in audit_status(con, audit_id)}
+    assert states["police"].state == "in" and states["police"].detail == "complete"
+    assert states["health"].state == "rejected" and states["health"].detail.startswith("identifier_in_comment")
+    assert states["education"].state == "in" and states["education"].quarantined == 1
+    assert states["education"].detail.startswith("1 of ")
+    assert states["moderated"].state == "missing" and states["youth_justice"].state == "missing"
