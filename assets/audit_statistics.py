@@ -7,7 +7,8 @@ What each is for:
   cases they audited (the units), with missing answers allowed; ordinal by default, for grades.
 - Spearman's rho and the concordant share: a framework domain's moderated judgement (the grade
   mean) against the case's data, as a rank correlation and as the share of cases on the same side
-  of two cuts (grade mean at least "good", 3, against a domain score of at least 0.5).
+  of two cuts (config/audit_tool.yaml's `good_enough`: a grade mean at least "good" against a
+  domain score of at least 0.5).
 
 Methods:
 - Krippendorff's alpha: Krippendorff K. (2011) "Computing Krippendorff's Alpha-Reliability",
@@ -24,8 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
-GOOD_GRADE = 3.0  # a moderated grade mean at least "good"
-DOMAIN_CUT = 0.5  # a domain score at least half way
 
 
 def coincidences(data) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +148,7 @@ def spearman_rho(x, y) -> float:
     return float(np.clip((da * db).sum() / np.sqrt(spread), -1.0, 1.0))
 
 
-def concordant_share(judgement, data, judgement_cut: float = GOOD_GRADE, data_cut: float = DOMAIN_CUT) -> float:
+def concordant_share(judgement, data, judgement_cut: float, data_cut: float) -> float:
     """Share of cases on the same side of both cuts: the judgement at least `judgement_cut` and the
     data at least `data_cut`, or both below. Cases missing either value are dropped; NaN when none
     remain."""

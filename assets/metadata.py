@@ -107,6 +107,19 @@ def audit_returns_metadata(con: duckdb.DuckDBPyConnection, outcomes: list) -> di
                                       ("audit", "file", "agency", "status", "answers", "rows quarantined", "rule"))}
 
 
+def audit_findings_metadata(con: duckdb.DuckDBPyConnection, audits: list[str]) -> dict:
+    """The `audit_findings` step: per audit, the pooled agreement and judgement against data."""
+    rows = con.execute("""
+        SELECT a.audit_id, round(a.krippendorff_alpha_ordinal, 3), a.cases,
+               string_agg(j.domain || ' ' || coalesce(CAST(round(j.spearman_rho, 2) AS VARCHAR), '-'), ', '
+                          ORDER BY j.domain)
+        FROM audit_agreement a LEFT JOIN audit_judgement_vs_data j USING (audit_id)
+        WHERE a.question_id = 'ALL-grade' GROUP BY ALL ORDER BY 1""").fetchall()
+    return {"audits": len(audits), "findings": markdown_table(
+        [(a, "-" if alpha is None else alpha, cases, rhos or "") for a, alpha, cases, rhos in rows],
+        ("audit", "agreement, grades (alpha)", "cases rated by 2+ agencies", "judgement vs data (rho)"))}
+
+
 def statutory_metadata(con: duckdb.DuckDBPyConnection, outcomes: list) -> dict[str, dict]:
     """The `statutory_returns` step, per table it writes."""
     preview = markdown_table([(o.source, o.kind, o.la_code or "", o.period or "", o.status, o.rows_quarantined)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.audit_findings import compute_all_findings
 from assets.audit_returns import ingest_audit_returns
 from assets.benchmarks import load_c3
 from assets.ingest import forced_packs, ingest_inbox
@@ -24,6 +25,7 @@ from assets.metadata import (
     STATUTORY_TABLES,
     Columns,
     Markdown,
+    audit_findings_metadata,
     audit_returns_metadata,
     benchmark_metadata,
     entries_metadata,
@@ -133,6 +135,18 @@ def audit_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeResour
     with warehouse.get_connection() as con:
         outcomes = ingest_audit_returns(con, audit_home.paths.audits, progress_for(context))
         metadata = audit_returns_metadata(con, outcomes)
+    return dg.MaterializeResult(metadata=dagster_metadata(metadata))
+
+
+@dg.asset(deps=["audit_returns", "scored_packs"], kinds={"duckdb"}, group_name="audits",
+          description="What each audit found: agreement among the agencies per question (ordinal Krippendorff's "
+                      "alpha) and the moderated judgement against the case's data per domain (Spearman's rho, "
+                      "concordant share), in audit_agreement and audit_judgement_vs_data. Restricted.")
+def audit_findings(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Recompute every audit's findings from its loaded returns."""
+    with warehouse.get_connection() as con:
+        audits = compute_all_findings(con)
+        metadata = audit_findings_metadata(con, audits)
     return dg.MaterializeResult(metadata=dagster_metadata(metadata))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.dagster_assets import (
+    audit_findings,
     audit_returns,
     dfe_c3,
     inbox_entries,
@@ -30,11 +31,11 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
         description="Ingest the packs of the chosen quarters (skipping unchanged ones), score them, publish.")
     publish_job = dg.define_asset_job(
         PUBLISH_JOB, selection=dg.AssetSelection.assets(inbox_entries, statutory_returns, statutory_scoring, dfe_c3,
-                                                        audit_returns, publication),
+                                                        audit_returns, audit_findings, publication),
         description="Refuse inbox entries that are not packs, load new statutory returns, audit returns and the "
                     "benchmarks, then republish the site and the exports.")
     return dg.Definitions(assets=[packs, inbox_entries, scored_packs, statutory_returns, statutory_scoring, dfe_c3,
-                                  audit_returns, publication],
+                                  audit_returns, audit_findings, publication],
                           jobs=[audit_job, publish_job],
                           sensors=[inbox_sensor(audit_job, publish_job)], schedules=[quarterly_republish(publish_job)],
                           resources=build_resources(home, inbox))

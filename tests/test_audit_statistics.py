@@ -22,8 +22,6 @@ import pytest
 from scipy.stats import spearmanr
 
 from assets.audit_statistics import (
-    DOMAIN_CUT,
-    GOOD_GRADE,
     average_ranks,
     coincidences,
     concordant_share,
@@ -206,8 +204,7 @@ def test_concordant_share_by_hand():
     data = [0.8, 0.2, 0.4, 0.7, 0.5, 0.9, _]
     # Pairs kept: (3.5, .8) both at or above, (2, .2) both below, (3, .4) split, (1.5, .7) split,
     # (4, .5) both at or above (cuts are inclusive); 3 of 5 concordant.
-    assert concordant_share(judgement, data, GOOD_GRADE, DOMAIN_CUT) == pytest.approx(0.6)
-    assert concordant_share(judgement, data) == pytest.approx(0.6)
+    assert concordant_share(judgement, data, 3, 0.5) == pytest.approx(0.6)
     assert concordant_share([3, 1], [0.5, 0.49], 3, 0.5) == 1.0
     assert concordant_share([3], [0.4], 3, 0.5) == 0.0  # a grade of exactly 3 is "good"
     assert concordant_share([2.9], [0.5], 3, 0.5) == 0.0  # a score of exactly 0.5 reaches the cut

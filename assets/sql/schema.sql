@@ -222,3 +222,15 @@ CREATE TABLE IF NOT EXISTS audit_comments (
     audit_id VARCHAR NOT NULL, agency VARCHAR NOT NULL, case_key VARCHAR NOT NULL, question_id VARCHAR NOT NULL,
     comment VARCHAR NOT NULL
 );
+
+-- What an audit found (assets/audit_findings.py): agreement among the agencies per question, and the
+-- moderated judgement against the case's data per framework domain.
+CREATE TABLE IF NOT EXISTS audit_agreement (
+    audit_id VARCHAR NOT NULL, question_id VARCHAR NOT NULL, raters BIGINT NOT NULL, cases BIGINT NOT NULL,
+    krippendorff_alpha_ordinal DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS audit_judgement_vs_data (
+    audit_id VARCHAR NOT NULL, domain VARCHAR NOT NULL, cases BIGINT NOT NULL, spearman_rho DOUBLE,
+    concordant_share DOUBLE
+);
