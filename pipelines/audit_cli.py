@@ -117,3 +117,35 @@ def cmd_reidentify(args) -> int:
     for key, case_id in found:
         print(f"{key},{case_id if case_id is not None else 'NOT IN THIS PACK'}")
     return EXIT_OK
+
+
+def demo_audit(home: AuditHome, seed: int) -> str | None:
+    """For `demo`: plan one audit of the first LA's latest quarter, fill in every return with
+    synthetic answers (synth/audits.py). The next run loads them; returns the audit's id."""
+    from assets import warehouse
+    from assets.audit_plan import plan_audit
+    from assets.audits import SampleError, audit_tool
+    from synth.audits import fill_audit_returns
+
+    with warehouse.locked(home.warehouse, wait_message=say):
+        con = warehouse.connect(home.warehouse)
+        try:
+            found = con.execute("""SELECT la_code, period FROM submissions WHERE status = 'loaded'
+                                   ORDER BY period DESC, la_code LIMIT 1""").fetchone()
+            if found is None:
+                return None
+            try:
+                plan = plan_audit(con, home.audits, *found, size=6, theme="Exploitation outside the home",
+                                  focus="PI", seed=seed)
+            except SampleError as error:
+                say(f"no demonstration audit: {error}")
+                return None
+            scores = {(key, domain): score for key, domain, score in con.execute("""
+                SELECT s.case_key, s.domain, s.score FROM case_domain_scores s
+                JOIN audit_samples a ON a.case_key = s.case_key AND a.audit_id = ?
+                WHERE s.la_code = ? AND s.period = ? AND s.score IS NOT NULL""", [plan.audit_id, *found]).fetchall()}
+        finally:
+            con.close()
+    written = fill_audit_returns(plan.folder, audit_tool(), scores, seed=seed)
+    say(f"planned the demonstration audit {plan.audit_id} and filled in its {len(written)} returns")
+    return plan.audit_id

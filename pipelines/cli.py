@@ -211,6 +211,11 @@ def cmd_demo(args) -> int:
     say(f"writing synthetic CIN census and SSDA903 returns into {home.statutory}")
     write_statutory(home.statutory, la_codes, seed=args.seed, progress=say)
     run_pipeline(home, debug=args.debug)
+    from pipelines.audit_cli import demo_audit
+
+    home.audits.mkdir(parents=True, exist_ok=True)
+    if demo_audit(home, args.seed):
+        run_pipeline(home, debug=args.debug)  # loads the returns and works out the findings
     print(home.site / "index.html")
     return EXIT_OK
 

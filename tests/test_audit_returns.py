@@ -196,3 +196,23 @@ def test_status_says_what_is_in_missing_and_rejected(audit):
     assert states["education"].state == "in" and states["education"].quarantined == 1
     assert states["education"].detail.startswith("1 of ")
     assert states["moderated"].state == "missing" and states["youth_justice"].state == "missing"
+
+
+def test_synthetic_returns_make_the_whole_cycle_with_findings_to_read(audit):
+    """What `make demo` does after planning: every form filled, loaded cleanly, and findings in which
+    the agencies agree more on parent inclusion than on the child's voice."""
+    from assets.audit_findings import compute_findings
+    from synth.audits import fill_audit_returns
+
+    con, folder = audit
+    scores = {(k, d): s for k, d, s in con.execute("SELECT case_key, domain, score FROM case_domain_scores "
+                                                    "WHERE score IS NOT NULL").fetchall()}
+    written = fill_audit_returns(folder, audit_tool(), scores, seed=4)
+    assert len(written) == len(audit_tool().agencies) + 1
+    outcomes = ingest_audit_returns(con, folder.parent)
+    assert {(o.status, o.quarantined) for o in outcomes} == {("loaded", 0)}
+    compute_findings(con, folder.name)
+    alpha = dict(con.execute("SELECT question_id, krippendorff_alpha_ordinal FROM audit_agreement").fetchall())
+    assert alpha["PI-a"] > alpha["VC-a"] and alpha["ALL-grade"] is not None
+    judged = con.execute("SELECT domain, cases FROM audit_judgement_vs_data WHERE cases > 0").fetchall()
+    assert judged
