@@ -46,6 +46,14 @@ class AuditTool:
     questions: tuple[Question, ...] = field(default_factory=tuple)
     forms: dict[str, str] = field(default_factory=dict)  # the forms' read-me texts
     action_statuses: tuple[str, ...] = ()
+    agreement_bands: tuple[tuple[float, str], ...] = ()  # (lowest alpha, words), highest first
+    no_agreement_words: str = ""
+    marking: str = ""
+
+    def agreement_words(self, alpha: float | None) -> str:
+        if alpha is None:
+            return self.no_agreement_words
+        return next(words for low, words in self.agreement_bands if alpha >= low)
 
     def answers(self, scale: str) -> list[str]:
         """The codes an answer on `scale` may take, best first, then those with no value."""
@@ -102,7 +110,10 @@ def audit_tool() -> AuditTool:
     return AuditTool(str(spec["version"]), str(spec["name"]), scales, tuple(spec["no_value"]),
                      {k: float(v) for k, v in spec["good_enough"].items()}, dict(spec["domains"]),
                      tuple(a for a in agencies if a in answering), tuple(questions),
-                     {k: str(v) for k, v in spec["forms"].items()}, tuple(spec["action_statuses"]))
+                     {k: str(v) for k, v in spec["forms"].items()}, tuple(spec["action_statuses"]),
+                     tuple(sorted(((float(b["from"]), str(b["words"])) for b in spec["agreement_bands"]),
+                                  reverse=True)),
+                     str(spec["no_agreement_words"]), str(spec["marking"]))
 
 
 # --- the sample ----------------------------------------------------------------------------------

@@ -37,6 +37,12 @@ def add_audit_commands(command, add_home, la_code, quarter, positive) -> None:
     add_home(status)
     status.add_argument("--audit", help="one audit's id (default: every audit)")
 
+    report = step("report", cmd_report, "Write the restricted board report of one audit under "
+                  "<home>/restricted/ (HTML; with --pdf, a PDF too), marked OFFICIAL-SENSITIVE on every page.")
+    add_home(report)
+    report.add_argument("--audit", required=True, help="the audit's id, e.g. E06000001_2025Q3_01")
+    report.add_argument("--pdf", action="store_true", help="also print it to PDF (needs Chromium: make browser)")
+
     again = step("reidentify", cmd_reidentify, "For the LA's own data team: print each sampled case_key with "
                  "the LA's case_id, from their own copy of the pack. Stores nothing anywhere.")
     add_home(again)
@@ -67,6 +73,24 @@ def cmd_status(args) -> int:
     if not known:
         print("No audits yet: `safeguarding-audit audit plan` makes one.")
     say(f"completed returns go into {home.audits}/<audit>/returns/ and are loaded by `safeguarding-audit run`")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from assets import warehouse
+    from dashboards.audit_report import ReportError, write_report
+
+    home = AuditHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
+    with warehouse.reading(home.warehouse) as con:
+        try:
+            written = write_report(con, args.audit, home.restricted / "audits" / args.audit, pdf=args.pdf)
+        except ReportError as error:
+            raise UsageError(str(error)) from error
+    say("restricted: for the partnership's own auditors and board; never publish it")
+    for path in written:
+        print(path)
     return EXIT_OK
 
 

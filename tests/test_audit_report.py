@@ -1,0 +1,78 @@
+"""The whole audit cycle on the demo home, through the command line: the restricted board report
+opens offline, is marked on every page, its PDF renders (a page converted to PNG), it names no
+case, and nothing of the audit reaches the public site or the exports."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("audit-demo") / "home"
+    assert main(["demo", "--home", str(home), "--las", "2", "--quarters", "2", "--seed", "5"]) == 0
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    (audit_id,) = con.execute("SELECT audit_id FROM audits").fetchone()
+    keys = {k for (k,) in con.execute("SELECT case_key FROM audit_samples").fetchall()}
+    comments = {c for (c,) in con.execute("SELECT comment FROM audit_comments").fetchall()}
+    con.close()
+    return home, audit_id, keys, comments
+
+
+def test_the_demo_runs_the_whole_cycle(demo_home, capsys):
+    home, audit_id, keys, comments = demo_home
+    assert len(keys) == 6 and comments
+    assert main(["audit", "status", "--home", str(home), "--audit", audit_id]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" complete") == out.count("\n  ") and "moderated" in out
+
+
+def test_the_report_is_marked_offline_and_names_no_case(demo_home, capsys):
+    home, audit_id, keys, comments = demo_home
+    assert main(["audit", "report", "--home", str(home), "--audit", audit_id, "--pdf"]) == 0
+    html_path, pdf_path = (home / "restricted" / "audits" / audit_id / name for name in ("report.html", "report.pdf"))
+    assert capsys.readouterr().out.split() == [str(html_path), str(pdf_path)]
+    html = html_path.read_text(encoding="utf-8")
+    assert html.count("OFFICIAL-SENSITIVE") >= 3 and "@top-center" in html and "@bottom-center" in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched: opens offline
+    assert not any(key in html for key in keys)
+    assert any(comment in html for comment in comments)  # restricted: comments are for the auditors
+    assert "Krippendorff" in html and "Spearman" in html
+
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(pdf_path)
+    try:
+        texts = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+        assert len(texts) >= 2 and all("OFFICIAL-SENSITIVE" in t for t in texts)
+        assert not any(key in t for key in keys for t in texts)
+        image = pdf[0].render(scale=1).to_pil()
+    finally:
+        pdf.close()
+    png = home / "page-1.png"
+    image.save(png)
+    assert png.stat().st_size > 10_000
+    grey = image.convert("L")
+    assert grey.getextrema()[0] < 60  # there is dark text on the page, not a blank sheet
+
+
+def test_nothing_of_an_audit_reaches_the_public_site_or_the_exports(demo_home):
+    home, audit_id, keys, comments = demo_home
+    published = [p for folder in ("site", "exports") for p in (home / folder).rglob("*") if p.is_file()]
+    assert published
+    for path in published:
+        content = path.read_bytes().decode("utf-8", errors="ignore")
+        assert not any(key in content for key in keys), path
+        assert not any(comment in content for comment in comments), path
+        assert "OFFICIAL-SENSITIVE" not in content and audit_id not in content, path
+
+
+def test_a_report_of_no_such_audit_is_refused(demo_home, capsys):
+    home, *_ = demo_home
+    assert main(["audit", "report", "--home", str(home), "--audit", "E06000001_2025Q1_09"]) == 2
+    assert "there is no audit E06000001_2025Q1_09" in capsys.readouterr().err
