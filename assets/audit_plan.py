@@ -66,25 +66,30 @@ def plan_audit(con: duckdb.DuckDBPyConnection, audits_dir: Path, la_code: str, p
     return AuditPlan(audit_id, folder, sample, sorted(p for p in folder.iterdir() if p.is_file()))
 
 
-def reidentify(sample_csv: Path, pack_path: Path, secret: bytes) -> list[tuple[str, str | None]]:
-    """Each sampled case_key with the LA's case_id, found by deriving every case_id's key in the
-    LA's own copy of the pack (None where the pack has no such case). Reads; stores nothing."""
+def case_ids_in_pack(pack_path: Path) -> tuple[str, set[str]]:
+    """The LA code of a pack and the case_ids of its cases table (trimmed), read within the pack
+    limits. For the LA's own tools (reidentify, explain --case-id): nothing is stored."""
     from assets.reading import PackRejected, check_identity, open_pack, open_tables
-    from assets.standardise import case_key
 
-    with sample_csv.open(newline="", encoding="utf-8") as handle:
-        keys = [row["case_key"] for row in csv.DictReader(handle)]
     pack = open_pack(pack_path, hash_content=False)
-    if pack.refusal:
-        raise pack.refusal
     check_identity(pack)
     cases = open_tables(pack)["cases"]
     if "case_id" not in cases.columns:
         raise PackRejected("missing_column", f"{cases.source_file} has no case_id column.", "cases")
     position = cases.columns.index("case_id")
-    found = {}
+    ids = set()
     for batch in cases.batches():
-        for value in batch.column(position).to_pylist():
-            if value and value.strip():
-                found.setdefault(case_key(secret, pack.la_code, value.strip()), value.strip())
+        ids.update(value.strip() for value in batch.column(position).to_pylist() if value and value.strip())
+    return pack.la_code, ids
+
+
+def reidentify(sample_csv: Path, pack_path: Path, secret: bytes) -> list[tuple[str, str | None]]:
+    """Each sampled case_key with the LA's case_id, found by deriving every case_id's key in the
+    LA's own copy of the pack (None where the pack has no such case). Reads; stores nothing."""
+    from assets.standardise import case_key
+
+    with sample_csv.open(newline="", encoding="utf-8") as handle:
+        keys = [row["case_key"] for row in csv.DictReader(handle)]
+    la_code, ids = case_ids_in_pack(pack_path)
+    found = {case_key(secret, la_code, case_id): case_id for case_id in sorted(ids)}
     return [(key, found.get(key)) for key in keys]

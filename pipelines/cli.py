@@ -85,7 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_home(explain)
     explain.add_argument("--la", required=True, type=la_code, help="LA code, e.g. E06000001")
     explain.add_argument("--period", required=True, type=quarter, help="quarter, e.g. 2025Q3")
-    explain.add_argument("--case-key", required=True, help="the case's 16-character case_key")
+    which = explain.add_mutually_exclusive_group(required=True)
+    which.add_argument("--case-key", help="the case's 16-character case_key")
+    which.add_argument("--case-id", help="the LA's own case_id, with --pack: the key is derived, nothing stored")
+    explain.add_argument("--pack", type=Path, help="with --case-id: the LA's own copy of the pack holding the case")
 
     from pipelines.audit_cli import add_audit_commands
 
@@ -189,14 +192,39 @@ def cmd_explain(args) -> int:
     home = AuditHome.resolve(args.home)
     if not home.warehouse.exists():
         raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
+    key = args.case_key.strip() if args.case_key else key_of_case_id(home, args)
     with warehouse.reading(home.warehouse) as con:
         try:
-            explanation = explain_case(con, args.la, args.period,
-                                       args.case_key.strip())
+            explanation = explain_case(con, args.la, args.period, key)
         except LookupError as error:
             raise UsageError(str(error)) from error
     print(explanation.to_text())
     return EXIT_OK
+
+
+def key_of_case_id(home: AuditHome, args) -> str:
+    """The case_key of an LA's own case_id, for `explain --case-id`: only with the LA's copy of the
+    pack holding that case, and the installation's key. Nothing is stored."""
+    from assets.audit_plan import case_ids_in_pack
+    from assets.reading import PackRejected
+    from assets.secret import KEY_ENV, load_secret
+    from assets.standardise import case_key
+
+    if args.pack is None:
+        raise UsageError("--case-id needs --pack: the LA's own copy of the pack that holds the case.")
+    if not args.pack.exists():
+        raise UsageError(f"the pack {args.pack} does not exist.")
+    if not os.environ.get(KEY_ENV) and not home.key_file.exists():
+        raise UsageError(f"there is no pseudonymisation key at {home.key_file} (nor in ${KEY_ENV}).")
+    try:
+        la_code, ids = case_ids_in_pack(args.pack)
+    except PackRejected as error:
+        raise UsageError(f"{args.pack}: {error}") from error
+    if la_code != args.la:
+        raise UsageError(f"the pack {args.pack.name} is {la_code}'s, not {args.la}'s.")
+    if args.case_id.strip() not in ids:
+        raise UsageError(f"the pack {args.pack.name} has no case with that case_id.")
+    return case_key(load_secret(home.key_file), la_code, args.case_id.strip())
 
 
 def cmd_demo(args) -> int:

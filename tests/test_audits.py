@@ -209,3 +209,33 @@ def test_the_command_line_plans_and_reidentifies(tmp_path, monkeypatch, capsys):
     assert lines[0] == "case_key,case_id" and len(lines) == 5 and "NOT IN THIS PACK" not in "".join(lines)
     assert main(["audit", "plan", "--home", str(tmp_path), "--la", la, "--period", period, "--size", "999"]) == 2
     assert "fewer than the 999 asked for" in capsys.readouterr().err
+
+
+def test_explain_takes_the_las_own_case_id_with_the_pack_and_stores_nothing(tmp_path, monkeypatch, capsys):
+    from assets.secret import KEY_ENV
+    from pipelines.cli import main
+
+    monkeypatch.setenv(KEY_ENV, SECRET.decode())
+    packs = write_packs(tmp_path / "inbox", las=1, quarters=1, seed=6, cases_per_la=12, formats="csv")
+    con = warehouse.connect(tmp_path / "warehouse.duckdb")
+    ingest_inbox(con, tmp_path / "inbox", SECRET)
+    score_pending(con)
+    con.close()
+    pack = packs[0]
+    la, period = pack.name.split("_")
+    with (pack / "cases.csv").open(newline="", encoding="utf-8-sig") as handle:
+        case_id = next(csv.DictReader(handle))["case_id"].strip()
+    def files() -> list:  # the reader's lock file aside, which holds no data
+        return sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if not p.name.endswith(".lock"))
+
+    before = files()
+    common = ["explain", "--home", str(tmp_path), "--la", la, "--period", period]
+    assert main([*common, "--case-id", case_id, "--pack", str(pack)]) == 0
+    by_id = capsys.readouterr().out
+    assert main([*common, "--case-key", case_key(SECRET, la, case_id)]) == 0
+    assert capsys.readouterr().out == by_id and case_id not in by_id
+    assert files() == before
+    assert main([*common, "--case-id", case_id]) == 2
+    assert "--case-id needs --pack" in capsys.readouterr().err
+    assert main([*common, "--case-id", "no-such-case", "--pack", str(pack)]) == 2
+    assert "has no case with that case_id" in capsys.readouterr().err
