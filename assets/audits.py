@@ -48,7 +48,6 @@ class AuditTool:
     action_statuses: tuple[str, ...] = ()
     agreement_bands: tuple[tuple[float, str], ...] = ()  # (lowest alpha, words), highest first
     no_agreement_words: str = ""
-    marking: str = ""
 
     def agreement_words(self, alpha: float | None) -> str:
         if alpha is None:
@@ -113,7 +112,7 @@ def audit_tool() -> AuditTool:
                      {k: str(v) for k, v in spec["forms"].items()}, tuple(spec["action_statuses"]),
                      tuple(sorted(((float(b["from"]), str(b["words"])) for b in spec["agreement_bands"]),
                                   reverse=True)),
-                     str(spec["no_agreement_words"]), str(spec["marking"]))
+                     str(spec["no_agreement_words"]))
 
 
 # --- the sample ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The restricted board report of one multi-agency case audit: HTML that opens offline, and a PDF
 of it (Debian's Chromium prints it), under <home>/restricted/audits/<audit_id>/, marked on every page
-(config/audit_tool.yaml's `marking`). It shows small counts (it is restricted) but never a case_key
+(config/publication.yaml's `restricted.marking`). It shows small counts (it is restricted) but never a case_key
 or a case_id: the sample is described by stratum, and disagreements are counted, not listed.
 
 It is written only here, never into the public site or the exports."""
@@ -21,6 +21,7 @@ from assets.config import local_authorities
 from assets.scoring import framework
 from dashboards.figures import quarter_label
 from dashboards.pages import ENVIRONMENT
+from dashboards.publication import restricted_marking
 from dashboards.views.common import Cell, number, text
 
 CHROMIUM = "chromium"  # Debian's, installed by `make browser` (.ci/install-chromium)
@@ -81,7 +82,7 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
     focus_words = (f", and with a focus on {framework().domains[focus]['title'].lower()}: cases scoring below "
                    f"{tool.good_enough['domain_score']:g} in it make at least half the sample") if focus else ""
     return {
-        "marking": tool.marking, "title": f"Multi-agency case audit {audit_id}",
+        "marking": restricted_marking(), "title": f"Multi-agency case audit {audit_id}",
         "audit": {"la_code": la_code, "la_name": authority.name if authority else la_code,
                   "period": quarter_label(period), "theme": theme or "none given", "size": size,
                   "tool": f"{tool.name} ({version})", "created": f"{created:%d %B %Y}"},

@@ -30,6 +30,12 @@ def partnership_name() -> str:
     return load_yaml("publication.yaml")["partnership"]["name"]
 
 
+@cache
+def restricted_marking() -> str:
+    """The marking on every page of the restricted edition (config/publication.yaml)."""
+    return str(load_yaml("publication.yaml")["restricted"]["marking"])
+
+
 def la_name(code: str) -> str:
     return partnership_name() if code == PARTNERSHIP_CODE else local_authorities()[code].name
 
@@ -71,6 +77,7 @@ class Publication:
     benchmarks: pd.DataFrame = None  # DfE C3 figures for the partnership's LAs, their regions and England
     coverage: pd.DataFrame = None  # per LA and C3 year: audit cases against published EFH factor counts
     statutory_framework: Framework = None
+    restricted: bool = False  # the restricted edition: nothing suppressed, for the partnership's auditors
     # Look-ups the pages make again and again (one area's series, one quarter's funnels), built
     # once: with 153 LAs, filtering the whole rates table per LA and indicator dominated rendering.
     lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)

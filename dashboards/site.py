@@ -27,7 +27,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from dashboards.pages import ENVIRONMENT, Page, la_pages, las_by_name, partnership_pages, returns_pages
-from dashboards.publication import Publication, replace_folder
+from dashboards.publication import Publication, replace_folder, restricted_marking
 
 PLOTLY_JS = "plotly.min.js"
 STYLESHEET = "site.css"
@@ -57,10 +57,12 @@ class SiteWritten:
         return f"{drawn}, {self.unchanged} unchanged"
 
 
-def write_site(publication: Publication, site_dir: Path) -> SiteWritten:
+def write_site(publication: Publication, site_dir: Path, extra_pages: list[Page] = ()) -> SiteWritten:
     """Write the site from the published (disclosure-controlled) tables, drawing only the pages
-    whose inputs changed since the last write."""
+    whose inputs changed since the last write. The restricted edition (publication.restricted) is
+    marked on every page and carries its `extra_pages` (the audit worklists)."""
     started = time.perf_counter()
+    marking = restricted_marking() if publication.restricted else None
     written = SiteWritten()
     previous = read_manifest(site_dir)
 
@@ -73,15 +75,16 @@ def write_site(publication: Publication, site_dir: Path) -> SiteWritten:
                 text = get_plotlyjs() if name == PLOTLY_JS else stylesheet()
                 (folder / name).write_text(text, encoding="utf-8")
         for page in [*partnership_pages(publication), *la_pages(publication, las_by_name(publication)),
-                     *returns_pages(publication)]:
+                     *returns_pages(publication), *extra_pages]:
             # File names are built from ids and codes (dashboards.views.common.file_part); one that
             # names another folder is refused rather than written there.
             if Path(page.filename).name != page.filename or page.filename.startswith("."):
                 raise ValueError(f"page file name {page.filename!r} is not a plain file name")
-            digest = hashlib.sha256(f"{page.digest}|{LEGEND}|{PLOTLY_JS}|{STYLESHEET}".encode()).hexdigest()
+            inputs = f"{page.digest}|{LEGEND}|{PLOTLY_JS}|{STYLESHEET}|{marking}"
+            digest = hashlib.sha256(inputs.encode()).hexdigest()
             manifest[page.filename] = digest
             if not carry_over(site_dir, folder, page.filename, previous.get(page.filename) == digest):
-                (folder / page.filename).write_text(render_page(page), encoding="utf-8")
+                (folder / page.filename).write_text(render_page(page, marking), encoding="utf-8")
                 written.redrawn.append(page.filename)
             written.pages.append(page.filename)
         if not carry_over(site_dir, folder, MANIFEST, previous == manifest):
@@ -125,9 +128,9 @@ def static_digest(name: str) -> str:
     return hashlib.sha256(f"{name}|{source}".encode()).hexdigest()
 
 
-def render_page(page: Page) -> str:
+def render_page(page: Page, marking: str | None = None) -> str:
     """A page in the shared layout (base.html): head, header navigation, title, symbols legend,
-    the page's own content, footer."""
+    the page's own content, footer; and, in the restricted edition, its marking above and below."""
     # The content was written by an autoescaped template: it is markup already.
     return ENVIRONMENT.get_template("base.html").render(page=page, content=Markup(page.body), legend=LEGEND,
-                                                        plotly_js=PLOTLY_JS, stylesheet=STYLESHEET)
+                                                        plotly_js=PLOTLY_JS, stylesheet=STYLESHEET, marking=marking)

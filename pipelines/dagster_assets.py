@@ -40,6 +40,7 @@ from assets.statutory import ingest_statutory, score_statutory
 from checks.asset_checks import CheckOutcome, pack_checks, score_checks
 from dashboards.exports import write_exports
 from dashboards.publication import build_publication, exports_metadata, site_metadata
+from dashboards.restricted import write_restricted_edition
 from dashboards.site import write_site
 from pipelines.partitions import period_partitions
 from pipelines.resources import AuditHomeResource, WarehouseResource, progress_for
@@ -256,3 +257,21 @@ def publication(context: dg.AssetExecutionContext, audit_home: AuditHomeResource
         site_metadata(published, site, paths.site / "index.html")))
     yield dg.MaterializeResult(asset_key="exports", metadata=dagster_metadata(
         exports_metadata(published, written, paths.exports)))
+
+
+@dg.asset(deps=["audit_findings", *PUBLISHED_FROM], kinds={"html"}, group_name="audits",
+          description="The restricted edition for the partnership's own auditors, under <home>/restricted/: the "
+                      "site with no small number hidden, marked OFFICIAL-SENSITIVE, with an audit worklist per LA and "
+                      "quarter, and every audit's board report. Written when config/publication.yaml's "
+                      "restricted.edition says so. Never copied into the public site or the exports.")
+def restricted_edition(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
+    """Write the restricted edition (or nothing, when it is not wanted)."""
+    with warehouse.get_connection() as con:
+        written = write_restricted_edition(con, audit_home.paths.restricted)
+    if written is None:
+        return dg.MaterializeResult(metadata={"written": False})
+    site, reports = written
+    progress_for(context)(f"restricted edition written: {site.pages[0].parent / 'index.html'} ({site.summary()}); "
+                          f"{len(reports)} audit report(s)")
+    return dg.MaterializeResult(metadata={"written": True, "pages": len(site.pages), "reports": len(reports),
+                                          "pages_redrawn": len(site.redrawn)})

@@ -12,6 +12,7 @@ from pipelines.dagster_assets import (
     inbox_entries,
     packs,
     publication,
+    restricted_edition,
     scored_packs,
     statutory_returns,
     statutory_scoring,
@@ -31,11 +32,12 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
         description="Ingest the packs of the chosen quarters (skipping unchanged ones), score them, publish.")
     publish_job = dg.define_asset_job(
         PUBLISH_JOB, selection=dg.AssetSelection.assets(inbox_entries, statutory_returns, statutory_scoring, dfe_c3,
-                                                        audit_returns, audit_findings, publication),
+                                                        audit_returns, audit_findings, publication,
+                                                        restricted_edition),
         description="Refuse inbox entries that are not packs, load new statutory returns, audit returns and the "
                     "benchmarks, then republish the site and the exports.")
     return dg.Definitions(assets=[packs, inbox_entries, scored_packs, statutory_returns, statutory_scoring, dfe_c3,
-                                  audit_returns, audit_findings, publication],
+                                  audit_returns, audit_findings, publication, restricted_edition],
                           jobs=[audit_job, publish_job],
                           sensors=[inbox_sensor(audit_job, publish_job)], schedules=[quarterly_republish(publish_job)],
                           resources=build_resources(home, inbox))

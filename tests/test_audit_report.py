@@ -15,7 +15,7 @@ from pipelines.cli import main
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("audit-demo") / "home"
-    assert main(["demo", "--home", str(home), "--las", "2", "--quarters", "2", "--seed", "5"]) == 0
+    assert main(["demo", "--home", str(home)]) == 0  # 4 LAs x 4 quarters: some counts are small
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     (audit_id,) = con.execute("SELECT audit_id FROM audits").fetchone()
     keys = {k for (k,) in con.execute("SELECT case_key FROM audit_samples").fetchall()}
@@ -76,3 +76,32 @@ def test_a_report_of_no_such_audit_is_refused(demo_home, capsys):
     home, *_ = demo_home
     assert main(["audit", "report", "--home", str(home), "--audit", "E06000001_2025Q1_09"]) == 2
     assert "there is no audit E06000001_2025Q1_09" in capsys.readouterr().err
+
+
+def test_the_restricted_edition_shows_what_the_public_site_hides_and_is_marked(demo_home):
+    home, audit_id, keys, comments = demo_home
+    restricted, public = home / "restricted" / "site", home / "site"
+    pages = sorted(restricted.glob("*.html"))
+    assert len(pages) > len(list(public.glob("*.html")))
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert html.count("OFFICIAL-SENSITIVE") >= 2, page.name
+    suppressed = re.compile(r'<td class="num[^"]*">\[c\]</td>')
+
+    def hidden(folder):  # cells the disclosure control hid, on the LA and indicator pages
+        return sum(len(suppressed.findall(p.read_text(encoding="utf-8")))
+                   for pattern in ("la-*.html", "indicator-*.html") for p in folder.glob(pattern))
+
+    assert hidden(public) > 0 and hidden(restricted) == 0
+    worklists = [p for p in pages if p.name.startswith("worklist-")]
+    assert worklists and "safeguarding-audit explain --la" in worklists[0].read_text(encoding="utf-8")
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    every_key = {k for (k,) in con.execute("SELECT DISTINCT case_key FROM cases").fetchall()}
+    con.close()
+    assert any(key in worklists[0].read_text(encoding="utf-8") for key in every_key)
+    # The public edition has none of it: no case_key of any case, no worklist, no marking.
+    for path in [p for folder in ("site", "exports") for p in (home / folder).rglob("*") if p.is_file()]:
+        content = path.read_bytes().decode("utf-8", errors="ignore")
+        assert "worklist" not in content.lower() and "OFFICIAL-SENSITIVE" not in content, path
+        assert not any(key in content for key in every_key), path
+    assert (home / "restricted" / "audits" / audit_id / "report.html").exists()

@@ -13,4 +13,5 @@ def methods_view(pub: Publication) -> dict:
     levels = funnel_levels()
     return {"domains": indicator_groups(pub.framework), "narrow": level_label(levels[0]),
             "wide": level_label(levels[-1]), "run": RUN_LENGTH, "trend": TREND_LENGTH, "threshold": pub.limit,
+            "restricted": pub.restricted,
             "sources": [" ".join(str(words).split()) for words in pub.framework.sources.values()]}
