@@ -37,7 +37,7 @@ from assets.metadata import (
 )
 from assets.scoring import framework, score_pending
 from assets.statutory import ingest_statutory, score_statutory
-from checks.asset_checks import CheckOutcome, pack_checks, score_checks
+from checks.asset_checks import CheckOutcome, moderation_complete, pack_checks, score_checks
 from dashboards.exports import write_exports
 from dashboards.publication import build_publication, exports_metadata, site_metadata
 from dashboards.restricted import write_restricted_edition
@@ -140,6 +140,9 @@ def audit_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeResour
 
 
 @dg.asset(deps=["audit_returns", "scored_packs"], kinds={"duckdb"}, group_name="audits",
+          check_specs=[dg.AssetCheckSpec("moderation_complete", asset="audit_findings", blocking=False,
+                                         description="Every sampled case has a moderated answer to every "
+                                                     "question (a warning: the report is not final yet).")],
           description="What each audit found: agreement among the agencies per question (ordinal Krippendorff's "
                       "alpha) and the moderated judgement against the case's data per domain (Spearman's rho, "
                       "concordant share), in audit_agreement and audit_judgement_vs_data. Restricted.")
@@ -148,7 +151,11 @@ def audit_findings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     with warehouse.get_connection() as con:
         audits = compute_all_findings(con)
         metadata = audit_findings_metadata(con, audits)
-    return dg.MaterializeResult(metadata=dagster_metadata(metadata))
+        moderation = moderation_complete(con)
+    yield dg.MaterializeResult(metadata=dagster_metadata(metadata))
+    yield dg.AssetCheckResult(check_name=moderation.name, passed=moderation.passed,
+                              severity=dg.AssetCheckSeverity.WARN, description=moderation.description,
+                              metadata=dagster_metadata(moderation.metadata))
 
 
 @dg.asset(kinds={"duckdb"}, group_name="ingest",

@@ -216,3 +216,20 @@ def test_synthetic_returns_make_the_whole_cycle_with_findings_to_read(audit):
     assert alpha["PI-a"] > alpha["VC-a"] and alpha["ALL-grade"] is not None
     judged = con.execute("SELECT domain, cases FROM audit_judgement_vs_data WHERE cases > 0").fetchall()
     assert judged
+
+
+def test_the_moderation_check_warns_until_every_sampled_case_is_moderated(audit):
+    from checks.asset_checks import moderation_complete
+
+    con, folder = audit
+    assert not moderation_complete(con).passed  # nothing moderated yet
+    fill(folder, MODERATED_AGENCY, edit=lambda rows: rows.pop())  # one question of one case left out
+    ingest_audit_returns(con, folder.parent)
+    outcome = moderation_complete(con)
+    assert not outcome.passed and outcome.metadata["audits_incomplete"] == 1
+    fill(folder, MODERATED_AGENCY)
+    ingest_audit_returns(con, folder.parent)
+    assert moderation_complete(con).passed
+
+
+MODERATED_AGENCY = "moderated"
