@@ -86,6 +86,38 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str],
     return result
 
 
+RETURNS = "returns/"  # cursor keys of audit returns: returns/<audit_id>/<file name>
+
+
+def decide_returns(audits_dir: Path, cursor: dict, already_loaded: Callable[[str, str], bool] = lambda key, sha: False
+                   ) -> tuple[str | None, dict, list[str]]:
+    """Audit returns saved into any audit's returns/ folder, looked at as packs are: settled for one
+    look, then by content hash. Returns the run key of a publish run to request (None: nothing new),
+    the cursor entries, and notes."""
+    from assets.audit_returns import return_files
+
+    entries, notes, new = {}, [], []
+    for folder in sorted(p for p in audits_dir.glob("*/returns") if p.is_dir()) if audits_dir.is_dir() else []:
+        for path in return_files(folder):
+            key = f"{RETURNS}{folder.parent.name}/{path.name}"
+            status = path.lstat()
+            before = cursor.get(key, {})
+            if (before.get("mtime"), before.get("size")) != (status.st_mtime, status.st_size):
+                entries[key] = {"mtime": status.st_mtime, "size": status.st_size, "sha256": before.get("sha256"),
+                                "pending": True}
+                continue
+            if not before.get("pending"):
+                entries[key] = before
+                continue
+            sha = hashlib.sha256(path.read_bytes()).hexdigest() if not path.is_symlink() else ""
+            entries[key] = {"mtime": status.st_mtime, "size": status.st_size, "sha256": sha, "pending": False}
+            if sha != before.get("sha256") and not already_loaded(key, sha):
+                new.append(f"{key}:{sha}")
+                notes.append(f"audit return {folder.parent.name}: new or changed, run requested")
+    run_key = "returns:" + hashlib.sha256("\n".join(sorted(new)).encode()).hexdigest()[:16] if new else None
+    return run_key, entries, notes
+
+
 def inbox_sensor(audit_job: dg.UnresolvedAssetJobDefinition,
                  publish_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
     """The sensor, requesting runs of the audit job (a quarter's packs) and of the publish job
@@ -93,7 +125,8 @@ def inbox_sensor(audit_job: dg.UnresolvedAssetJobDefinition,
 
     @dg.sensor(name="inbox_sensor", jobs=[audit_job, publish_job], minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Starts a run for each quarter with a new or changed pack in the inbox.")
+               description="Starts a run for each quarter with a new or changed pack in the inbox, and a publish "
+                           "run for new or changed audit returns.")
     def look_at_inbox(context: dg.SensorEvaluationContext, audit_home: AuditHomeResource):
         cursor = json.loads(context.cursor) if context.cursor else {}
         known = set(context.instance.get_dynamic_partitions(period_partitions.name))
@@ -105,8 +138,14 @@ def inbox_sensor(audit_job: dg.UnresolvedAssetJobDefinition,
                     received = set(con.execute("SELECT source, content_sha256 FROM submissions").fetchall())
         except TimeoutError:
             return dg.SkipReason("a run is writing the warehouse; looking again at the next tick")
-        decisions = decide(audit_home.inbox_path, cursor, known, lambda source, sha: (source, sha) in received)
-        for note in decisions.notes:
+        packs_cursor = {k: v for k, v in cursor.items() if not k.startswith(RETURNS)}
+        decisions = decide(audit_home.inbox_path, packs_cursor, known, lambda source, sha: (source, sha) in received)
+        returns_run, returns_cursor, returns_notes = decide_returns(
+            audit_home.paths.audits, {k: v for k, v in cursor.items() if k.startswith(RETURNS)})
+        decisions.cursor.update(returns_cursor)
+        if returns_run and not any(quarter is None for quarter, _ in decisions.runs):
+            decisions.runs.append((None, returns_run))  # the publish run loads returns (and inbox entries)
+        for note in decisions.notes + returns_notes:
             context.log.info(note)
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=run_key, partition_key=quarter, job_name=audit_job.name) if quarter

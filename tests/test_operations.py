@@ -134,3 +134,30 @@ def test_two_runs_started_together_both_finish_without_corruption(tmp_path):
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     assert len(instance.get_runs()) == 2 and all(r.is_success for r in instance.get_runs())
     instance.dispose()
+
+
+def test_the_sensor_requests_a_publish_run_for_new_or_changed_audit_returns(tmp_path):
+    """A return saved into an audit's returns/ folder starts one publish run (which loads it) once it
+    has settled; the same content again starts nothing; a corrected one starts another."""
+    home, inbox = tmp_path / "home", tmp_path / "inbox"
+    inbox.mkdir()
+    returns = home / "audits" / "E06000001_2025Q3_01" / "returns"
+    returns.mkdir(parents=True)
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"audit_home": AuditHomeResource(home=str(home), inbox=str(inbox))}
+    sensor = build_definitions(str(home), str(inbox)).get_sensor_def("inbox_sensor")
+
+    def tick(cursor=None):
+        return sensor(dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor))
+
+    form = returns / "return_police.csv"
+    form.write_text("agency,case_key,question_id,answer,comment\npolice,x,PI-a,good,\n", encoding="utf-8")
+    first = tick()
+    assert first.run_requests == []  # not settled yet
+    second = tick(first.cursor)
+    assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("publish", None)]
+    assert second.run_requests[0].run_key.startswith("returns:")
+    assert tick(second.cursor).run_requests == []
+    form.write_text("agency,case_key,question_id,answer,comment\npolice,x,PI-a,inadequate,\n", encoding="utf-8")
+    changed = tick(tick(second.cursor).cursor)
+    assert len(changed.run_requests) == 1 and changed.run_requests[0].run_key != second.run_requests[0].run_key
