@@ -57,7 +57,8 @@ class CheckedReturn:
     quarantine: list[tuple] = field(default_factory=list)  # (row_number, column_name, rule, message)
 
 
-def read_return(path: Path, name: str | None = None) -> list[dict]:
+def read_return(path: Path, name: str | None = None, sheet: str = "answers",
+                required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[dict]:
     """The rows of a return (an .xlsx form's `answers` sheet, or a long .csv) as dicts of text,
     read within the limits of config/limits.yaml like pack tables."""
     from assets.csv_files import open_csv
@@ -65,13 +66,13 @@ def read_return(path: Path, name: str | None = None) -> list[dict]:
 
     name = name or path.name
     if path.suffix.lower() == ".xlsx":
-        sheets = open_workbook(path, name, "answers")
-        table = next((s for s in sheets if s.table.strip().lower() == "answers"), sheets[0])
+        sheets = open_workbook(path, name, sheet)
+        table = next((s for s in sheets if s.table.strip().lower() == sheet), sheets[0])
     else:
-        table = open_csv(path, "answers", name)
+        table = open_csv(path, sheet, name)
     columns = table.columns
     rows = table.read_all().to_pylist()
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise rejected("missing_column", source_file=name, column=missing[0])
     return [{k: (v or "").strip() for k, v in row.items() if k != BEYOND_HEADER.lower()} for row in rows]

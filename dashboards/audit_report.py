@@ -7,6 +7,7 @@ It is written only here, never into the public site or the exports."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import duckdb
 
+from assets.audit_actions import overdue_sql
 from assets.audit_returns import audit_status
 from assets.audits import MODERATED, audit_tool
-from assets.config import local_authorities
+from assets.config import load_yaml, local_authorities
 from assets.scoring import framework
 from dashboards.figures import quarter_label
 from dashboards.pages import ENVIRONMENT
@@ -79,6 +81,11 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
     comments = [[text(question_id), text(agency), text(comment)] for question_id, agency, comment in con.execute(
         "SELECT question_id, agency, comment FROM audit_comments WHERE audit_id = ? ORDER BY ALL",
         [audit_id]).fetchall()]
+    actions = con.execute(f"""SELECT action_id, recommendation, owner_agency, due_date, status, {overdue_sql()}
+                               FROM audit_actions WHERE audit_id = ? ORDER BY action_id""", [audit_id]).fetchall()
+    themes = load_yaml("audit_tool.yaml")["recommendation_themes"]
+    theme_counts = Counter(theme for _, recommendation, *_ in actions for theme, words in themes.items()
+                           if set(re.findall(r"[a-z-]+", recommendation.lower())) & {w.lower() for w in words})
     focus_words = (f", and with a focus on {framework().domains[focus]['title'].lower()}: cases scoring below "
                    f"{tool.good_enough['domain_score']:g} in it make at least half the sample") if focus else ""
     return {
@@ -94,6 +101,11 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
         "distributions": (distributions(moderated, "Moderated answers")
                           + distributions(agencies, "Agencies' own answers")),
         "agreement": agreement, "judgement": judgement, "comments": comments,
+        "actions": [[text(action_id), text(recommendation), text(owner or ""), text(f"{due:%d/%m/%Y}" if due else ""),
+                     text(status.replace("_", " ")), text("overdue" if overdue else "")]
+                    for action_id, recommendation, owner, due, status, overdue in actions],
+        "overdue": sum(1 for *_, overdue in actions if overdue),
+        "themes": [[text(theme), count(theme_counts[theme])] for theme in themes if theme_counts[theme]],
     }
 
 

@@ -146,10 +146,12 @@ def cmd_reidentify(args) -> int:
 def demo_audit(home: AuditHome, seed: int) -> str | None:
     """For `demo`: plan one audit of the first LA's latest quarter, fill in every return with
     synthetic answers (synth/audits.py). The next run loads them; returns the audit's id."""
+    from datetime import date
+
     from assets import warehouse
     from assets.audit_plan import plan_audit
     from assets.audits import SampleError, audit_tool
-    from synth.audits import fill_audit_returns
+    from synth.audits import fill_action_tracker, fill_audit_returns
 
     with warehouse.locked(home.warehouse, wait_message=say):
         con = warehouse.connect(home.warehouse)
@@ -171,5 +173,7 @@ def demo_audit(home: AuditHome, seed: int) -> str | None:
         finally:
             con.close()
     written = fill_audit_returns(plan.folder, audit_tool(), scores, seed=seed)
-    say(f"planned the demonstration audit {plan.audit_id} and filled in its {len(written)} returns")
+    fill_action_tracker(plan.folder, date.today(), seed=seed)
+    say(f"planned the demonstration audit {plan.audit_id} and filled in its {len(written)} returns and its "
+        "action tracker")
     return plan.audit_id

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.audit_actions import ingest_action_trackers
 from assets.audit_findings import compute_all_findings
 from assets.audit_returns import ingest_audit_returns
 from assets.benchmarks import load_c3
@@ -130,12 +131,16 @@ def packs(context: dg.AssetExecutionContext, config: PacksConfig, audit_home: Au
 @dg.asset(kinds={"duckdb"}, group_name="audits",
           description="Multi-agency case audit returns: each audit's completed forms (and moderation form) in "
                       "<home>/audits/<audit>/returns/, checked against its sample and tool and loaded into "
-                      "audit_answers and audit_comments, or rejected with the reason. Restricted.")
+                      "audit_answers and audit_comments, or rejected with the reason; and each audit's action "
+                      "tracker, into audit_actions. Restricted.")
 def audit_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
     """Load every new or changed audit return; an unchanged one is skipped by its hash."""
     with warehouse.get_connection() as con:
         outcomes = ingest_audit_returns(con, audit_home.paths.audits, progress_for(context))
-        metadata = audit_returns_metadata(con, outcomes)
+        trackers = ingest_action_trackers(con, audit_home.paths.audits)
+        metadata = audit_returns_metadata(con, outcomes) | {
+            "action_trackers_loaded": sum(t.status == "loaded" for t in trackers),
+            "action_trackers_rejected": sum(t.status == "rejected" for t in trackers)}
     return dg.MaterializeResult(metadata=dagster_metadata(metadata))
 
 

@@ -10,6 +10,7 @@ not_known, and a few comments are written, none naming anyone."""
 from __future__ import annotations
 
 import random
+from datetime import date
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -81,5 +82,37 @@ def fill_form(folder: Path, tool: AuditTool, agency: str, truth: dict, rng: rand
         if rng.random() < 0.05:
             sheet.cell(row=row, column=column["comment"], value=rng.choice(COMMENTS))
     path = folder / "returns" / return_form_name(agency)
+    workbook.save(path)
+    return path
+
+
+# Recommendations a moderation meeting might agree, with the agency that owns each.
+ACTIONS = (("Invite parents to every strategy discussion and share the outcome with them in writing.",
+            "childrens_social_care"),
+           ("Submit what parents tell us about the people exploiting their child as intelligence.", "police"),
+           ("Hold a context conference for the park and the shopping centre named in these cases.",
+            "community_safety"),
+           ("Plans to name the places and the offenders, not only what the young person must change.",
+            "childrens_social_care"),
+           ("Share school attendance and exclusion information at every multi-agency meeting.", "education"))
+
+
+def fill_action_tracker(folder: Path, planned: date, seed: int = 1) -> Path:
+    """The moderation meeting's actions, one of them overdue, saved over the audit's tracker."""
+    from datetime import timedelta
+
+    from assets.audit_forms import ACTIONS_SHEET, TRACKER_COLUMNS, TRACKER_FILE
+
+    rng = random.Random(seed)
+    workbook = load_workbook(folder / TRACKER_FILE)
+    sheet = workbook[ACTIONS_SHEET]
+    statuses = ["done", "in_progress", "open", "open", "in_progress"]
+    for number, (recommendation, owner) in enumerate(ACTIONS, start=1):
+        due = planned + timedelta(days=(-10 if number == 3 else rng.randint(30, 120)))  # action 3 is overdue
+        values = {"action_id": f"A{number}", "recommendation": recommendation, "owner_agency": owner,
+                  "due_date": due, "status": statuses[number - 1], "updated_at": planned}
+        for position, name in enumerate(TRACKER_COLUMNS, start=1):
+            sheet.cell(row=number + 1, column=position, value=values[name])
+    path = folder / TRACKER_FILE
     workbook.save(path)
     return path

@@ -233,3 +233,40 @@ def test_the_moderation_check_warns_until_every_sampled_case_is_moderated(audit)
 
 
 MODERATED_AGENCY = "moderated"
+
+
+def test_the_action_tracker_loads_checks_its_rows_and_refuses_a_name(audit):
+    import datetime as dt
+
+    from assets.audit_actions import ingest_action_trackers, overdue_sql
+    from assets.audit_forms import ACTIONS_SHEET, TRACKER_FILE
+
+    con, folder = audit
+
+    def write(rows):
+        workbook = load_workbook(folder / TRACKER_FILE)
+        sheet = workbook[ACTIONS_SHEET]
+        for number, row in enumerate(rows, start=2):
+            for position, value in enumerate(row, start=1):
+                sheet.cell(row=number, column=position, value=value)
+        workbook.save(folder / TRACKER_FILE)
+
+    past, later = dt.date.today() - dt.timedelta(days=3), dt.date.today() + dt.timedelta(days=30)
+    write([("A1", "Invite parents to every meeting", "police", past, "open", past),
+           ("A2", "Share information at every meeting", "education", later, "done", past),
+           ("A3", "Close the loop", "fire_service", later, "open", None),  # unknown_owner
+           ("A4", "Review the plan", "police", "someday", "open", None),  # bad_date
+           ("A5", "", "police", later, "open", None),  # no_recommendation
+           ("A6", "Check in", "police", later, "finished", None)])  # unknown_status
+    [outcome] = ingest_action_trackers(con, folder.parent)
+    assert (outcome.status, outcome.actions, outcome.quarantined) == ("loaded", 2, 4)
+    rules = [r for (r,) in con.execute("SELECT rule FROM audit_quarantine ORDER BY row_number").fetchall()]
+    assert rules == ["unknown_owner", "bad_date", "no_recommendation", "unknown_status"]
+    overdue = con.execute(f"SELECT action_id FROM audit_actions WHERE {overdue_sql()}").fetchall()
+    assert overdue == [("A1",)]
+    assert [o.status for o in ingest_action_trackers(con, folder.parent)] == ["unchanged"]
+    write([("A1", "Ask Amelia Jones to attend", "police", later, "open", None)])
+    [refused] = ingest_action_trackers(con, folder.parent)
+    assert (refused.status, refused.rule) == ("rejected", "tracker_identifier")
+    assert con.execute("SELECT count(*) FROM audit_actions").fetchone()[0] == 2  # the earlier actions stay
+    assert "Amelia" not in str(con.execute("SELECT * FROM audit_returns").fetchall())

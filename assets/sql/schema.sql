@@ -234,3 +234,9 @@ CREATE TABLE IF NOT EXISTS audit_judgement_vs_data (
     audit_id VARCHAR NOT NULL, domain VARCHAR NOT NULL, cases BIGINT NOT NULL, spearman_rho DOUBLE,
     concordant_share DOUBLE
 );
+
+-- The action tracker the partnership keeps for each audit (restricted: recommendations are free text).
+CREATE TABLE IF NOT EXISTS audit_actions (
+    audit_id VARCHAR NOT NULL, action_id VARCHAR NOT NULL, recommendation VARCHAR NOT NULL,
+    owner_agency VARCHAR, due_date DATE, status VARCHAR NOT NULL, updated_at DATE
+);
