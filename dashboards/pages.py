@@ -24,6 +24,7 @@ from assets.scoring import Indicator
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards import figures
 from dashboards.publication import Publication, partnership_name
+from dashboards.views.audits import audits_view
 from dashboards.views.common import file_part, indicator_file, la_file, las_by_name
 from dashboards.views.indicator import indicator_view
 from dashboards.views.la import la_view
@@ -144,6 +145,10 @@ def methods_page(pub: Publication) -> Page:
     return page("methods.html", "methods.html", methods_view(pub))
 
 
+def audits_page(pub: Publication) -> Page:
+    return page("audits.html", "audits.html", audits_view(pub))
+
+
 def statutory_page(pub: Publication) -> Page:
     return page("statutory.html", "statutory.html", statutory_view(pub))
 
@@ -164,10 +169,10 @@ def la_pages(pub: Publication, las: list[tuple[str, str]]) -> list[Page]:
 
 
 def returns_pages(pub: Publication) -> list[Page]:
-    """The statutory returns and the national benchmarks."""
-    return [statutory_page(pub), benchmarks_page(pub)]
+    """The statutory returns, the national benchmarks and the case audits held."""
+    return [statutory_page(pub), benchmarks_page(pub), audits_page(pub)]
 
 
-__all__ = ["ENVIRONMENT", "Page", "benchmarks_page", "esc", "file_part", "indicator_file", "indicator_page",
-           "la_file", "la_page", "la_pages", "las_by_name", "methods_page", "overview_page", "partnership_pages",
-           "returns_pages", "statutory_page"]
+__all__ = ["ENVIRONMENT", "Page", "audits_page", "benchmarks_page", "esc", "file_part", "indicator_file",
+           "indicator_page", "la_file", "la_page", "la_pages", "las_by_name", "methods_page", "overview_page",
+           "partnership_pages", "returns_pages", "statutory_page"]

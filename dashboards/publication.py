@@ -78,6 +78,8 @@ class Publication:
     coverage: pd.DataFrame = None  # per LA and C3 year: audit cases against published EFH factor counts
     statutory_framework: Framework = None
     restricted: bool = False  # the restricted edition: nothing suppressed, for the partnership's auditors
+    audits: pd.DataFrame = None  # per case audit: LA, quarter, theme, cases audited, actions (published_audits)
+    audit_grades: pd.DataFrame = None  # per audit, domain and grade: moderated answers (suppressed)
     # Look-ups the pages make again and again (one area's series, one quarter's funnels), built
     # once: with 153 LAs, filtering the whole rates table per LA and indicator dominated rendering.
     lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -99,12 +101,52 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
         statutory_rates=published_statutory_rates(con, limit),
         benchmarks=benchmarks(con, partnership_las(con)),
         coverage=published_coverage(con, limit),
+        **published_audits(con, limit),
         statutory_framework=statutory_framework(),
         periods=sorted(rates["period"].unique().tolist()) if len(rates) else [],
         la_codes=sorted(c for c in rates["la_code"].unique().tolist() if c != PARTNERSHIP_CODE) if len(rates)
         else [],
         framework=fw,
     )
+
+
+def published_audits(con: duckdb.DuckDBPyConnection, limit: int) -> dict[str, pd.DataFrame]:
+    """The case audits held, for the public page: per audit its LA, quarter, theme (withheld when it
+    holds an identifier), cases audited and actions (all, done, overdue); and the moderated grades
+    per domain, each grade's count suppressed like any count, the domain's total its relation.
+    Never a case_key, an audit id or a comment."""
+    from assets.audit_actions import overdue_sql
+    from assets.audit_returns import identifier_in
+    from assets.audits import MODERATED, audit_tool
+
+    tool = audit_tool()
+    done = tool.action_statuses[-1]
+    audits = con.execute(f"""
+        SELECT a.audit_id, a.la_code, a.period, a.theme, a.size AS cases,
+               count(x.action_id) AS actions, count(x.action_id) FILTER (WHERE x.status = ?) AS actions_done,
+               count(x.action_id) FILTER (WHERE {overdue_sql()}) AS actions_overdue
+        FROM audits a LEFT JOIN audit_actions x USING (audit_id) GROUP BY ALL ORDER BY a.la_code, a.period""",
+                         [done]).df()
+    audits["theme"] = [None if theme is None or identifier_in(theme) else theme for theme in audits["theme"]]
+    audits["number"] = range(1, len(audits) + 1)  # the public page's own numbering, not the audit id
+    grade_domain = {q.id: q.domain for q in tool.questions if q.scale == "grade"}
+    answers = con.execute("SELECT audit_id, question_id, answer FROM audit_answers WHERE agency = ?",
+                          [MODERATED]).df()
+    answers = answers[answers["question_id"].isin(list(grade_domain))]
+    answers["domain"] = answers["question_id"].map(grade_domain)
+    grades = (answers.groupby(["audit_id", "domain", "answer"]).size().rename("count").reset_index()
+              if len(answers) else pd.DataFrame(columns=["audit_id", "domain", "answer", "count"]))
+    totals = grades.groupby(["audit_id", "domain"])["count"].sum().reset_index().assign(answer="all")
+    grades = pd.concat([grades, totals], ignore_index=True)
+    grades["is_total"] = grades["answer"] == "all"
+    grades["count"] = grades["count"].astype("int64")
+    grades = suppress_counts(grades, numerator="count", denominator=None,
+                             relation=Relation(("audit_id", "domain"), "is_total"), limit=limit)
+    audits = suppress_counts(suppress_counts(suppress_counts(audits, "cases", None, limit=limit), "actions", None,
+                                             limit=limit), "actions_done", None, limit=limit)
+    audits = suppress_counts(audits, "actions_overdue", None, limit=limit)
+    grades = grades.merge(audits[["audit_id", "number"]], on="audit_id")
+    return {"audits": with_names(audits.drop(columns=["audit_id"])), "audit_grades": grades.drop(columns=["audit_id"])}
 
 
 def with_names(frame: pd.DataFrame) -> pd.DataFrame:

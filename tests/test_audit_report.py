@@ -105,3 +105,26 @@ def test_the_restricted_edition_shows_what_the_public_site_hides_and_is_marked(d
         assert "worklist" not in content.lower() and "OFFICIAL-SENSITIVE" not in content, path
         assert not any(key in content for key in every_key), path
     assert (home / "restricted" / "audits" / audit_id / "report.html").exists()
+
+
+def test_the_public_site_lists_the_audits_in_totals_under_disclosure_control(demo_home):
+    home, audit_id, keys, comments = demo_home
+    page = (home / "site" / "audits.html").read_text(encoding="utf-8")
+    assert "Case audits held" in page and "Exploitation outside the home" in page
+    assert "[c]" in page  # 6 cases: most counts are small, and hidden
+    assert 'href="audits.html"' in (home / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_theme_that_names_someone_is_not_published(demo_home):
+    from dashboards.publication import published_audits
+
+    home, audit_id, *_ = demo_home
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        con.execute("UPDATE audits SET theme = 'The case of Amelia Jones' WHERE audit_id = ?", [audit_id])
+        published = published_audits(con, 5)
+        con.execute("UPDATE audits SET theme = 'Exploitation outside the home' WHERE audit_id = ?", [audit_id])
+    finally:
+        con.close()
+    assert published["audits"]["theme"].tolist() == [None]
+    assert "audit_id" not in published["audits"].columns and "audit_id" not in published["audit_grades"].columns

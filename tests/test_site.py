@@ -68,7 +68,7 @@ def pages(home) -> dict[str, str]:
 
 
 def test_every_page_type_is_written(home, publication, pages):
-    expected = {"index.html", "methods.html", "statutory.html", "benchmarks.html"}
+    expected = {"index.html", "methods.html", "statutory.html", "benchmarks.html", "audits.html"}
     expected |= {f"indicator-{i.id}.html" for i in framework().indicators}
     # An LA whose only packs were rejected still gets a page: its data quality is the story there.
     named = set(publication.submissions["la_code"]) - {""}
@@ -174,7 +174,8 @@ def test_an_empty_warehouse_still_publishes(tmp_path):
     written = write_site(build_publication(con), tmp_path / "site").pages
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "No packs loaded yet" in index
-    assert {p.name for p in written} == {"index.html", "methods.html", "statutory.html", "benchmarks.html"} | {
+    assert {p.name for p in written} == {"index.html", "methods.html", "statutory.html", "benchmarks.html",
+                                       "audits.html"} | {
         f"indicator-{i.id}.html" for i in framework().indicators}
 
 
