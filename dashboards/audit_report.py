@@ -86,6 +86,7 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
     themes = load_yaml("audit_tool.yaml")["recommendation_themes"]
     theme_counts = Counter(theme for _, recommendation, *_ in actions for theme, words in themes.items()
                            if set(re.findall(r"[a-z-]+", recommendation.lower())) & {w.lower() for w in words})
+    comparison = earlier_audit_rows(con, audit_id, la_code, version, created)
     focus_words = (f", and with a focus on {framework().domains[focus]['title'].lower()}: cases scoring below "
                    f"{tool.good_enough['domain_score']:g} in it make at least half the sample") if focus else ""
     return {
@@ -106,7 +107,30 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
                     for action_id, recommendation, owner, due, status, overdue in actions],
         "overdue": sum(1 for *_, overdue in actions if overdue),
         "themes": [[text(theme), count(theme_counts[theme])] for theme in themes if theme_counts[theme]],
+        "comparison": comparison,
     }
+
+
+def earlier_audit_rows(con: duckdb.DuckDBPyConnection, audit_id: str, la_code: str, version: str, created
+                       ) -> dict | None:
+    """The change since the LA's latest earlier audit with the same tool: per question, the mean
+    moderated value then and now (None when there is no such audit)."""
+    earlier = con.execute("""SELECT audit_id, period FROM audits WHERE la_code = ? AND tool_version = ?
+                             AND audit_id <> ? AND created_at <= ? ORDER BY created_at DESC, audit_id DESC LIMIT 1""",
+                          [la_code, version, audit_id, created]).fetchone()
+    if earlier is None:
+        return None
+    means = {(a, q): m for a, q, m in con.execute("""
+        SELECT audit_id, question_id, avg(value) FROM audit_answers
+        WHERE agency = ? AND audit_id IN (?, ?) AND value IS NOT NULL GROUP BY ALL""",
+                                                  [MODERATED, earlier[0], audit_id]).fetchall()}
+    rows = []
+    for q in audit_tool().questions:
+        then, now = means.get((earlier[0], q.id)), means.get((audit_id, q.id))
+        change = "[x]" if then is None or now is None else f"{now - then:+.2f}"
+        rows.append([text(f"{q.id}: {q.question}"), number("[x]" if then is None else f"{then:.2f}"),
+                     number("[x]" if now is None else f"{now:.2f}"), number(change)])
+    return {"earlier": f"{quarter_label(earlier[1])}", "rows": rows}
 
 
 def write_report(con: duckdb.DuckDBPyConnection, audit_id: str, folder: Path, pdf: bool = False) -> list[Path]:

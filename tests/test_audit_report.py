@@ -128,3 +128,34 @@ def test_a_theme_that_names_someone_is_not_published(demo_home):
         con.close()
     assert published["audits"]["theme"].tolist() == [None]
     assert "audit_id" not in published["audits"].columns and "audit_id" not in published["audit_grades"].columns
+
+
+def test_a_re_audit_shows_the_change_since_the_last_audit(demo_home, tmp_path):
+    """A second audit of the same LA with the same tool: the report sets its moderated answers
+    beside the first audit's, per question."""
+    from assets.audit_findings import compute_findings
+    from assets.audit_plan import plan_audit
+    from assets.audit_returns import ingest_audit_returns
+    from assets.audits import audit_tool
+    from dashboards.audit_report import report_view
+    from synth.audits import fill_audit_returns
+
+    home, first, *_ = demo_home
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes((home / "warehouse.duckdb").read_bytes())
+    con = duckdb.connect(str(copy))
+    try:
+        la, period = con.execute("SELECT la_code, period FROM audits").fetchone()
+        plan = plan_audit(con, tmp_path / "audits", la, period, 4, seed=9)
+        fill_audit_returns(plan.folder, audit_tool(), {}, seed=9)
+        ingest_audit_returns(con, tmp_path / "audits")
+        compute_findings(con, plan.audit_id)
+        later, earlier = report_view(con, plan.audit_id), report_view(con, first)
+        means = dict(con.execute("""SELECT audit_id, avg(value) FROM audit_answers WHERE agency = 'moderated'
+                                    AND question_id = 'PI-a' GROUP BY ALL""").fetchall())
+    finally:
+        con.close()
+    assert earlier["comparison"] is None
+    rows = {row[0].text.split(":")[0]: [cell.text for cell in row[1:]] for row in later["comparison"]["rows"]}
+    then, now = means[first], means[plan.audit_id]
+    assert rows["PI-a"] == [f"{then:.2f}", f"{now:.2f}", f"{now - then:+.2f}"]
