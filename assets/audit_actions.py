@@ -8,7 +8,6 @@ done."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from assets.audit_forms import ACTIONS_SHEET, TRACKER_FILE
-from assets.audit_returns import ReturnRejected, identifier_in, read_return, rejected, return_rules
+from assets.audit_returns import ReturnRejected, file_sha256, identifier_in, read_return, rejected, return_rules
 from assets.audits import audit_tool
 from assets.config import contract
 from assets.table_files import PackRejected
@@ -81,7 +80,7 @@ def ingest_action_trackers(con: duckdb.DuckDBPyConnection, audits_dir: Path) -> 
         if not path.is_file() or path.is_symlink():
             outcomes.append(TrackerOutcome(audit_id, "none"))
             continue
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        sha = file_sha256(path)
         if con.execute("SELECT count(*) FROM audit_returns WHERE audit_id = ? AND agency = ? AND content_sha256 = ?",
                        [audit_id, TRACKER, sha]).fetchone()[0]:
             outcomes.append(TrackerOutcome(audit_id, "unchanged"))

@@ -52,14 +52,20 @@ def plan_audit(con: duckdb.DuckDBPyConnection, audits_dir: Path, la_code: str, p
     authority = local_authorities().get(la_code)
     words = {"audit_id": audit_id, "la_name": authority.name if authority else la_code,
              "period": f"{period[:4]} Q{period[-1]}", "theme": theme or "(none given)"}
+    # The folder is put in place before the warehouse records the audit: a crash in between leaves a
+    # folder the next plan refuses to overwrite (and says so), never an audit with no forms.
     try:
         write_audit_folder(staging, tool, sample, words)
-        with transaction(con):
-            con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
-                        [audit_id, la_code, period, theme, focus, size, seed, tool.version])
-            con.executemany("INSERT INTO audit_samples VALUES (?, ?, ?, ?)",
-                            [(audit_id, case.case_key, case.stratum, case.reason) for case in sample])
         staging.rename(folder)
+        try:
+            with transaction(con):
+                con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                            [audit_id, la_code, period, theme, focus, size, seed, tool.version])
+                con.executemany("INSERT INTO audit_samples VALUES (?, ?, ?, ?)",
+                                [(audit_id, case.case_key, case.stratum, case.reason) for case in sample])
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     finally:
         if staging.exists():
             shutil.rmtree(staging)

@@ -24,7 +24,7 @@ import pyarrow as pa
 from assets.audits import MODERATED, AuditTool, audit_tool
 from assets.config import load_yaml
 from assets.identifiers import first_kind_inside, identifier_kinds
-from assets.table_files import PackRejected
+from assets.table_files import PackRejected, read_all_again
 from assets.warehouse import transaction
 
 REQUIRED_COLUMNS = ("agency", "case_key", "question_id", "answer")
@@ -71,7 +71,7 @@ def read_return(path: Path, name: str | None = None, sheet: str = "answers",
     else:
         table = open_csv(path, sheet, name)
     columns = table.columns
-    rows = table.read_all().to_pylist()
+    rows = read_all_again(table).to_pylist()  # a row shorter than the header is read the slow way
     missing = [c for c in required if c not in columns]
     if missing:
         raise rejected("missing_column", source_file=name, column=missing[0])
@@ -86,11 +86,12 @@ def check_return(source_file: str, rows: list[dict], tool: AuditTool, sample: se
     agencies = sorted({row["agency"].lower() for row in rows if row["agency"]})
     if not agencies:
         raise rejected("no_agency", source_file=source_file)
+    # The agency column's own text is never repeated: a slip could have put a name there.
     if len(agencies) > 1:
-        raise rejected("several_agencies", source_file=source_file, other=", ".join(agencies))
+        raise rejected("several_agencies", source_file=source_file)
     agency = agencies[0]
     if agency != MODERATED and agency not in tool.agencies:
-        raise rejected("unknown_agency", agency=agency, source_file=source_file)
+        raise rejected("unknown_agency", source_file=source_file)
     check_comments(source_file, rows, agency)
     questions = {q.id: q for q in tool.questions}
     mine = {q.id for q in tool.questions_for(agency)}
@@ -175,11 +176,20 @@ def stored_return_name(path: Path) -> str:
 
 
 def return_files(folder: Path) -> list[Path]:
-    """The returns in an audit's folder: visible .xlsx and .csv files (Excel's ~$ lock files aside)."""
+    """The returns in an audit's folder: visible .xlsx and .csv files (Excel's ~$ lock files aside),
+    plain files or links (refused when read); a folder, pipe or device of that name is not a return."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in RETURN_SUFFIXES
-                  and not p.name.startswith((".", "~$")))
+                  and not p.name.startswith((".", "~$")) and (p.is_symlink() or p.is_file()))
+
+
+def file_sha256(path: Path) -> str:
+    """A return's content hash, read as a stream (a link is not followed: it has none)."""
+    if path.is_symlink():
+        return ""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def ingest_audit_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path,
@@ -193,13 +203,15 @@ def ingest_audit_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path,
             continue
         sample = {key for (key,) in con.execute("SELECT case_key FROM audit_samples WHERE audit_id = ?",
                                                 [audit_id]).fetchall()}
+        # A return refused as a duplicate is looked at again: once the other file goes, it may load.
         received = {(name, sha) for name, sha in con.execute(
-            "SELECT source_file, content_sha256 FROM audit_returns WHERE audit_id = ?", [audit_id]).fetchall()}
+            "SELECT source_file, content_sha256 FROM audit_returns WHERE audit_id = ? "
+            "AND coalesce(rule, '') <> 'duplicate_return'", [audit_id]).fetchall()}
         checked: dict[Path, CheckedReturn | ReturnRejected] = {}
         hashes = {}
         names = {path: stored_return_name(path) for path in files}
         for path in files:
-            hashes[path] = hashlib.sha256(path.read_bytes()).hexdigest() if not path.is_symlink() else ""
+            hashes[path] = file_sha256(path)
             checked[path] = check_file(path, names[path], tool, sample)
         claims = Counter(c.agency for c in checked.values() if isinstance(c, CheckedReturn))
         for path in files:
@@ -242,8 +254,8 @@ def record(con: duckdb.DuckDBPyConnection, audit_id: str, source_file: str, sha:
         scope = [audit_id, result.agency]
         for table in ("audit_answers", "audit_comments", "audit_quarantine"):
             con.execute(f"DELETE FROM {table} WHERE audit_id = ? AND agency = ?", scope)
-        con.execute("DELETE FROM audit_returns WHERE audit_id = ? AND (agency = ? OR source_file = ?)",
-                    [*scope, source_file])
+        con.execute("DELETE FROM audit_returns WHERE audit_id = ? AND (agency = ? OR (source_file = ? AND "
+                    "status = 'rejected'))", [*scope, source_file])
         if result.answers:
             con.executemany("INSERT INTO audit_answers VALUES (?, ?, ?, ?, ?, ?)",
                             [(*scope, *answer) for answer in result.answers])
@@ -276,24 +288,30 @@ def audit_status(con: duckdb.DuckDBPyConnection, audit_id: str) -> list[ReturnSt
     tool = audit_tool()
     sampled = con.execute("SELECT count(*) FROM audit_samples WHERE audit_id = ?", [audit_id]).fetchone()[0]
     rows = con.execute("""SELECT agency, status, rows_loaded, rows_quarantined, rule, message, received_at
-                          FROM audit_returns WHERE audit_id = ? ORDER BY received_at""", [audit_id]).fetchall()
-    latest = {}
-    for agency, status, loaded, quarantined, rule, message, _ in rows:
-        if agency is not None and (status == "loaded" or latest.get(agency, ("",))[0] != "loaded"):
-            latest[agency] = (status, loaded or 0, quarantined or 0, f"{rule}: {message}" if rule else "")
+                          FROM audit_returns WHERE audit_id = ? ORDER BY received_at, source_file""",
+                       [audit_id]).fetchall()
+    known = (*tool.agencies, MODERATED)
+    loaded, latest = {}, {}
+    for agency, status, count_loaded, quarantined, rule, message, _ in rows:
+        if agency in known:
+            latest[agency] = (status, f"{rule}: {message}" if rule else "")
+            if status == "loaded":
+                loaded[agency] = (count_loaded or 0, quarantined or 0)
     statuses = []
-    for agency in (*tool.agencies, MODERATED):
+    for agency in known:
         expected = sampled * len(tool.questions_for(agency))
-        if agency not in latest:
-            statuses.append(ReturnStatus(agency, "missing", detail=f"{expected} answers expected"))
-            continue
-        status, loaded, quarantined, detail = latest[agency]
-        if status == "loaded":
-            detail = "complete" if loaded >= expected else f"{expected - loaded} of {expected} answers still missing"
-            statuses.append(ReturnStatus(agency, "in", loaded, quarantined, detail))
-        else:
+        status, detail = latest.get(agency, ("missing", ""))
+        if agency in loaded:
+            answers, quarantined = loaded[agency]
+            words = "complete" if answers >= expected else f"{expected - answers} of {expected} answers still missing"
+            if status == "rejected":
+                words += f"; a later return was refused ({detail})"
+            statuses.append(ReturnStatus(agency, "in", answers, quarantined, words))
+        elif status == "rejected":
             statuses.append(ReturnStatus(agency, "rejected", detail=detail))
-    unattributed = [f"{rule}: {message}" for agency, status, _, _, rule, message, _ in rows
-                    if agency is None and status == "rejected"]
-    statuses += [ReturnStatus("(unknown)", "rejected", detail=text) for text in unattributed]
+        else:
+            statuses.append(ReturnStatus(agency, "missing", detail=f"{expected} answers expected"))
+    statuses += [ReturnStatus("(unknown)", "rejected", detail=f"{rule}: {message}")
+                 for agency, status, _, _, rule, message, _ in rows
+                 if agency not in known and agency != "action_tracker" and status == "rejected"]
     return statuses

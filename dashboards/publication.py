@@ -125,7 +125,8 @@ def published_audits(con: duckdb.DuckDBPyConnection, limit: int) -> dict[str, pd
         SELECT a.audit_id, a.la_code, a.period, a.theme, a.size AS cases,
                count(x.action_id) AS actions, count(x.action_id) FILTER (WHERE x.status = ?) AS actions_done,
                count(x.action_id) FILTER (WHERE {overdue_sql()}) AS actions_overdue
-        FROM audits a LEFT JOIN audit_actions x USING (audit_id) GROUP BY ALL ORDER BY a.la_code, a.period""",
+        FROM audits a LEFT JOIN audit_actions x USING (audit_id) GROUP BY ALL ORDER BY a.la_code, a.period,
+             a.audit_id""",
                          [done]).df()
     audits["theme"] = [None if theme is None or identifier_in(theme) else theme for theme in audits["theme"]]
     audits["number"] = range(1, len(audits) + 1)  # the public page's own numbering, not the audit id
@@ -134,16 +135,22 @@ def published_audits(con: duckdb.DuckDBPyConnection, limit: int) -> dict[str, pd
                           [MODERATED]).df()
     answers = answers[answers["question_id"].isin(list(grade_domain))]
     answers["domain"] = answers["question_id"].map(grade_domain)
-    grades = (answers.groupby(["audit_id", "domain", "answer"]).size().rename("count").reset_index()
-              if len(answers) else pd.DataFrame(columns=["audit_id", "domain", "answer", "count"]))
+    counted = answers.groupby(["audit_id", "domain", "answer"]).size().to_dict() if len(answers) else {}
+    # Every grade of every domain, zeros too: a zero beside one hidden cell and a known total would
+    # give the hidden cell away, so zeros take part in secondary suppression like any count.
+    domains = sorted({(a, d) for a, d, _ in counted}) if counted else []
+    grades = pd.DataFrame([(a, d, code, counted.get((a, d, code), 0)) for a, d in domains
+                           for code in tool.answers("grade")], columns=["audit_id", "domain", "answer", "count"])
     totals = grades.groupby(["audit_id", "domain"])["count"].sum().reset_index().assign(answer="all")
     grades = pd.concat([grades, totals], ignore_index=True)
     grades["is_total"] = grades["answer"] == "all"
     grades["count"] = grades["count"].astype("int64")
     grades = suppress_counts(grades, numerator="count", denominator=None,
                              relation=Relation(("audit_id", "domain"), "is_total"), limit=limit)
-    audits = suppress_counts(suppress_counts(suppress_counts(audits, "cases", None, limit=limit), "actions", None,
-                                             limit=limit), "actions_done", None, limit=limit)
+    # Cases audited is the audit's design (its sample size, chosen in the plan), published as it is;
+    # it makes each domain's total answers known, so grades are suppressed within that total.
+    audits["cases_suppressed"] = False
+    audits = suppress_counts(suppress_counts(audits, "actions", None, limit=limit), "actions_done", None, limit=limit)
     audits = suppress_counts(audits, "actions_overdue", None, limit=limit)
     grades = grades.merge(audits[["audit_id", "number"]], on="audit_id")
     return {"audits": with_names(audits.drop(columns=["audit_id"])), "audit_grades": grades.drop(columns=["audit_id"])}

@@ -94,12 +94,12 @@ def decide_returns(audits_dir: Path, cursor: dict, already_loaded: Callable[[str
     """Audit returns saved into any audit's returns/ folder, looked at as packs are: settled for one
     look, then by content hash. Returns the run key of a publish run to request (None: nothing new),
     the cursor entries, and notes."""
-    from assets.audit_returns import return_files
+    from assets.audit_returns import file_sha256, return_files, stored_return_name
 
     entries, notes, new = {}, [], []
     for folder in sorted(p for p in audits_dir.glob("*/returns") if p.is_dir()) if audits_dir.is_dir() else []:
         for path in return_files(folder):
-            key = f"{RETURNS}{folder.parent.name}/{path.name}"
+            key = f"{RETURNS}{folder.parent.name}/{stored_return_name(path)}"  # no name that could say who
             status = path.lstat()
             before = cursor.get(key, {})
             if (before.get("mtime"), before.get("size")) != (status.st_mtime, status.st_size):
@@ -109,7 +109,7 @@ def decide_returns(audits_dir: Path, cursor: dict, already_loaded: Callable[[str
             if not before.get("pending"):
                 entries[key] = before
                 continue
-            sha = hashlib.sha256(path.read_bytes()).hexdigest() if not path.is_symlink() else ""
+            sha = file_sha256(path)
             entries[key] = {"mtime": status.st_mtime, "size": status.st_size, "sha256": sha, "pending": False}
             if sha != before.get("sha256") and not already_loaded(key, sha):
                 new.append(f"{key}:{sha}")

@@ -270,3 +270,34 @@ def test_the_action_tracker_loads_checks_its_rows_and_refuses_a_name(audit):
     assert (refused.status, refused.rule) == ("rejected", "tracker_identifier")
     assert con.execute("SELECT count(*) FROM audit_actions").fetchone()[0] == 2  # the earlier actions stay
     assert "Amelia" not in str(con.execute("SELECT * FROM audit_returns").fetchall())
+
+
+def test_hostile_and_awkward_returns_are_refused_or_read_and_never_repeat_what_was_typed(audit):
+    con, folder = audit
+    returns = folder / "returns"
+    (returns / "police.csv").mkdir()  # a folder with a return's name is not a return
+    with (returns / "education.csv").open("w", newline="", encoding="utf-8") as handle:
+        handle.write("agency,case_key,question_id,answer,comment\n")
+        handle.write("John Smith,x,PI-a,good\n")  # a name in the agency column, and a short row
+    outcomes = {o.source_file: o for o in ingest_audit_returns(con, folder.parent)}
+    assert list(outcomes) == ["education.csv"]
+    refused = outcomes["education.csv"]
+    assert (refused.status, refused.rule, refused.agency) == ("rejected", "unknown_agency", None)
+    stored = str(con.execute("SELECT * FROM audit_returns").fetchall())
+    assert "John" not in refused.message and "john" not in stored.lower()
+
+
+def test_a_duplicate_loads_once_the_other_file_goes_and_status_shows_a_refused_correction(audit):
+    from assets.audit_returns import audit_status
+
+    con, folder = audit
+    first = fill(folder, "police")
+    fill(folder, "police", name="police_v2.xlsx")
+    assert {o.rule for o in ingest_audit_returns(con, folder.parent)} == {"duplicate_return"}
+    first.unlink()
+    [loaded] = [o for o in ingest_audit_returns(con, folder.parent) if o.status != "unchanged"]
+    assert (loaded.source_file, loaded.status) == ("police_v2.xlsx", "loaded")
+    fill(folder, "police", name="police_v2.xlsx", edit=lambda rows: rows[0].__setitem__(6, f"NHS {NHS_NUMBER}"))
+    ingest_audit_returns(con, folder.parent)
+    police = {s.agency: s for s in audit_status(con, folder.name)}["police"]
+    assert police.state == "in" and "a later return was refused (identifier_in_comment" in police.detail

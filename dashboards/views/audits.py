@@ -30,8 +30,8 @@ def audits_view(pub: Publication) -> dict:
     for number, domain in domains:
         cells = []
         for code in [*codes, "all"]:
-            cell = found.get((number, domain, code))
-            cells.append(count(cell["count"], cell["count_suppressed"]) if cell else count(0, False))
+            cell = found[(number, domain, code)]
+            cells.append(count(cell["count"], cell["count_suppressed"]))
         grade_rows.append([text(str(number)), text(tool.domains[domain])] + cells)
     return {"audits": rows, "grades": grade_rows,
             "grade_headers": ["Audit", "Domain"] + [c.replace("_", " ") for c in codes] + ["all answers"]}
