@@ -72,10 +72,13 @@ def check_tracker(rows: list[dict]) -> tuple[list[tuple], list[tuple]]:
     return actions, quarantined
 
 
-def ingest_action_trackers(con: duckdb.DuckDBPyConnection, audits_dir: Path) -> list[TrackerOutcome]:
-    """Load every audit's tracker that changed since it was last loaded."""
+def ingest_action_trackers(con: duckdb.DuckDBPyConnection, audits_dir: Path,
+                           audit_ids: set[str] | None = None) -> list[TrackerOutcome]:
+    """Load every audit's tracker (or these audits') that changed since it was last loaded."""
     outcomes = []
     for (audit_id,) in con.execute("SELECT audit_id FROM audits ORDER BY audit_id").fetchall():
+        if audit_ids is not None and audit_id not in audit_ids:
+            continue
         path = audits_dir / audit_id / TRACKER_FILE
         if not path.is_file() or path.is_symlink():
             outcomes.append(TrackerOutcome(audit_id, "none"))

@@ -193,11 +193,14 @@ def file_sha256(path: Path) -> str:
 
 
 def ingest_audit_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path,
-                         progress: Callable[[str], None] = lambda _: None) -> list[ReturnOutcome]:
-    """Check and load every new or changed return of every audit in the warehouse."""
+                         progress: Callable[[str], None] = lambda _: None,
+                         audit_ids: set[str] | None = None) -> list[ReturnOutcome]:
+    """Check and load every new or changed return of every audit in the warehouse (or of these)."""
     tool = audit_tool()
     outcomes = []
     for (audit_id,) in con.execute("SELECT audit_id FROM audits ORDER BY audit_id").fetchall():
+        if audit_ids is not None and audit_id not in audit_ids:
+            continue
         files = return_files(audits_dir / audit_id / "returns")
         if not files:
             continue
@@ -269,6 +272,24 @@ def record(con: duckdb.DuckDBPyConnection, audit_id: str, source_file: str, sha:
                     [audit_id, result.agency, source_file, sha, result.rows_received, len(result.answers),
                      len(result.quarantine)])
     return ReturnOutcome(audit_id, source_file, "loaded", result.agency, len(result.answers), len(result.quarantine))
+
+
+def audits_with_new_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path) -> list[str]:
+    """The audits with a return or action tracker whose content the warehouse has not seen."""
+    from assets.audit_forms import TRACKER_FILE
+
+    seen = {(a, name, sha) for a, name, sha in con.execute(
+        "SELECT audit_id, source_file, content_sha256 FROM audit_returns "
+        "WHERE coalesce(rule, '') <> 'duplicate_return'").fetchall()}
+    pending = []
+    for (audit_id,) in con.execute("SELECT audit_id FROM audits ORDER BY audit_id").fetchall():
+        files = [(stored_return_name(p), p) for p in return_files(audits_dir / audit_id / "returns")]
+        tracker = audits_dir / audit_id / TRACKER_FILE
+        if tracker.is_file() and not tracker.is_symlink():
+            files.append((TRACKER_FILE, tracker))
+        if any((audit_id, name, file_sha256(path)) not in seen for name, path in files):
+            pending.append(audit_id)
+    return pending
 
 
 # --- status --------------------------------------------------------------------------------------

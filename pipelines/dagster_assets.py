@@ -43,7 +43,7 @@ from dashboards.exports import write_exports
 from dashboards.publication import build_publication, exports_metadata, site_metadata
 from dashboards.restricted import write_restricted_edition
 from dashboards.site import write_site
-from pipelines.partitions import period_partitions
+from pipelines.partitions import audit_partitions, period_partitions
 from pipelines.resources import AuditHomeResource, WarehouseResource, progress_for
 
 # No Dagster concurrency pool: DuckDB has one writer per file, and WarehouseResource takes the file
@@ -54,6 +54,7 @@ from pipelines.resources import AuditHomeResource, WarehouseResource, progress_f
 # the parameter is marked beta on `@asset` only, and the warning would reach every user's terminal.
 warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 PER_QUARTER = {"partitions_def": period_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
+PER_AUDIT = {"partitions_def": audit_partitions, "backfill_policy": dg.BackfillPolicy.single_run()}
 
 
 def dagster_metadata(values: dict) -> dict:
@@ -132,12 +133,14 @@ def packs(context: dg.AssetExecutionContext, config: PacksConfig, audit_home: Au
           description="Multi-agency case audit returns: each audit's completed forms (and moderation form) in "
                       "<home>/audits/<audit>/returns/, checked against its sample and tool and loaded into "
                       "audit_answers and audit_comments, or rejected with the reason; and each audit's action "
-                      "tracker, into audit_actions. Restricted.")
+                      "tracker, into audit_actions. Partitioned by audit. Restricted.",
+          **PER_AUDIT)
 def audit_returns(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
-    """Load every new or changed audit return; an unchanged one is skipped by its hash."""
+    """Load the run's audits' new or changed returns; an unchanged one is skipped by its hash."""
+    audits = set(context.partition_keys)
     with warehouse.get_connection() as con:
-        outcomes = ingest_audit_returns(con, audit_home.paths.audits, progress_for(context))
-        trackers = ingest_action_trackers(con, audit_home.paths.audits)
+        outcomes = ingest_audit_returns(con, audit_home.paths.audits, progress_for(context), audit_ids=audits)
+        trackers = ingest_action_trackers(con, audit_home.paths.audits, audit_ids=audits)
         metadata = audit_returns_metadata(con, outcomes) | {
             "action_trackers_loaded": sum(t.status == "loaded" for t in trackers),
             "action_trackers_rejected": sum(t.status == "rejected" for t in trackers)}

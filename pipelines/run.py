@@ -13,8 +13,8 @@ from dagster._core.events import RunFailureReason
 from dagster._core.execution.plan.objects import ErrorSource
 
 from assets.warehouse import process_exists
-from pipelines.definitions import AUDIT_JOB, PUBLISH_JOB, build_definitions
-from pipelines.partitions import range_tags, register_periods
+from pipelines.definitions import AUDIT_JOB, PUBLISH_JOB, RETURNS_JOB, build_definitions
+from pipelines.partitions import AUDITS, range_tags, register_periods
 
 # The process that executes a run in-process: its id, its host, and when the kernel started it (a
 # pid alone may be given to a later process, a container's first process always gets the same one).
@@ -91,6 +91,32 @@ def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
     return False
 
 
+def execute_returns(instance: dg.DagsterInstance, defs: dg.Definitions, database: Path, home: Path,
+                    progress: Callable[[str], None], debug: bool) -> dg.ExecuteInProcessResult | None:
+    """Run the returns job over the case audits with new or changed returns or action trackers
+    (their partitions registered first); None when there are none."""
+    from assets import warehouse
+    from assets.audit_returns import audits_with_new_returns
+    from pipelines.settings import AuditHome
+
+    if not database.exists():
+        return None
+    with warehouse.locked(database, exclusive=False, wait_message=progress):
+        con = warehouse.connect(database, read_only=True)
+        try:
+            audits = [a for (a,) in con.execute("SELECT audit_id FROM audits ORDER BY created_at, audit_id").fetchall()]
+            pending = audits_with_new_returns(con, AuditHome.resolve(str(home)).audits)
+        finally:
+            con.close()
+    register_periods(instance, audits, name=AUDITS)
+    tags = range_tags(instance, pending, name=AUDITS)
+    if tags is None:
+        return None
+    run_config = {"loggers": {"console": {"config": {"log_level": "ERROR" if debug else "CRITICAL"}}}}
+    return defs.resolve_job_def(RETURNS_JOB).execute_in_process(
+        instance=instance, run_config=run_config, tags={**tags, **process_tags()}, raise_on_error=False)
+
+
 def execute_audit(instance: dg.DagsterInstance, home: Path, inbox: Path,
                   progress: Callable[[str], None] = lambda _: None,
                   debug: bool = False, rerun: tuple[str, str] | None = None) -> dg.ExecuteInProcessResult:
@@ -122,6 +148,9 @@ def execute_audit(instance: dg.DagsterInstance, home: Path, inbox: Path,
         state = inbox_state(None, inbox, force)
     if state.unchanged:
         progress(f"{len(state.unchanged)} pack(s) unchanged, skipped")
+    returns = execute_returns(instance, defs, database, home, progress, debug)
+    if returns is not None and not returns.success:
+        return returns
     tags = range_tags(instance, state.pending)
     job = defs.resolve_job_def(AUDIT_JOB if tags else PUBLISH_JOB)
     # Dagster's console logger tells each failure its own way, stack trace and all; it logs nothing

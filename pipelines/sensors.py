@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ import dagster as dg
 
 from assets import warehouse
 from assets.reading import content_sha256, discover_packs, open_pack, pack_files
-from pipelines.partitions import period_partitions
+from pipelines.partitions import AUDITS, audit_partitions, period_partitions
 from pipelines.resources import AuditHomeResource
 
 
@@ -89,17 +90,25 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str],
 RETURNS = "returns/"  # cursor keys of audit returns: returns/<audit_id>/<file name>
 
 
-def decide_returns(audits_dir: Path, cursor: dict, already_loaded: Callable[[str, str], bool] = lambda key, sha: False
-                   ) -> tuple[str | None, dict, list[str]]:
-    """Audit returns saved into any audit's returns/ folder, looked at as packs are: settled for one
-    look, then by content hash. Returns the run key of a publish run to request (None: nothing new),
-    the cursor entries, and notes."""
+AUDIT_FOLDER = re.compile(r"^[EW]\d{8}_\d{4}Q[1-4]_\d{2}$")  # an audit's id, as `audit plan` names its folder
+
+
+def decide_returns(audits_dir: Path, cursor: dict) -> tuple[list[tuple[str, str]], dict, list[str]]:
+    """Audit returns (and action trackers) saved into an audit's folder, looked at as packs are:
+    settled for one look, then by content hash. Returns (audit id, run key) of the audits with new
+    or changed files, the cursor entries, and notes."""
+    from assets.audit_forms import TRACKER_FILE
     from assets.audit_returns import file_sha256, return_files, stored_return_name
 
-    entries, notes, new = {}, [], []
-    for folder in sorted(p for p in audits_dir.glob("*/returns") if p.is_dir()) if audits_dir.is_dir() else []:
-        for path in return_files(folder):
-            key = f"{RETURNS}{folder.parent.name}/{stored_return_name(path)}"  # no name that could say who
+    entries, notes, changed = {}, [], {}
+    folders = sorted(p for p in audits_dir.iterdir() if p.is_dir() and AUDIT_FOLDER.match(p.name)) \
+        if audits_dir.is_dir() else []
+    for folder in folders:
+        tracker = folder / TRACKER_FILE
+        files = [(stored_return_name(p), p) for p in return_files(folder / "returns")]
+        files += [(TRACKER_FILE, tracker)] if tracker.is_file() and not tracker.is_symlink() else []
+        for name, path in files:
+            key = f"{RETURNS}{folder.name}/{name}"  # stored names only: no name that could say who
             status = path.lstat()
             before = cursor.get(key, {})
             if (before.get("mtime"), before.get("size")) != (status.st_mtime, status.st_size):
@@ -111,22 +120,25 @@ def decide_returns(audits_dir: Path, cursor: dict, already_loaded: Callable[[str
                 continue
             sha = file_sha256(path)
             entries[key] = {"mtime": status.st_mtime, "size": status.st_size, "sha256": sha, "pending": False}
-            if sha != before.get("sha256") and not already_loaded(key, sha):
-                new.append(f"{key}:{sha}")
-                notes.append(f"audit return {folder.parent.name}: new or changed, run requested")
-    run_key = "returns:" + hashlib.sha256("\n".join(sorted(new)).encode()).hexdigest()[:16] if new else None
-    return run_key, entries, notes
+            if sha != before.get("sha256"):
+                changed.setdefault(folder.name, []).append(f"{name}:{sha}")
+    runs = []
+    for audit_id, files in changed.items():
+        digest = hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:16]
+        runs.append((audit_id, f"{audit_id}:{digest}"))
+        notes.append(f"audit {audit_id}: new or changed return(s), run requested")
+    return runs, entries, notes
 
 
-def inbox_sensor(audit_job: dg.UnresolvedAssetJobDefinition,
-                 publish_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
-    """The sensor, requesting runs of the audit job (a quarter's packs) and of the publish job
-    (inbox entries that are not packs)."""
+def inbox_sensor(audit_job: dg.UnresolvedAssetJobDefinition, publish_job: dg.UnresolvedAssetJobDefinition,
+                 returns_job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    """The sensor, requesting runs of the audit job (a quarter's packs), of the publish job (inbox
+    entries that are not packs) and of the returns job (an audit's new or changed returns)."""
 
-    @dg.sensor(name="inbox_sensor", jobs=[audit_job, publish_job], minimum_interval_seconds=60,
+    @dg.sensor(name="inbox_sensor", jobs=[audit_job, publish_job, returns_job], minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Starts a run for each quarter with a new or changed pack in the inbox, and a publish "
-                           "run for new or changed audit returns.")
+               description="Starts a run for each quarter with a new or changed pack in the inbox, and one for "
+                           "each case audit with new or changed returns.")
     def look_at_inbox(context: dg.SensorEvaluationContext, audit_home: AuditHomeResource):
         cursor = json.loads(context.cursor) if context.cursor else {}
         known = set(context.instance.get_dynamic_partitions(period_partitions.name))
@@ -140,19 +152,21 @@ def inbox_sensor(audit_job: dg.UnresolvedAssetJobDefinition,
             return dg.SkipReason("a run is writing the warehouse; looking again at the next tick")
         packs_cursor = {k: v for k, v in cursor.items() if not k.startswith(RETURNS)}
         decisions = decide(audit_home.inbox_path, packs_cursor, known, lambda source, sha: (source, sha) in received)
-        returns_run, returns_cursor, returns_notes = decide_returns(
+        returns_runs, returns_cursor, returns_notes = decide_returns(
             audit_home.paths.audits, {k: v for k, v in cursor.items() if k.startswith(RETURNS)})
         decisions.cursor.update(returns_cursor)
-        if returns_run and not any(quarter is None for quarter, _ in decisions.runs):
-            decisions.runs.append((None, returns_run))  # the publish run loads returns (and inbox entries)
+        new_audits = [a for a, _ in returns_runs if a not in set(context.instance.get_dynamic_partitions(AUDITS))]
         for note in decisions.notes + returns_notes:
             context.log.info(note)
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=run_key, partition_key=quarter, job_name=audit_job.name) if quarter
                           else dg.RunRequest(run_key=run_key, job_name=publish_job.name)
-                          for quarter, run_key in decisions.runs],
-            dynamic_partitions_requests=[period_partitions.build_add_request(decisions.new_partitions)]
-            if decisions.new_partitions else [],
+                          for quarter, run_key in decisions.runs]
+            + [dg.RunRequest(run_key=run_key, partition_key=audit_id, job_name=returns_job.name)
+               for audit_id, run_key in returns_runs],
+            dynamic_partitions_requests=([period_partitions.build_add_request(decisions.new_partitions)]
+                                         if decisions.new_partitions else [])
+            + ([audit_partitions.build_add_request(new_audits)] if new_audits else []),
             cursor=json.dumps(decisions.cursor, sort_keys=True),
         )
 

@@ -30,6 +30,16 @@ def test_the_demo_runs_the_whole_cycle(demo_home, capsys):
     assert main(["audit", "status", "--home", str(home), "--audit", audit_id]) == 0
     out = capsys.readouterr().out
     assert out.count(" complete") == out.count("\n  ") and "moderated" in out
+    # The returns were loaded by a run of the audit's own partition.
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    try:
+        assert instance.get_dynamic_partitions("audits") == [audit_id]
+        records = instance.fetch_materializations(dg.AssetKey("audit_returns"), limit=10).records
+        assert {r.partition_key for r in records} == {audit_id}
+    finally:
+        instance.dispose()
 
 
 def test_the_report_is_marked_offline_and_names_no_case(demo_home, capsys):

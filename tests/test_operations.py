@@ -136,9 +136,10 @@ def test_two_runs_started_together_both_finish_without_corruption(tmp_path):
     instance.dispose()
 
 
-def test_the_sensor_requests_a_publish_run_for_new_or_changed_audit_returns(tmp_path):
-    """A return saved into an audit's returns/ folder starts one publish run (which loads it) once it
-    has settled; the same content again starts nothing; a corrected one starts another."""
+def test_the_sensor_requests_a_run_of_the_audits_partition_for_new_or_changed_returns(tmp_path):
+    """A return saved into an audit's returns/ folder starts one run of the returns job for that
+    audit's partition once it has settled; the same content again starts nothing; a corrected one
+    starts another."""
     home, inbox = tmp_path / "home", tmp_path / "inbox"
     inbox.mkdir()
     returns = home / "audits" / "E06000001_2025Q3_01" / "returns"
@@ -155,8 +156,8 @@ def test_the_sensor_requests_a_publish_run_for_new_or_changed_audit_returns(tmp_
     first = tick()
     assert first.run_requests == []  # not settled yet
     second = tick(first.cursor)
-    assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("publish", None)]
-    assert second.run_requests[0].run_key.startswith("returns:")
+    assert [(r.job_name, r.partition_key) for r in second.run_requests] == [("case_audits", "E06000001_2025Q3_01")]
+    assert second.dynamic_partitions_requests[0].partition_keys == ["E06000001_2025Q3_01"]
     assert tick(second.cursor).run_requests == []
     form.write_text("agency,case_key,question_id,answer,comment\npolice,x,PI-a,inadequate,\n", encoding="utf-8")
     changed = tick(tick(second.cursor).cursor)
