@@ -101,6 +101,7 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
                     for s in audit_status(con, audit_id)],
         "distributions": (distributions(moderated, "Moderated answers")
                           + distributions(agencies, "Agencies' own answers")),
+        "domains": domain_distribution(tool, moderated),
         "agreement": agreement, "judgement": judgement, "comments": comments,
         "actions": [[text(action_id), text(recommendation), text(owner or ""), text(f"{due:%d/%m/%Y}" if due else ""),
                      text(status.replace("_", " ")), text("overdue" if overdue else "")]
@@ -109,6 +110,17 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
         "themes": [[text(theme), count(theme_counts[theme])] for theme in themes if theme_counts[theme]],
         "comparison": comparison,
     }
+
+
+def domain_distribution(tool, moderated: Counter) -> dict:
+    """The moderated grades counted per domain (its grade questions together)."""
+    codes = tool.answers("grade")
+    rows = []
+    for domain, title in tool.domains.items():
+        questions = [q.id for q in tool.questions if q.domain == domain and q.scale == "grade"]
+        if questions:
+            rows.append([text(title)] + [count(sum(moderated[(q, code)] for q in questions)) for code in codes])
+    return {"headers": ["Domain"] + [code.replace("_", " ") for code in codes], "rows": rows}
 
 
 def earlier_audit_rows(con: duckdb.DuckDBPyConnection, audit_id: str, la_code: str, version: str, created
