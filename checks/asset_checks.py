@@ -78,19 +78,23 @@ def score_checks(con: duckdb.DuckDBPyConnection, periods: list[str], indicator_c
 
 def moderation_complete(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
     """Every sampled case of every audit has a moderated answer to every question, before its
-    report is taken as final. A warning: an audit under way is not an error."""
+    report is taken as final. A warning: an audit under way is not an error. Audits planned with
+    another version of the tool are not judged against this version's questions: they are counted
+    apart."""
     from assets.audits import MODERATED, audit_tool
 
-    questions = len(audit_tool().questions)
+    tool = audit_tool()
     gaps = con.execute("""
         SELECT s.audit_id, count(DISTINCT s.case_key) AS cases,
                count(DISTINCT s.case_key) FILTER (WHERE coalesce(a.answered, 0) < ?) AS incomplete
-        FROM audit_samples s LEFT JOIN (
+        FROM audit_samples s JOIN audits USING (audit_id) LEFT JOIN (
             SELECT audit_id, case_key, count(DISTINCT question_id) AS answered FROM audit_answers
             WHERE agency = ? GROUP BY ALL) a USING (audit_id, case_key)
-        GROUP BY ALL HAVING incomplete > 0 ORDER BY 1""", [questions, MODERATED]).fetchall()
+        WHERE audits.tool_version = ?
+        GROUP BY ALL HAVING incomplete > 0 ORDER BY 1""", [len(tool.questions), MODERATED, tool.version]).fetchall()
+    other = con.execute("SELECT count(*) FROM audits WHERE tool_version <> ?", [tool.version]).fetchone()[0]
     return CheckOutcome("moderation_complete", not gaps, {
-        "audits_incomplete": len(gaps),
+        "audits_incomplete": len(gaps), "audits_with_another_tool_version": other,
         "audits": markdown_table([(audit, incomplete, cases) for audit, cases, incomplete in gaps],
                                  ("audit", "cases without every moderated answer", "cases sampled"))},
         None if not gaps else "Some sampled cases lack a moderated answer: the report is not final yet.")
