@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from assets.audits import MODERATED, AuditTool, SampledCase
+from assets.config import load_yaml
 
 RETURN_COLUMNS = ("agency", "case_key", "question_id", "question", "scale", "answer", "comment")
 TRACKER_COLUMNS = ("action_id", "recommendation", "owner_agency", "due_date", "status", "updated_at")
@@ -41,10 +42,23 @@ def write_questions_csv(path: Path, tool: AuditTool) -> None:
         writer.writerows((q.id, q.domain, q.scale, " ".join(q.agencies), q.question) for q in tool.questions)
 
 
+def marking() -> str:
+    """The restricted marking (config/publication.yaml): the forms hold case_keys and comments."""
+    return str(load_yaml("publication.yaml")["restricted"]["marking"])
+
+
+def mark(sheet) -> None:
+    """The marking in the sheet's printed header and footer."""
+    sheet.oddHeader.center.text = sheet.oddFooter.center.text = marking()
+
+
 def read_me(sheet, text: str) -> None:
     sheet.column_dimensions["A"].width = 110
-    for row, line in enumerate(text.strip().splitlines(), start=1):
+    warning = sheet.cell(row=1, column=1, value=f"{marking()}: do not pass this workbook outside the partnership.")
+    warning.font = HEADER_FONT
+    for row, line in enumerate(text.strip().splitlines(), start=3):
         sheet.cell(row=row, column=1, value=line).alignment = Alignment(wrap_text=True)
+    mark(sheet)
 
 
 def write_return_form(path: Path, tool: AuditTool, agency: str, sample: list[SampledCase], words: dict) -> None:
@@ -56,6 +70,7 @@ def write_return_form(path: Path, tool: AuditTool, agency: str, sample: list[Sam
     read_me(about, tool.forms["moderation_read_me" if agency == MODERATED else "return_read_me"].format(
         agency=agency, **words))
     sheet = workbook.create_sheet(ANSWERS_SHEET)
+    mark(sheet)
     for position, name in enumerate(RETURN_COLUMNS, start=1):
         sheet.cell(row=1, column=position, value=name).font = HEADER_FONT
     widths = {"agency": 22, "case_key": 20, "question_id": 12, "question": 70, "scale": 8, "answer": 24,
@@ -92,6 +107,7 @@ def write_action_tracker(path: Path, tool: AuditTool, words: dict) -> None:
     about.title = READ_ME_SHEET
     read_me(about, tool.forms["tracker_read_me"].format(**words))
     sheet = workbook.create_sheet(ACTIONS_SHEET)
+    mark(sheet)
     for position, name in enumerate(TRACKER_COLUMNS, start=1):
         sheet.cell(row=1, column=position, value=name).font = HEADER_FONT
         sheet.column_dimensions[get_column_letter(position)].width = 60 if name == "recommendation" else 18

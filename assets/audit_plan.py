@@ -38,7 +38,11 @@ def plan_audit(con: duckdb.DuckDBPyConnection, audits_dir: Path, la_code: str, p
     loaded = con.execute("SELECT count(*) FROM submissions WHERE la_code = ? AND period = ? AND status = 'loaded'",
                          [la_code, period]).fetchone()[0]
     if not loaded:
-        raise SampleError(f"no pack of {la_code} for {period} is loaded in the warehouse: run the pipeline first")
+        held = [f"{la} {p}" for la, p in con.execute(
+            "SELECT DISTINCT la_code, period FROM submissions WHERE status = 'loaded' ORDER BY ALL").fetchall()]
+        listed = ", ".join(held[:8]) + (f" and {len(held) - 8} more" if len(held) > 8 else "")
+        raise SampleError(f"no pack of {la_code} for {period} is loaded in the warehouse; it holds "
+                          f"{listed or 'none yet (run the pipeline first)'}")
     sample = draw_sample(pack_cases(con, la_code, period, focus), size, seed, focus)
     number = 1 + con.execute("SELECT count(*) FROM audits WHERE la_code = ? AND period = ?",
                              [la_code, period]).fetchone()[0]
@@ -94,8 +98,13 @@ def reidentify(sample_csv: Path, pack_path: Path, secret: bytes) -> list[tuple[s
     LA's own copy of the pack (None where the pack has no such case). Reads; stores nothing."""
     from assets.standardise import case_key
 
+    if not sample_csv.is_file():
+        raise ValueError(f"{sample_csv} is not a file: give the audit's sample.csv")
     with sample_csv.open(newline="", encoding="utf-8") as handle:
-        keys = [row["case_key"] for row in csv.DictReader(handle)]
+        reader = csv.DictReader(handle)
+        if "case_key" not in (reader.fieldnames or []):
+            raise ValueError(f"{sample_csv.name} has no case_key column: give the audit's sample.csv")
+        keys = [row["case_key"] for row in reader]
     la_code, ids = case_ids_in_pack(pack_path)
     found = {case_key(secret, la_code, case_id): case_id for case_id in sorted(ids)}
     return [(key, found.get(key)) for key in keys]

@@ -312,6 +312,9 @@ def audit_status(con: duckdb.DuckDBPyConnection, audit_id: str) -> list[ReturnSt
                           FROM audit_returns WHERE audit_id = ? ORDER BY received_at, source_file""",
                        [audit_id]).fetchall()
     known = (*tool.agencies, MODERATED)
+    reasons = {agency: rules for agency, rules in con.execute("""
+        SELECT agency, string_agg(rule || ' row ' || row_number, ', ' ORDER BY row_number) FROM audit_quarantine
+        WHERE audit_id = ? GROUP BY ALL""", [audit_id]).fetchall()}
     loaded, latest = {}, {}
     for agency, status, count_loaded, quarantined, rule, message, _ in rows:
         if agency in known:
@@ -325,6 +328,8 @@ def audit_status(con: duckdb.DuckDBPyConnection, audit_id: str) -> list[ReturnSt
         if agency in loaded:
             answers, quarantined = loaded[agency]
             words = "complete" if answers >= expected else f"{expected - answers} of {expected} answers still missing"
+            if quarantined:
+                words += f"; set aside: {reasons.get(agency, '')}"
             if status == "rejected":
                 words += f"; a later return was refused ({detail})"
             statuses.append(ReturnStatus(agency, "in", answers, quarantined, words))

@@ -23,7 +23,7 @@ from assets.config import load_yaml, local_authorities
 from assets.scoring import framework
 from dashboards.figures import quarter_label
 from dashboards.pages import ENVIRONMENT
-from dashboards.publication import restricted_marking
+from dashboards.publication import publishable_theme, restricted_marking
 from dashboards.views.common import Cell, number, text
 
 CHROMIUM = "chromium"  # Debian's, installed by `make browser` (.ci/install-chromium)
@@ -92,7 +92,9 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
     return {
         "marking": restricted_marking(), "title": f"Multi-agency case audit {audit_id}",
         "audit": {"la_code": la_code, "la_name": authority.name if authority else la_code,
-                  "period": quarter_label(period), "theme": theme or "none given", "size": size,
+                  "period": quarter_label(period),
+                  "theme": publishable_theme(theme) or ("none given" if not theme else
+                                                        "withheld: it holds a number or a name"), "size": size,
                   "tool": f"{tool.name} ({version})", "created": f"{created:%d %B %Y}"},
         "sample": {"how": f"{size} cases drawn at random from the pack's cases, stratified by plan type{focus_words} "
                           f"(seed {seed}: the same seed draws the same cases).",
@@ -149,6 +151,9 @@ def write_report(con: duckdb.DuckDBPyConnection, audit_id: str, folder: Path, pd
     """Write report.html (and report.pdf) for the audit into `folder`; returns the files."""
     html = ENVIRONMENT.get_template("audit_report.html").render(**report_view(con, audit_id))
     folder.mkdir(parents=True, exist_ok=True)
+    for restricted in (folder, *folder.parents[:2]):  # <home>/restricted/audits/<audit>: only the pipeline's user
+        if restricted.name and restricted.exists():
+            restricted.chmod(0o700)
     page = folder / "report.html"
     staged = folder / ".report.html.new"
     staged.write_text(html, encoding="utf-8")

@@ -6,6 +6,7 @@ Published tables carry numbers plus `<column>_suppressed` flags (see dashboards/
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,13 +111,22 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
     )
 
 
+def publishable_theme(theme) -> str | None:
+    """An audit's theme as it may be shown: words only. One holding a number (a case reference, a
+    key, a date) or an identifier is withheld (None)."""
+    from assets.audit_returns import identifier_in
+
+    if not isinstance(theme, str) or not theme.strip() or re.search(r"\d", theme) or identifier_in(theme):
+        return None
+    return theme.strip()
+
+
 def published_audits(con: duckdb.DuckDBPyConnection, limit: int) -> dict[str, pd.DataFrame]:
     """The case audits held, for the public page: per audit its LA, quarter, theme (withheld when it
     holds an identifier), cases audited and actions (all, done, overdue); and the moderated grades
     per domain, each grade's count suppressed like any count, the domain's total its relation.
     Never a case_key, an audit id or a comment."""
     from assets.audit_actions import overdue_sql
-    from assets.audit_returns import identifier_in
     from assets.audits import MODERATED, audit_tool
 
     tool = audit_tool()
@@ -128,7 +138,7 @@ def published_audits(con: duckdb.DuckDBPyConnection, limit: int) -> dict[str, pd
         FROM audits a LEFT JOIN audit_actions x USING (audit_id) GROUP BY ALL ORDER BY a.la_code, a.period,
              a.audit_id""",
                          [done]).df()
-    audits["theme"] = [None if theme is None or identifier_in(theme) else theme for theme in audits["theme"]]
+    audits["theme"] = [publishable_theme(theme) for theme in audits["theme"]]
     audits["number"] = range(1, len(audits) + 1)  # the public page's own numbering, not the audit id
     grade_domain = {q.id: q.domain for q in tool.questions if q.scale == "grade"}
     answers = con.execute("SELECT audit_id, question_id, answer FROM audit_answers WHERE agency = ?",

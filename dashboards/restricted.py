@@ -68,7 +68,7 @@ def worklist_pages(con: duckdb.DuckDBPyConnection) -> list[Page]:
                 "indicators": indicators, "domains": domains}
         pages.append(page(worklist_file(la, period), "worklist.html", view))
         index.append([link(worklist_file(la, period), la_name(la)), text(quarter_label(period)),
-                      number(str(int(cases or 0))), number(f"{short} of {len(fw.indicators)} indicators")])
+                      number(str(int(cases or 0))), number(f"{short} of {len(fw.indicators)}")])
     return [page("worklist.html", "worklist_index.html", {"rows": index, "cut": f"{cut:g}"}), *pages]
 
 
@@ -99,6 +99,8 @@ def write_restricted_edition(con: duckdb.DuckDBPyConnection, folder: Path) -> tu
 
     if not edition_wanted(con):
         return None
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # restricted: only the pipeline's user reads it
     site = write_restricted_site(con, folder / "site")
     reports = [path for (audit_id,) in con.execute("SELECT audit_id FROM audits ORDER BY ALL").fetchall()
                for path in write_report(con, audit_id, folder / "audits" / audit_id)]

@@ -103,6 +103,7 @@ def cmd_plan(args) -> int:
     if not home.warehouse.exists():
         raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
     home.audits.mkdir(parents=True, exist_ok=True)
+    home.audits.chmod(0o700)  # case_keys and, later, auditors' comments: only the pipeline's user
     with warehouse.locked(home.warehouse, wait_message=say):
         con = warehouse.connect(home.warehouse)
         try:
@@ -135,8 +136,10 @@ def cmd_reidentify(args) -> int:
                          "home whose warehouse the sample came from, or set the key the partnership gave you.")
     try:
         found = reidentify(args.sample, args.pack, load_secret(home.key_file))
-    except (PackRejected, KeyError, ValueError) as error:
+    except PackRejected as error:
         raise UsageError(f"{args.pack}: {error}") from error
+    except ValueError as error:
+        raise UsageError(str(error)) from error
     print("case_key,case_id")
     for key, case_id in found:
         print(f"{key},{case_id if case_id is not None else 'NOT IN THIS PACK'}")

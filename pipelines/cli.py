@@ -311,7 +311,8 @@ def failure_message(result) -> str:
     """In plain words: the first failed check's name, or else the step that failed and the error
     that made it fail (Dagster wraps it; its own wrapper says nothing a user can act on)."""
     for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
+        if (event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed
+                and event.event_specific_data.severity.value == "ERROR"):  # a warning stops nothing
             return f"the check {event.event_specific_data.check_name} on " \
                    f"{event.event_specific_data.asset_key.to_user_string()} failed"
     for event in result.all_events:

@@ -144,6 +144,11 @@ def test_a_theme_that_names_someone_is_not_published(demo_home):
     finally:
         con.close()
     assert published["audits"]["theme"].tolist() == [None]
+    from dashboards.publication import publishable_theme
+
+    # A theme with a number (a case reference, a key) is withheld too; no theme at all is no theme.
+    assert [publishable_theme(t) for t in ("follow-up of case C1479457", "case 6897d52f87978892 re-audit",
+                                           None, float("nan"), " County lines ")] == [None] * 4 + ["County lines"]
     assert "audit_id" not in published["audits"].columns and "audit_id" not in published["audit_grades"].columns
 
 

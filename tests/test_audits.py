@@ -239,3 +239,20 @@ def test_explain_takes_the_las_own_case_id_with_the_pack_and_stores_nothing(tmp_
     assert "--case-id needs --pack" in capsys.readouterr().err
     assert main([*common, "--case-id", "no-such-case", "--pack", str(pack)]) == 2
     assert "has no case with that case_id" in capsys.readouterr().err
+
+
+def test_an_audit_planned_without_a_theme_publishes(tmp_path, monkeypatch):
+    """No theme is no theme: the public page says so and the run goes on."""
+    from dashboards.publication import build_publication
+    from dashboards.site import write_site
+
+    packs = write_packs(tmp_path / "inbox", las=1, quarters=1, seed=12, cases_per_la=20, formats="csv")
+    con = warehouse.connect(tmp_path / "warehouse.duckdb")
+    ingest_inbox(con, tmp_path / "inbox", SECRET)
+    score_pending(con)
+    la, period = packs[0].name.split("_")
+    plan_audit(con, tmp_path / "audits", la, period, 4)
+    write_site(build_publication(con), tmp_path / "site")
+    con.close()
+    page = (tmp_path / "site" / "audits.html").read_text(encoding="utf-8")
+    assert "not shown (none given" in page and ">nan<" not in page

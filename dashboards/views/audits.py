@@ -9,6 +9,8 @@ from dashboards.figures import quarter_label
 from dashboards.publication import Publication
 from dashboards.views.common import count, la_file, link, text
 
+WITHHELD = "not shown (none given, or it held a number or a name)"
+
 
 def audits_view(pub: Publication) -> dict:
     tool = audit_tool()
@@ -16,7 +18,7 @@ def audits_view(pub: Publication) -> dict:
     if audits is None or audits.empty:
         return {"audits": None}
     rows = [[text(str(a["number"])), link(la_file(a["la_code"]), a["la_name"]), text(quarter_label(a["period"])),
-             text(a["theme"] or "not shown (none given, or it named someone)"),
+             text(a["theme"] if isinstance(a["theme"], str) else WITHHELD),
              count(a["cases"], a["cases_suppressed"]), count(a["actions"], a["actions_suppressed"]),
              count(a["actions_done"], a["actions_done_suppressed"]),
              count(a["actions_overdue"], a["actions_overdue_suppressed"])]
