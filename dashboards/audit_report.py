@@ -43,7 +43,9 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
     found = con.execute("SELECT la_code, period, theme, focus, size, seed, created_at, tool_version FROM audits "
                         "WHERE audit_id = ?", [audit_id]).fetchone()
     if found is None:
-        raise ReportError(f"there is no audit {audit_id}")
+        known = [a for (a,) in con.execute("SELECT audit_id FROM audits ORDER BY ALL").fetchall()]
+        raise ReportError(f"there is no audit {audit_id}; the audits are: "
+                          f"{', '.join(known[:10]) or 'none yet (audit plan makes one)'}")
     la_code, period, theme, focus, size, seed, created, version = found
     tool = audit_tool()
     authority = local_authorities().get(la_code)
