@@ -13,10 +13,23 @@ class UsageError(Exception):
     """Bad input from the user: reported in one plain paragraph, exit status 2."""
 
 
+class CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is written (not when the handler was made), so
+    that a second command in one process, or a test capturing stderr, sees its own lines."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_progress_display() -> None:
     logger = logging.getLogger("safeguarding_audit")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = CurrentStderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
