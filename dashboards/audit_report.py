@@ -24,7 +24,7 @@ from assets.scoring import framework
 from dashboards.figures import quarter_label
 from dashboards.pages import ENVIRONMENT
 from dashboards.publication import publishable_theme, restricted_marking
-from dashboards.views.common import Cell, number, text
+from dashboards.views.common import count, number, text
 
 CHROMIUM = "chromium"  # Debian's, installed by `make browser` (.ci/install-chromium)
 PDF_TIMEOUT = 120  # seconds
@@ -32,10 +32,6 @@ PDF_TIMEOUT = 120  # seconds
 
 class ReportError(RuntimeError):
     """The report cannot be made: no such audit, or no Chromium to print it."""
-
-
-def count(value: int) -> Cell:
-    return Cell(str(int(value)), "num")
 
 
 def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
@@ -61,11 +57,11 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
         return [{"caption": f"{whose}, questions answered {' / '.join(tool.answers(scale)[:-2]).replace('_', ' ')}",
                  "headers": ["Question", "Domain"] + [code.replace("_", " ") for code in tool.answers(scale)],
                  "rows": [[text(f"{q.id}: {q.question}"), text(tool.domains[q.domain])]
-                          + [count(counts[(q.id, code)]) for code in tool.answers(scale)]
+                          + [count(counts[(q.id, code)], False) for code in tool.answers(scale)]
                           for q in tool.questions if q.scale == scale]}
                 for scale in tool.scales if any(q.scale == scale for q in tool.questions)]
 
-    agreement = [[text(question_id), count(raters), count(cases),
+    agreement = [[text(question_id), count(raters, False), count(cases, False),
                   number("[x]" if alpha is None else f"{alpha:.2f}"), text(tool.agreement_words(alpha))]
                  for question_id, raters, cases, alpha in con.execute(
                      "SELECT question_id, raters, cases, krippendorff_alpha_ordinal FROM audit_agreement "
@@ -76,7 +72,7 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
     for domain, cases, rho, share in con.execute("SELECT domain, cases, spearman_rho, concordant_share FROM "
                                                  "audit_judgement_vs_data WHERE audit_id = ?", [audit_id]).fetchall():
         agree = round(share * cases) if share is not None else None
-        judgement.append([text(framework().domains[domain]["title"]), count(cases),
+        judgement.append([text(framework().domains[domain]["title"]), count(cases, False),
                           number("[x]" if rho is None else f"{rho:.2f}"),
                           number("[x]" if agree is None else str(agree)),
                           number("[x]" if agree is None else str(cases - agree))])
@@ -100,8 +96,9 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
                   "tool": f"{tool.name} ({version})", "created": f"{created:%d %B %Y}"},
         "sample": {"how": f"{size} cases drawn at random from the pack's cases, stratified by plan type{focus_words} "
                           f"(seed {seed}: the same seed draws the same cases).",
-                   "rows": [[text(stratum), count(n), text(reason)] for stratum, n, reason in strata]},
-        "returns": [[text(s.agency), text(s.state), count(s.answers), count(s.quarantined), text(s.detail)]
+                   "rows": [[text(stratum), count(n, False), text(reason)] for stratum, n, reason in strata]},
+        "returns": [[text(s.agency), text(s.state), count(s.answers, False), count(s.quarantined, False),
+                     text(s.detail)]
                     for s in audit_status(con, audit_id)],
         "distributions": (distributions(moderated, "Moderated answers")
                           + distributions(agencies, "Agencies' own answers")),
@@ -111,7 +108,7 @@ def report_view(con: duckdb.DuckDBPyConnection, audit_id: str) -> dict:
                      text(status.replace("_", " ")), text("overdue" if overdue else "")]
                     for action_id, recommendation, owner, due, status, overdue in actions],
         "overdue": sum(1 for *_, overdue in actions if overdue),
-        "themes": [[text(theme), count(theme_counts[theme])] for theme in themes if theme_counts[theme]],
+        "themes": [[text(theme), count(theme_counts[theme], False)] for theme in themes if theme_counts[theme]],
         "comparison": comparison,
     }
 
@@ -123,7 +120,7 @@ def domain_distribution(tool, moderated: Counter) -> dict:
     for domain, title in tool.domains.items():
         questions = [q.id for q in tool.questions if q.domain == domain and q.scale == "grade"]
         if questions:
-            rows.append([text(title)] + [count(sum(moderated[(q, code)] for q in questions)) for code in codes])
+            rows.append([text(title)] + [count(sum(moderated[(q, code)] for q in questions), False) for code in codes])
     return {"headers": ["Domain"] + [code.replace("_", " ") for code in codes], "rows": rows}
 
 

@@ -105,8 +105,6 @@ def plain(value):
     """How a view's values that JSON does not know are hashed (a table cell is a tuple: a list)."""
     if isinstance(value, np.generic):  # a numpy number
         return value.item()
-    if isinstance(value, tuple):
-        return list(value)
     raise TypeError(f"a page view holds {type(value).__name__}, which cannot be hashed")
 
 

@@ -35,6 +35,16 @@ def loaded(tmp_path_factory):
     con.close()
 
 
+def scored_home(home: Path, seed: int, cases: int) -> list[Path]:
+    """One LA's synthetic pack of one quarter in `home`/inbox, loaded and scored into its warehouse."""
+    packs = write_packs(home / "inbox", las=1, quarters=1, seed=seed, cases_per_la=cases, formats="csv")
+    con = warehouse.connect(home / "warehouse.duckdb")
+    ingest_inbox(con, home / "inbox", SECRET)
+    score_pending(con)
+    con.close()
+    return packs
+
+
 def the_pack(loaded) -> tuple[str, str, Path]:
     con, _, packs = loaded
     la, period = con.execute("SELECT la_code, period FROM submissions WHERE status = 'loaded' "
@@ -191,11 +201,7 @@ def test_the_command_line_plans_and_reidentifies(tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
 
     monkeypatch.setenv(KEY_ENV, SECRET.decode())
-    packs = write_packs(tmp_path / "inbox", las=1, quarters=1, seed=5, cases_per_la=30, formats="csv")
-    con = warehouse.connect(tmp_path / "warehouse.duckdb")
-    ingest_inbox(con, tmp_path / "inbox", SECRET)
-    score_pending(con)
-    con.close()
+    packs = scored_home(tmp_path, seed=5, cases=30)
     la, period = packs[0].name.split("_")
     assert main(["audit", "plan", "--home", str(tmp_path), "--la", la, "--period", period, "--size", "4",
                  "--focus", "of", "--theme", "county lines"]) == 0
@@ -216,11 +222,7 @@ def test_explain_takes_the_las_own_case_id_with_the_pack_and_stores_nothing(tmp_
     from pipelines.cli import main
 
     monkeypatch.setenv(KEY_ENV, SECRET.decode())
-    packs = write_packs(tmp_path / "inbox", las=1, quarters=1, seed=6, cases_per_la=12, formats="csv")
-    con = warehouse.connect(tmp_path / "warehouse.duckdb")
-    ingest_inbox(con, tmp_path / "inbox", SECRET)
-    score_pending(con)
-    con.close()
+    packs = scored_home(tmp_path, seed=6, cases=12)
     pack = packs[0]
     la, period = pack.name.split("_")
     with (pack / "cases.csv").open(newline="", encoding="utf-8-sig") as handle:
@@ -246,10 +248,8 @@ def test_an_audit_planned_without_a_theme_publishes(tmp_path, monkeypatch):
     from dashboards.publication import build_publication
     from dashboards.site import write_site
 
-    packs = write_packs(tmp_path / "inbox", las=1, quarters=1, seed=12, cases_per_la=20, formats="csv")
+    packs = scored_home(tmp_path, seed=12, cases=20)
     con = warehouse.connect(tmp_path / "warehouse.duckdb")
-    ingest_inbox(con, tmp_path / "inbox", SECRET)
-    score_pending(con)
     la, period = packs[0].name.split("_")
     plan_audit(con, tmp_path / "audits", la, period, 4)
     write_site(build_publication(con), tmp_path / "site")
