@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -44,6 +45,18 @@ def stamp(path: Path) -> tuple[float, int]:
     return max([s.st_mtime for s in stats] + [path.lstat().st_mtime]), sum(s.st_size for s in stats)
 
 
+def settle(before: dict, mtime: float, size: int, content_hash: Callable[[], str]) -> tuple[dict, str | None]:
+    """One look at a file or pack against the cursor's entry for it: its new entry, and its content
+    hash once it has looked the same (time and size) on two looks in a row (None until then, or when
+    it was hashed already and has not changed since)."""
+    if (before.get("mtime"), before.get("size")) != (mtime, size):
+        return {"mtime": mtime, "size": size, "sha256": before.get("sha256"), "pending": True}, None
+    if not before.get("pending"):
+        return before, None
+    sha = content_hash()
+    return {"mtime": mtime, "size": size, "sha256": sha, "pending": False}, sha
+
+
 def decide(inbox: Path, cursor: dict, known_partitions: set[str],
            already_loaded: Callable[[str, str], bool] = lambda source, sha: False) -> InboxDecisions:
     """Compare the inbox with what the sensor saw before (its cursor).
@@ -57,18 +70,13 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str],
     for path in discover_packs(inbox):
         pack = open_pack(path, hash_content=False)
         present.add(pack.source)
-        mtime, size = stamp(path)
         before = cursor.get(pack.source, {})
         last_run_sha = before.get("sha256")
-        if (before.get("mtime"), before.get("size")) != (mtime, size):
-            result.cursor[pack.source] = {"mtime": mtime, "size": size, "sha256": last_run_sha, "pending": True}
-            result.notes.append(f"{pack.source}: {'changing' if before else 'new'}; read once it has settled")
+        result.cursor[pack.source], sha = settle(before, *stamp(path), partial(content_sha256, path))
+        if sha is None:
+            if result.cursor[pack.source]["pending"] and result.cursor[pack.source] != before:
+                result.notes.append(f"{pack.source}: {'changing' if before else 'new'}; read once it has settled")
             continue
-        if not before.get("pending"):
-            result.cursor[pack.source] = before
-            continue
-        sha = content_sha256(path)
-        result.cursor[pack.source] = {"mtime": mtime, "size": size, "sha256": sha, "pending": False}
         if sha == last_run_sha:
             result.notes.append(f"{pack.source}: touched but unchanged")
             continue
@@ -109,18 +117,9 @@ def decide_returns(audits_dir: Path, cursor: dict) -> tuple[list[tuple[str, str]
         files += [(TRACKER_FILE, tracker)] if tracker.is_file() and not tracker.is_symlink() else []
         for name, path in files:
             key = f"{RETURNS}{folder.name}/{name}"  # stored names only: no name that could say who
-            status = path.lstat()
-            before = cursor.get(key, {})
-            if (before.get("mtime"), before.get("size")) != (status.st_mtime, status.st_size):
-                entries[key] = {"mtime": status.st_mtime, "size": status.st_size, "sha256": before.get("sha256"),
-                                "pending": True}
-                continue
-            if not before.get("pending"):
-                entries[key] = before
-                continue
-            sha = file_sha256(path)
-            entries[key] = {"mtime": status.st_mtime, "size": status.st_size, "sha256": sha, "pending": False}
-            if sha != before.get("sha256"):
+            status, before = path.lstat(), cursor.get(key, {})
+            entries[key], sha = settle(before, status.st_mtime, status.st_size, partial(file_sha256, path))
+            if sha is not None and sha != before.get("sha256"):
                 changed.setdefault(folder.name, []).append(f"{name}:{sha}")
     runs = []
     for audit_id, files in changed.items():
