@@ -15,7 +15,15 @@ from pathlib import Path
 import duckdb
 
 from assets.audit_forms import ACTIONS_SHEET, TRACKER_FILE
-from assets.audit_returns import ReturnRejected, file_sha256, identifier_in, read_return, rejected, return_rules
+from assets.audit_returns import (
+    ReturnRejected,
+    file_sha256,
+    identifier_in,
+    read_return,
+    received,
+    rejected,
+    return_rules,
+)
 from assets.audits import audit_tool
 from assets.config import contract
 from assets.table_files import PackRejected
@@ -107,8 +115,7 @@ def record(con: duckdb.DuckDBPyConnection, audit_id: str, sha: str, actions: lis
     with transaction(con):
         con.execute("DELETE FROM audit_returns WHERE audit_id = ? AND agency = ?", [audit_id, TRACKER])
         if error is not None:  # the earlier actions stay; only the reason is stored
-            con.execute("INSERT INTO audit_returns VALUES (?, ?, ?, ?, now()::TIMESTAMP, 'rejected', NULL, NULL, "
-                        "NULL, ?, ?)", [audit_id, TRACKER, TRACKER_FILE, sha, error.rule, error.message])
+            received(con, audit_id, TRACKER, TRACKER_FILE, sha, rejection=error)
             return TrackerOutcome(audit_id, "rejected", rule=error.rule)
         con.execute("DELETE FROM audit_actions WHERE audit_id = ?", [audit_id])
         con.execute("DELETE FROM audit_quarantine WHERE audit_id = ? AND agency = ?", [audit_id, TRACKER])
@@ -118,9 +125,8 @@ def record(con: duckdb.DuckDBPyConnection, audit_id: str, sha: str, actions: lis
         if quarantined:
             con.executemany("INSERT INTO audit_quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [(audit_id, TRACKER, TRACKER_FILE, *row) for row in quarantined])
-        con.execute("INSERT INTO audit_returns VALUES (?, ?, ?, ?, now()::TIMESTAMP, 'loaded', ?, ?, ?, NULL, NULL)",
-                    [audit_id, TRACKER, TRACKER_FILE, sha, len(actions) + len(quarantined), len(actions),
-                     len(quarantined)])
+        received(con, audit_id, TRACKER, TRACKER_FILE, sha,
+                 rows=(len(actions) + len(quarantined), len(actions), len(quarantined)))
     return TrackerOutcome(audit_id, "loaded", len(actions), len(quarantined))
 
 

@@ -207,7 +207,7 @@ def ingest_audit_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path,
         sample = {key for (key,) in con.execute("SELECT case_key FROM audit_samples WHERE audit_id = ?",
                                                 [audit_id]).fetchall()}
         # A return refused as a duplicate is looked at again: once the other file goes, it may load.
-        received = {(name, sha) for name, sha in con.execute(
+        seen = {(name, sha) for name, sha in con.execute(
             "SELECT source_file, content_sha256 FROM audit_returns WHERE audit_id = ? "
             "AND coalesce(rule, '') <> 'duplicate_return'", [audit_id]).fetchall()}
         checked: dict[Path, CheckedReturn | ReturnRejected] = {}
@@ -223,7 +223,7 @@ def ingest_audit_returns(con: duckdb.DuckDBPyConnection, audits_dir: Path,
                 others = [names[p] for p, c in checked.items() if p != path and isinstance(c, CheckedReturn)
                           and c.agency == result.agency]
                 result = rejected("duplicate_return", agency=result.agency, source_file=names[path], other=others[0])
-            if (names[path], hashes[path]) in received:
+            if (names[path], hashes[path]) in seen:
                 outcomes.append(ReturnOutcome(audit_id, names[path], "unchanged"))
                 continue
             outcomes.append(record(con, audit_id, names[path], hashes[path], result))
@@ -244,14 +244,23 @@ def check_file(path: Path, name: str, tool: AuditTool, sample: set[str]) -> Chec
         return rejected("unreadable", source_file=name)
 
 
+def received(con: duckdb.DuckDBPyConnection, audit_id: str, agency: str | None, source_file: str, sha: str,
+             rows: tuple[int, int, int] | None = None, rejection: ReturnRejected | None = None) -> None:
+    """The audit_returns row of a file received: loaded with its rows (received, loaded,
+    quarantined), or rejected with its rule and message."""
+    status = "rejected" if rejection is not None else "loaded"
+    con.execute("INSERT INTO audit_returns VALUES (?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+                [audit_id, agency, source_file, sha, status, *(rows or (None, None, None)),
+                 rejection.rule if rejection else None, rejection.message if rejection else None])
+
+
 def record(con: duckdb.DuckDBPyConnection, audit_id: str, source_file: str, sha: str,
            result: CheckedReturn | ReturnRejected) -> ReturnOutcome:
     """Store a return's outcome in one transaction: a loaded return replaces everything held for its
     agency in this audit; a rejected one stores only its reason."""
     with transaction(con):
         if isinstance(result, ReturnRejected):
-            con.execute("INSERT INTO audit_returns VALUES (?, ?, ?, ?, now()::TIMESTAMP, 'rejected', NULL, NULL, "
-                        "NULL, ?, ?)", [audit_id, result.agency, source_file, sha, result.rule, result.message])
+            received(con, audit_id, result.agency, source_file, sha, rejection=result)
             return ReturnOutcome(audit_id, source_file, "rejected", result.agency, rule=result.rule,
                                  message=result.message)
         scope = [audit_id, result.agency]
@@ -268,9 +277,8 @@ def record(con: duckdb.DuckDBPyConnection, audit_id: str, source_file: str, sha:
         if result.quarantine:
             con.executemany("INSERT INTO audit_quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [(*scope, source_file, *row) for row in result.quarantine])
-        con.execute("INSERT INTO audit_returns VALUES (?, ?, ?, ?, now()::TIMESTAMP, 'loaded', ?, ?, ?, NULL, NULL)",
-                    [audit_id, result.agency, source_file, sha, result.rows_received, len(result.answers),
-                     len(result.quarantine)])
+        received(con, audit_id, result.agency, source_file, sha,
+                 rows=(result.rows_received, len(result.answers), len(result.quarantine)))
     return ReturnOutcome(audit_id, source_file, "loaded", result.agency, len(result.answers), len(result.quarantine))
 
 
