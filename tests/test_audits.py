@@ -189,7 +189,7 @@ def test_reidentify_refuses_a_file_that_is_not_a_pack(tmp_path):
         reidentify(sample_csv, tmp_path / "holiday photos", SECRET)
 
 
-def test_nothing_here_reaches_a_connection_it_should_not(loaded):
+def test_a_fresh_warehouse_has_the_audit_tables_empty(loaded):
     """The audit tables are in the warehouse schema, so a fresh warehouse has them, empty."""
     con = duckdb.connect()
     con.execute(warehouse.SCHEMA_SQL)
@@ -256,3 +256,23 @@ def test_an_audit_planned_without_a_theme_publishes(tmp_path, monkeypatch):
     con.close()
     page = (tmp_path / "site" / "audits.html").read_text(encoding="utf-8")
     assert "not shown (none given" in page and ">nan<" not in page
+
+
+def test_runs_write_the_restricted_edition_only_when_configured(loaded, tmp_path, monkeypatch):
+    from dashboards import restricted
+
+    con, _, _ = loaded
+    settings = {"edition": "when_audits"}
+    original = restricted.load_yaml
+    monkeypatch.setattr(restricted, "load_yaml", lambda name: {**original(name), "restricted": {
+        **original(name)["restricted"], **settings}} if name == "publication.yaml" else original(name))
+    assert restricted.write_restricted_edition(con, tmp_path / "when_audits") is None  # no audit yet
+    settings["edition"] = "never"
+    assert restricted.write_restricted_edition(con, tmp_path / "never") is None
+    settings["edition"] = "sometimes"
+    with pytest.raises(ValueError, match="always, when_audits or never"):
+        restricted.write_restricted_edition(con, tmp_path / "bad")
+    settings["edition"] = "always"
+    site, reports = restricted.write_restricted_edition(con, tmp_path / "always")
+    assert reports == [] and (tmp_path / "always" / "site" / "worklist.html").exists()
+    assert not (tmp_path / "when_audits").exists() and not (tmp_path / "never").exists()
