@@ -35,8 +35,8 @@ def worklist_pages(con: duckdb.DuckDBPyConnection) -> list[Page]:
     """The worklist index and one page per loaded pack, from the restricted warehouse."""
     fw = framework()
     cut = audit_tool().good_enough["domain_score"]
-    packs = con.execute("SELECT la_code, period, cases_loaded FROM submissions WHERE status = 'loaded' "
-                        "ORDER BY la_code, period").fetchall()
+    packs = sorted(con.execute("SELECT la_code, period, cases_loaded FROM submissions WHERE status = 'loaded'"
+                               ).fetchall(), key=lambda pack: (la_name(pack[0]), pack[0], pack[1]))  # LAs by name
     missing = {(la, period, indicator): (applicable, keys)
                for la, period, indicator, applicable, keys in con.execute("""
         SELECT la_code, period, indicator_id, count(*) FILTER (WHERE applicable),
