@@ -240,7 +240,8 @@ def record_rejection(con: duckdb.DuckDBPyConnection, pack: Pack, error: PackReje
     with transaction(con):
         con.execute("DELETE FROM submissions WHERE source = ? AND status = 'rejected'", [pack.source])
         con.execute(
-            "INSERT INTO submissions VALUES (?, ?, ?, ?, ?, 'rejected', 0, 0, ?, ?, NULL)",
+            "INSERT INTO submissions (la_code, period, source, content_sha256, received_at, status, cases_loaded, "
+            "rows_quarantined, message, rule) VALUES (?, ?, ?, ?, ?, 'rejected', 0, 0, ?, ?)",
             [la_code, pack.period, pack.source, pack.content_sha256, now(), error.message, error.rule],
         )
 

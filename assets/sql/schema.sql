@@ -59,6 +59,33 @@ CREATE TABLE IF NOT EXISTS actions (
     info_source VARCHAR
 );
 
+-- Contract v1.1 (docs/contexts.md): the contexts a pack's cases are linked to. Raw context
+-- references never arrive here either: a context carries context_key only.
+CREATE TABLE IF NOT EXISTS contexts (
+    la_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    context_key VARCHAR NOT NULL,
+    context_type VARCHAR,
+    identified_date DATE,
+    risk_level_start VARCHAR,
+    risk_level_end VARCHAR,
+    closed_date DATE
+);
+
+CREATE TABLE IF NOT EXISTS case_contexts (
+    la_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    case_key VARCHAR NOT NULL,
+    context_key VARCHAR NOT NULL,
+    link_type VARCHAR
+);
+
+-- v1.1 added context_key to meetings and actions, and has_contexts to submissions: a warehouse
+-- made before gains the columns (NULL: no context, or a v1 pack).
+ALTER TABLE meetings ADD COLUMN IF NOT EXISTS context_key VARCHAR;
+ALTER TABLE actions ADD COLUMN IF NOT EXISTS context_key VARCHAR;
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS has_contexts BOOLEAN;  -- the pack carried a contexts table
+
 CREATE TABLE IF NOT EXISTS quarantine (
     la_code VARCHAR,
     period VARCHAR,
@@ -91,6 +118,45 @@ CREATE TABLE IF NOT EXISTS indicator_rates (
     ci_high DOUBLE
 );
 
+-- One row per context and context indicator (unit: the context), as case_indicators is per case.
+CREATE TABLE IF NOT EXISTS context_indicators (
+    la_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    context_key VARCHAR NOT NULL,
+    indicator_id VARCHAR NOT NULL,
+    applicable BOOLEAN NOT NULL,
+    met BOOLEAN,
+    value DOUBLE
+);
+
+-- The context domain score per context: the mean of the scored context indicators that apply.
+CREATE TABLE IF NOT EXISTS context_domain_scores (
+    la_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    context_key VARCHAR NOT NULL,
+    domain VARCHAR NOT NULL,
+    score DOUBLE,
+    indicators_applicable BIGINT NOT NULL
+);
+
+-- Shared contexts and networks per pack (connected components of the case-context graph).
+-- Counts only, restricted until published under disclosure control.
+CREATE TABLE IF NOT EXISTS context_networks (
+    la_code VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    contexts BIGINT NOT NULL,               -- contexts in the pack
+    shared_contexts BIGINT NOT NULL,        -- contexts linked to 2 or more cases
+    cases_linked BIGINT NOT NULL,           -- cases linked to 1 or more contexts
+    cases_sharing BIGINT NOT NULL,          -- cases linked through a shared context
+    networks BIGINT NOT NULL,               -- connected components with 2 or more cases
+    networks_2 BIGINT NOT NULL,             -- ... of 2 cases
+    networks_3_5 BIGINT NOT NULL,
+    networks_6_10 BIGINT NOT NULL,
+    networks_11_plus BIGINT NOT NULL,
+    cases_in_networks BIGINT NOT NULL,
+    cases_in_assessed_networks BIGINT NOT NULL  -- ... whose shared contexts all met CX1
+);
+
 CREATE TABLE IF NOT EXISTS case_domain_scores (
     la_code VARCHAR NOT NULL,
     period VARCHAR NOT NULL,
@@ -103,7 +169,7 @@ CREATE TABLE IF NOT EXISTS case_domain_scores (
 CREATE TABLE IF NOT EXISTS pack_scores (
     la_code VARCHAR NOT NULL,
     period VARCHAR NOT NULL,
-    domain VARCHAR NOT NULL,          -- PI, OF, CI, PF, or PRACTICE for the practice score
+    domain VARCHAR NOT NULL,          -- PI, OF, CI, PF, PRACTICE for the practice score, CX the pack context score
     score DOUBLE,
     cases_scored BIGINT NOT NULL
 );
