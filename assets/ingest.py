@@ -394,7 +394,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, session: Session, packs: list[tup
         else:
             keep.append((pack_id, pack, std))
             outcomes.append(PackOutcome(pack.source, pack.la_code, pack.period, "loaded", std.rows_loaded["cases"],
-                                        std.total_quarantined, warehouse.loaded_message(std)))
+                                        std.total_quarantined, warehouse.loaded_message(std, pack)))
     if keep:
         warehouse.load_batch(con, [p for _, p, _ in keep], [s for _, _, s in keep], batch, [i for i, _, _ in keep])
     return outcomes

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets.config import local_authorities
+from assets.config import contract, local_authorities
 from assets.csv_files import open_csv, read_csv_text
 from assets.parquet_files import open_parquet
 from assets.table_files import PackRejected, ReadAgain, TableFile, read_all_again
@@ -34,9 +34,13 @@ from assets.workbooks import (
     open_xlsx_table,
 )
 
-__all__ = ["PackRejected", "ReadAgain", "RawTable", "Pack", "TABLES", "cell_text", "read_csv_text"]
+__all__ = ["PackRejected", "ReadAgain", "RawTable", "Pack", "TABLES", "REQUIRED_TABLES", "cell_text", "read_csv_text"]
 
-TABLES = ("cases", "meetings", "actions")
+# Every table of the contract, in its order; a pack must send the required ones, and may leave out
+# those marked optional (v1.1's contexts and case_contexts), which are then read as empty.
+TABLES = tuple(contract()["tables"])
+REQUIRED_TABLES = tuple(t for t in TABLES if not contract()["tables"][t].get("optional"))
+OPTIONAL_TABLES = tuple(t for t in TABLES if t not in REQUIRED_TABLES)
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 PACK_NAME = re.compile(r"^(?P<la_code>[A-Za-z0-9]+)_(?P<period>[0-9A-Za-z]+)$")
 # A name that can be stored and shown as it is: an LA code and a quarter, well formed or nearly.
@@ -103,6 +107,9 @@ class RawTable:
     def batches(self):
         yield from self.arrow.cast(pa.schema([(str(c), pa.string()) for c in self.columns])).to_batches()
 
+    def read_all(self) -> pa.Table:
+        return self.arrow.cast(pa.schema([(str(c), pa.string()) for c in self.columns]))
+
 
 @dataclass
 class Pack:
@@ -118,6 +125,12 @@ class Pack:
     tables: dict[str, TableFile] = field(default_factory=dict)
     other_sheets: list[TableFile] = field(default_factory=list)  # sheets that are not tables: scanned only
     mapped_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> its columns once mapped
+    absent_tables: set[str] = field(default_factory=set)  # optional tables the pack did not send
+
+    @property
+    def has_contexts(self) -> bool:
+        """Whether the pack sent a contexts table (contract v1.1), even an empty one."""
+        return "contexts" not in self.absent_tables
 
     @property
     def key(self) -> str:
@@ -303,14 +316,31 @@ def open_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, 
                 if table in found:
                     raise PackRejected("duplicate_table", f"{pack.source}: two files for table {table}.", table)
                 found[table] = file
-        for table in TABLES:
+        for table in REQUIRED_TABLES:
             if table not in found:
                 raise PackRejected("missing_table", f"{pack.source}: no file for table '{table}' "
-                                   "(expected cases, meetings and actions as .csv, .xlsx or .parquet).", table)
-        pack.tables = {table: open_table_file(found[table], table) for table in TABLES}
+                                   f"(expected {tables_expected()} as .csv, .xlsx or .parquet).", table)
+        pack.tables = {table: open_table_file(found[table], table) if table in found else absent_table(pack, table)
+                       for table in TABLES}
     else:
         pack.tables, pack.other_sheets = open_workbook_pack(pack, names)
     return pack.tables
+
+
+def tables_expected() -> str:
+    required = list(REQUIRED_TABLES)
+    text = ", ".join(required[:-1]) + f" and {required[-1]}"
+    if OPTIONAL_TABLES:
+        text += ", and optionally " + " and ".join(OPTIONAL_TABLES)
+    return text
+
+
+def absent_table(pack: Pack, table: str) -> RawTable:
+    """An optional table the pack did not send, read as a table of no rows (so it reconciles and
+    loads nothing); the pack remembers it was absent."""
+    pack.absent_tables.add(table)
+    columns = list(contract()["tables"][table]["columns"])
+    return RawTable(table, f"{pack.source}:{table} (not sent)", pa.table({c: pa.array([], pa.string()) for c in columns}))
 
 
 def open_table_file(file: Path, table: str) -> TableFile:
@@ -344,11 +374,11 @@ def open_workbook_pack(pack: Pack, names: dict[str, str]) -> tuple[dict[str, Tab
         sheet.table, sheet.source_file = table, f"{pack.source}:{table}"
         check_sheet_header(sheet)
         tables[table] = sheet
-    for table in TABLES:
+    for table in REQUIRED_TABLES:
         if table not in tables:
             raise PackRejected("missing_table", f"{pack.source}: no sheet named '{table}' "
-                               "(expected sheets cases, meetings and actions).", table)
-    return {table: tables[table] for table in TABLES}, others
+                               f"(expected sheets {tables_expected()}).", table)
+    return {table: tables[table] if table in tables else absent_table(pack, table) for table in TABLES}, others
 
 
 def read_tables(pack: Pack, aliases: dict[str, str] | None = None) -> dict[str, RawTable]:

@@ -34,6 +34,13 @@ def case_key(secret: bytes, la_code: str, case_id: str) -> str:
     return hmac.new(secret, f"{la_code}:{case_id}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def context_key(secret: bytes, la_code: str, context_id: str) -> str:
+    """A context's pseudonym (contract v1.1), with the same key as case_key but its own prefix, so a
+    context and a case with the same reference never share a key:
+    first 16 hex characters of HMAC-SHA256(key, "<LA code>:context:<context_id>")."""
+    return hmac.new(secret, f"{la_code}:context:{context_id}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
     """The inner and outer padded keys of HMAC-SHA256 (RFC 2104), so that the session's SQL can
     compute exactly what `case_key` does: sha256(opad || sha256(ipad || message))."""
@@ -52,6 +59,8 @@ class StandardisedPack:
     cases: pd.DataFrame | None = None
     meetings: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
+    contexts: pd.DataFrame | None = None
+    case_contexts: pd.DataFrame | None = None
     quarantine: pd.DataFrame | None = None
     rows_in: dict[str, int] = field(default_factory=dict)
     rows_loaded: dict[str, int] = field(default_factory=dict)
@@ -217,6 +226,12 @@ class Session:
                    AS case_key
             FROM raw_cases r JOIN batch_packs b USING (pack_id) CROSS JOIN pseudonym_key k
             WHERE trim(r.case_id) <> ''""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE context_keys AS
+            SELECT DISTINCT r.pack_id, trim(r.context_id) AS context_id,
+                   left(sha256(k.opad || unhex(sha256(k.ipad || encode(b.la_code || ':context:' || trim(r.context_id))))),
+                        16) AS context_key
+            FROM raw_contexts r JOIN batch_packs b USING (pack_id) CROSS JOIN pseudonym_key k
+            WHERE trim(r.context_id) <> ''""")
         con.register("action_targets", pa.table({"action_type": list(action_targets()),
                                                  "target": list(action_targets().values())}))
         for table in TABLES:
@@ -347,13 +362,27 @@ SELECT pack_id, table_name, row_number, column_name, rule FROM reader_problems S
 """
 
 
-# A meeting or action whose case was quarantined cannot load either (its case is not there).
+# A row whose case (or context) was quarantined cannot load either: what it belongs to is not there.
+# Contexts first, so that a link of a quarantined case to a quarantined context is quarantined
+# for both reasons.
 CASCADE_SQL = """
+INSERT INTO violations
+SELECT child.pack_id, child.table_name, child.row_number, 'context_id', 'context_quarantined'
+FROM (
+    SELECT pack_id, 'meetings' AS table_name, row_number, x_context_id FROM p_meetings
+    UNION ALL SELECT pack_id, 'actions', row_number, x_context_id FROM p_actions
+    UNION ALL SELECT pack_id, 'case_contexts', row_number, x_context_id FROM p_case_contexts
+) child
+SEMI JOIN (
+    SELECT c.pack_id, c.x_context_id FROM p_contexts c
+    SEMI JOIN violations v ON v.table_name = 'contexts' AND v.pack_id = c.pack_id AND v.row_number = c.row_number
+) broken ON broken.pack_id = child.pack_id AND broken.x_context_id = child.x_context_id;
 INSERT INTO violations
 SELECT child.pack_id, child.table_name, child.row_number, 'case_id', 'case_quarantined'
 FROM (
     SELECT pack_id, 'meetings' AS table_name, row_number, x_case_id FROM p_meetings
     UNION ALL SELECT pack_id, 'actions', row_number, x_case_id FROM p_actions
+    UNION ALL SELECT pack_id, 'case_contexts', row_number, x_case_id FROM p_case_contexts
 ) child
 SEMI JOIN (
     SELECT c.pack_id, c.x_case_id FROM p_cases c
@@ -366,24 +395,36 @@ NOT_QUARANTINED = ("SELECT 1 FROM violations v WHERE v.table_name = '{table}' AN
                    "AND v.row_number = p.row_number")
 
 
-def load_sql(table: str, columns: str, joins: str = "") -> str:
-    """The rows of one parsed table that no rule quarantined, keyed by case_key, in pack and row order."""
+def load_sql(table: str, columns: str, joins: str = "", keyed_by: str = "k.case_key") -> str:
+    """The rows of one parsed table that no rule quarantined, keyed by case_key (or `keyed_by`), in
+    pack and row order."""
+    case_join = "JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id" \
+        if "k." in keyed_by else ""
     return f"""
-SELECT p.pack_id, b.la_code, b.period, k.case_key, {columns}
+SELECT p.pack_id, b.la_code, b.period, {keyed_by}, {columns}
 FROM p_{table} p JOIN batch_packs b USING (pack_id)
-JOIN case_keys k ON k.pack_id = p.pack_id AND k.case_id = p.x_case_id {joins}
+{case_join} {joins}
 WHERE NOT EXISTS ({NOT_QUARANTINED.format(table=table)})
 ORDER BY p.pack_id, p.row_number
 """
+
+
+# A meeting, action or link about a context carries the context's key; blank stays NULL.
+CONTEXT_JOIN = "LEFT JOIN context_keys x ON x.pack_id = p.pack_id AND x.context_id = p.x_context_id"
 
 
 LOAD_CASES_SQL = load_sql("cases", """p.age, p.sex, p.ethnicity_group, p.harm_types, p.intrafamilial_harm,
     p.referral_date, p.case_end_date, p.plan_type, p.lives_with_parent, p.parent_partnership_exception,
     p.risk_level_start, p.risk_level_end, p.missing_episodes, p.return_interviews_72h""")
 LOAD_MEETINGS_SQL = load_sql("meetings", """p.row_number AS source_row, p.meeting_date, p.meeting_type,
-    p.parent_invited, p.parent_attended, p.parent_views_recorded, p.parent_informed_of_outcome""")
+    p.parent_invited, p.parent_attended, p.parent_views_recorded, p.parent_informed_of_outcome,
+    x.context_key""", joins=CONTEXT_JOIN)
 LOAD_ACTIONS_SQL = load_sql("actions", """p.row_number AS source_row, p.action_date, p.action_type, t.target,
-    p.lead_agency, p.status, p.info_source""", joins="LEFT JOIN action_targets t ON t.action_type = p.action_type")
+    p.lead_agency, p.status, p.info_source, x.context_key""",
+    joins=f"LEFT JOIN action_targets t ON t.action_type = p.action_type {CONTEXT_JOIN}")
+LOAD_CONTEXTS_SQL = load_sql("contexts", """p.context_type, p.identified_date, p.risk_level_start,
+    p.risk_level_end, p.closed_date""", joins=CONTEXT_JOIN, keyed_by="x.context_key")
+LOAD_CASE_CONTEXTS_SQL = load_sql("case_contexts", "x.context_key, p.link_type", joins=CONTEXT_JOIN)
 
 # One row per quarantined row and broken rule; the message names table, column and rule, never a value.
 QUARANTINE_SQL = """
@@ -394,5 +435,5 @@ JOIN rule_messages m ON m.table_name = v.table_name AND m.column_name = v.column
 ORDER BY v.pack_id, v.table_name, v.row_number, v.rule
 """
 LOAD_SQL = {"cases": LOAD_CASES_SQL, "meetings": LOAD_MEETINGS_SQL, "actions": LOAD_ACTIONS_SQL,
-            "quarantine": QUARANTINE_SQL}
+            "contexts": LOAD_CONTEXTS_SQL, "case_contexts": LOAD_CASE_CONTEXTS_SQL, "quarantine": QUARANTINE_SQL}
 

@@ -32,7 +32,7 @@ PACK_SCOPE = ("($1 IS NULL OR (la_code, period) IN "
 # Rows of the quarters in scope: $1 is a list of periods, or NULL for all.
 PERIOD_SCOPE = "($1 IS NULL OR period IN (SELECT unnest($1)))"
 
-PACK_TABLES = ("cases", "meetings", "actions", "quarantine")
+PACK_TABLES = ("cases", "meetings", "actions", "contexts", "case_contexts", "quarantine")
 
 
 def connection_config() -> dict[str, str]:
@@ -209,8 +209,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], standardised: 
         "received_at": [received_at] * len(packs), "status": ["loaded"] * len(packs),
         "cases_loaded": [s.rows_loaded["cases"] for s in standardised],
         "rows_quarantined": [s.total_quarantined for s in standardised],
-        "message": [loaded_message(s) for s in standardised],
-        "rows_received": [sum(s.rows_in.values()) for s in standardised]})
+        "message": [loaded_message(s, p) for s, p in zip(standardised, packs, strict=True)],
+        "rows_received": [sum(s.rows_in.values()) for s in standardised],
+        "has_contexts": [p.has_contexts for p in packs]})
     with transaction(con):
         con.register("incoming_slots", slots)
         replaces = con.execute("SELECT count(*) FROM submissions SEMI JOIN incoming_slots USING (la_code, period) "
@@ -246,8 +247,11 @@ def record_rejection(con: duckdb.DuckDBPyConnection, pack: Pack, error: PackReje
         )
 
 
-def loaded_message(std: StandardisedPack) -> str:
-    parts = [f"{std.rows_loaded[t]} of {std.rows_in[t]} {t} rows loaded" for t in std.rows_in]
+def loaded_message(std: StandardisedPack, pack: Pack) -> str:
+    parts = [f"{std.rows_loaded[t]} of {std.rows_in[t]} {t} rows loaded" for t in std.rows_in
+             if t not in pack.absent_tables]
+    if pack.absent_tables:
+        parts.append(f"no {' or '.join(sorted(pack.absent_tables))} table (optional, contract v1.1)")
     if std.dropped_columns:  # by position only: a column's name could itself identify someone
         dropped = "; ".join(f"{t}: {', '.join(f'column {p}' for p, _ in cols)}"
                             for t, cols in std.dropped_columns.items())

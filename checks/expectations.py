@@ -28,25 +28,42 @@ import pandas as pd
 from assets.config import contract
 from assets.contract_rules import column_rules
 
+def loaded(table: str, alias: str, key: str) -> str:
+    """`<table>_loaded`: whether the row's case (or context) was loaded, NULL where it names none."""
+    return (f"CASE WHEN {alias}.{key} IS NOT NULL THEN EXISTS (SELECT 1 FROM {table} t WHERE t.la_code = "
+            f"{alias}.la_code AND t.period = {alias}.period AND t.{key} = {alias}.{key}) END AS {table}_loaded")
+
+
 # The loaded rows of the given packs, with the derived columns the rule kinds' expectations name
-# (config/rule_kinds.yaml): the pack's period bounds, the pack-qualified pseudonym of case_id (for
-# `unique`: case_id itself is never stored), and whether the row's case was loaded (`references`).
+# (config/rule_kinds.yaml): the pack's period bounds, the pack-qualified pseudonyms of case_id and
+# context_id (for `unique` and `unique_pair`: the references themselves are never stored), and whether
+# the row's case or context was loaded (`references`).
 FRAMES_SQL = {
     "cases": """
         SELECT c.*, c.la_code || '|' || c.period || '|' || c.case_key AS pack_case_id,
                p.period_start, p.period_end
         FROM cases c JOIN packs p USING (la_code, period)""",
-    "meetings": """
-        SELECT m.*, p.period_start, p.period_end,
-               EXISTS (SELECT 1 FROM cases c WHERE c.la_code = m.la_code AND c.period = m.period
-                       AND c.case_key = m.case_key) AS cases_loaded
+    "meetings": f"""
+        SELECT m.*, p.period_start, p.period_end, {loaded('cases', 'm', 'case_key')},
+               {loaded('contexts', 'm', 'context_key')}
         FROM meetings m JOIN packs p USING (la_code, period)""",
-    "actions": """
-        SELECT a.*, p.period_start, p.period_end,
-               EXISTS (SELECT 1 FROM cases c WHERE c.la_code = a.la_code AND c.period = a.period
-                       AND c.case_key = a.case_key) AS cases_loaded
+    "actions": f"""
+        SELECT a.*, p.period_start, p.period_end, {loaded('cases', 'a', 'case_key')},
+               {loaded('contexts', 'a', 'context_key')}
         FROM actions a JOIN packs p USING (la_code, period)""",
+    "contexts": """
+        SELECT x.*, x.la_code || '|' || x.period || '|' || x.context_key AS pack_context_id,
+               p.period_start, p.period_end
+        FROM contexts x JOIN packs p USING (la_code, period)""",
+    "case_contexts": f"""
+        SELECT l.*, l.la_code || '|' || l.period || '|' || l.case_key AS pack_case_id,
+               l.la_code || '|' || l.period || '|' || l.context_key AS pack_context_id,
+               p.period_start, p.period_end, {loaded('cases', 'l', 'case_key')},
+               {loaded('contexts', 'l', 'context_key')}
+        FROM case_contexts l JOIN packs p USING (la_code, period)""",
 }
+# The pseudonyms every loaded row of a table carries.
+KEYS = {"contexts": ("context_key",), "case_contexts": ("case_key", "context_key")}
 
 
 @dataclass
@@ -66,11 +83,13 @@ def expectation_specs(table: str) -> list[tuple[str, dict]]:
     rule kinds on its columns (config/rule_kinds.yaml), where the loaded table has the columns they
     name, and what loading itself guarantees (every row keyed, every action's target derived)."""
     present = frame_columns(table)
-    items = [("ExpectColumnValuesToNotBeNull", {"column": c}) for c in ("la_code", "period", "case_key")]
+    items = [("ExpectColumnValuesToNotBeNull", {"column": c})
+             for c in ("la_code", "period", *KEYS.get(table, ("case_key",)))]
     for column, spec in contract()["tables"][table]["columns"].items():
         for rule in column_rules(table, column, spec):
             for name, arguments in rule.expectations():
                 named = [v for k, v in arguments.items() if k in ("column", "column_A", "column_B")]
+                named += arguments.get("column_list", [])
                 if all(v in present for v in named):
                     items.append((name, arguments))
     if table == "actions":
@@ -148,6 +167,14 @@ def unique(arguments: dict) -> str:
             f"GROUP BY {column} HAVING count(*) > 1))")
 
 
+def compound_unique(arguments: dict) -> str:
+    # GX counts every row whose combination another row shares, rows missing every value aside.
+    columns = ", ".join(identifier(c) for c in arguments["column_list"])
+    present = " OR ".join(f"{identifier(c)} IS NOT NULL" for c in arguments["column_list"])
+    return (f"(SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM frame WHERE {present} "
+            f"GROUP BY {columns} HAVING count(*) > 1))")
+
+
 # Which rows each Great Expectations class the registry uses counts as unexpected, over `frame`.
 UNEXPECTED_SQL = {
     "ExpectColumnValuesToNotBeNull": lambda arguments: f"count_if({identifier(arguments['column'])} IS NULL)",
@@ -155,6 +182,7 @@ UNEXPECTED_SQL = {
     "ExpectColumnValuesToBeBetween": between,
     "ExpectColumnPairValuesAToBeGreaterThanB": pair_greater,
     "ExpectColumnValuesToBeUnique": unique,
+    "ExpectCompoundColumnsToBeUnique": compound_unique,
 }
 
 

@@ -14,13 +14,15 @@ from assets.ingest import ingest_inbox
 from checks.expectations import FRAMES_SQL, contract_expectations, expectation_specs, suite_query, validate_loaded
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tiny_pack" / "E06000001_2025Q3"
-PACK = [("E06000001", "2025Q3")]
+CONTEXT_FIXTURE = Path(__file__).parent / "fixtures" / "context_pack" / "E06000002_2025Q3"
+PACK = [("E06000001", "2025Q3"), ("E06000002", "2025Q3")]
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     root = tmp_path_factory.mktemp("gx")
     shutil.copytree(FIXTURE, root / "inbox" / FIXTURE.name)
+    shutil.copytree(CONTEXT_FIXTURE, root / "inbox" / CONTEXT_FIXTURE.name)
     con = warehouse.connect(root / "w.duckdb")
     ingest_inbox(con, root / "inbox", b"test-key")
     yield con
@@ -39,28 +41,39 @@ def test_suites_are_generated_from_the_contract():
 def test_a_clean_load_meets_every_expectation(loaded):
     outcomes = validate_loaded(loaded, PACK)
     assert [(o.table, o.rows, o.success) for o in outcomes] == [
-        ("cases", 4, True), ("meetings", 5, True), ("actions", 9, True)]
-    assert all(o.evaluated > 10 for o in outcomes)
+        ("cases", 8, True), ("meetings", 10, True), ("actions", 20, True), ("contexts", 4, True),
+        ("case_contexts", 5, True)]
+    assert all(o.evaluated > 5 for o in outcomes)
+
+
+STRAY_MEETING = """INSERT INTO meetings BY NAME SELECT 'E06000001' AS la_code, '2025Q3' AS period,
+    'no-such-case' AS case_key, 99 AS source_row, DATE '2025-10-02' AS meeting_date, 'lunch' AS meeting_type,
+    true AS parent_invited, true AS parent_attended, true AS parent_views_recorded,
+    true AS parent_informed_of_outcome, 'no-such-context' AS context_key"""
 
 
 def break_the_contract(con) -> None:
     """Rows that quarantine would have stopped, put straight into the warehouse (inside a
     transaction the test rolls back): one of each kind of breach, beside rows that pass."""
-    con.execute("""INSERT INTO meetings VALUES ('E06000001', '2025Q3', 'no-such-case', 99, DATE '2025-10-02',
-                   'lunch', true, true, true, true)""")
+    con.execute(STRAY_MEETING)
     con.execute("INSERT INTO cases SELECT * REPLACE (40 AS age, 'Q' AS sex) FROM cases LIMIT 1")
     con.execute("""UPDATE cases SET missing_episodes = 1, return_interviews_72h = 3, age = -1
                    WHERE case_key = (SELECT max(case_key) FROM cases)""")
     con.execute("UPDATE actions SET action_type = 'shouting', action_date = DATE '2025-06-30' "
                 "WHERE rowid = (SELECT min(rowid) FROM actions)")
     con.execute("UPDATE actions SET lead_agency = NULL WHERE rowid = (SELECT max(rowid) FROM actions)")
+    con.execute("INSERT INTO contexts SELECT * REPLACE ('park' AS context_type) FROM contexts LIMIT 1")
+    con.execute("""UPDATE contexts SET identified_date = DATE '2025-10-05', closed_date = DATE '2025-10-01'
+                   WHERE context_type = 'school'""")
+    con.execute("INSERT INTO case_contexts SELECT * REPLACE ('kin' AS link_type) FROM case_contexts LIMIT 1")
+    con.execute("""INSERT INTO case_contexts SELECT la_code, period, case_key, 'no-such-context', NULL
+                   FROM case_contexts LIMIT 1""")
 
 
 def test_rows_that_break_the_contract_fail_the_suites(loaded):
     loaded.execute("BEGIN TRANSACTION")
     try:
-        loaded.execute("""INSERT INTO meetings VALUES ('E06000001', '2025Q3', 'no-such-case', 99, DATE '2025-10-02',
-                          'lunch', true, true, true, true)""")
+        loaded.execute(STRAY_MEETING)
         loaded.execute("""INSERT INTO cases SELECT * REPLACE (40 AS age, 'Q' AS sex) FROM cases LIMIT 1""")
         outcomes = {o.table: o for o in validate_loaded(loaded, PACK)}
     finally:
@@ -108,8 +121,8 @@ def test_the_compiled_suites_count_what_great_expectations_counts(loaded, table)
         from assets.reading import period_bounds
 
         start, end = period_bounds("2025Q3")
-        loaded.register("run_packs", pd.DataFrame({"la_code": ["E06000001"], "period": ["2025Q3"],
-                                                   "period_start": [start], "period_end": [end]}))
+        loaded.register("run_packs", pd.DataFrame({"la_code": [la for la, _ in PACK], "period": ["2025Q3"] * 2,
+                                                   "period_start": [start] * 2, "period_end": [end] * 2}))
         sql, specs = suite_query(table)
         rows, *compiled = loaded.execute(sql).fetchall()[0]
         frame = loaded.execute(f"WITH packs AS (SELECT * FROM run_packs) {FRAMES_SQL[table]}").df()
@@ -147,8 +160,9 @@ def test_packs_validated_together_add_up_to_each_validated_alone(tmp_path):
     finally:
         con.execute("ROLLBACK")
         con.close()
-    assert [(o.table, o.rows) for o in together] == [("cases", 12), ("meetings", 15), ("actions", 27)]
-    assert [o.rows for o in together] == [sum(a[i].rows for a in alone) for i in range(3)]
+    assert [(o.table, o.rows) for o in together] == [("cases", 12), ("meetings", 15), ("actions", 27),
+                                                    ("contexts", 0), ("case_contexts", 0)]
+    assert [o.rows for o in together] == [sum(a[i].rows for a in alone) for i in range(5)]
     assert together[0].failures == [
         {"expectation": "expect_column_values_to_be_in_set", "column": "sex", "unexpected_count": 2}]
     assert alone[1][0].success and not alone[0][0].success

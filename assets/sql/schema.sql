@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     rows_quarantined BIGINT NOT NULL,
     message VARCHAR,
     rule VARCHAR,                     -- for a rejected pack: the pack rule it broke
-    rows_received BIGINT              -- data rows over the three tables (loaded pack only)
+    rows_received BIGINT              -- data rows over the tables sent (loaded pack only)
 );
 
 CREATE TABLE IF NOT EXISTS cases (
