@@ -340,7 +340,8 @@ def absent_table(pack: Pack, table: str) -> RawTable:
     loads nothing); the pack remembers it was absent."""
     pack.absent_tables.add(table)
     columns = list(contract()["tables"][table]["columns"])
-    return RawTable(table, f"{pack.source}:{table} (not sent)", pa.table({c: pa.array([], pa.string()) for c in columns}))
+    empty = pa.table({c: pa.array([], pa.string()) for c in columns})
+    return RawTable(table, f"{pack.source}:{table} (not sent)", empty)
 
 
 def open_table_file(file: Path, table: str) -> TableFile:

@@ -228,8 +228,8 @@ class Session:
             WHERE trim(r.case_id) <> ''""")
         con.execute("""CREATE OR REPLACE TEMP TABLE context_keys AS
             SELECT DISTINCT r.pack_id, trim(r.context_id) AS context_id,
-                   left(sha256(k.opad || unhex(sha256(k.ipad || encode(b.la_code || ':context:' || trim(r.context_id))))),
-                        16) AS context_key
+                   left(sha256(k.opad || unhex(sha256(
+                       k.ipad || encode(b.la_code || ':context:' || trim(r.context_id))))), 16) AS context_key
             FROM raw_contexts r JOIN batch_packs b USING (pack_id) CROSS JOIN pseudonym_key k
             WHERE trim(r.context_id) <> ''""")
         con.register("action_targets", pa.table({"action_type": list(action_targets()),

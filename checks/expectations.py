@@ -28,6 +28,7 @@ import pandas as pd
 from assets.config import contract
 from assets.contract_rules import column_rules
 
+
 def loaded(table: str, alias: str, key: str) -> str:
     """`<table>_loaded`: whether the row's case (or context) was loaded, NULL where it names none."""
     return (f"CASE WHEN {alias}.{key} IS NOT NULL THEN EXISTS (SELECT 1 FROM {table} t WHERE t.la_code = "

@@ -99,8 +99,12 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
                             "column": error.column}
         return report
     for table in TABLES:
-        report.counts[table] = {"rows": std.rows_in[table], "would_load": std.rows_loaded[table],
-                                "would_quarantine": std.rows_quarantined[table]}
+        if table not in pack.absent_tables:
+            report.counts[table] = {"rows": std.rows_in[table], "would_load": std.rows_loaded[table],
+                                    "would_quarantine": std.rows_quarantined[table]}
+    if pack.absent_tables:
+        report.notes.append(f"no {' or '.join(sorted(pack.absent_tables))} table: these are optional (contract "
+                            "v1.1); without contexts, the context measures are reported as not available.")
     report.problems = [
         {k: (int(v) if k == "row_number" else v) for k, v in row.items()
          if k in ("source_file", "table_name", "row_number", "column_name", "rule", "message")}

@@ -20,7 +20,9 @@ WITH loaded AS (
     SELECT la_code, period, count(*) AS rows FROM (
         SELECT la_code, period FROM {in_periods('cases')} UNION ALL
         SELECT la_code, period FROM {in_periods('meetings')} UNION ALL
-        SELECT la_code, period FROM {in_periods('actions')}) GROUP BY ALL),
+        SELECT la_code, period FROM {in_periods('actions')} UNION ALL
+        SELECT la_code, period FROM {in_periods('contexts')} UNION ALL
+        SELECT la_code, period FROM {in_periods('case_contexts')}) GROUP BY ALL),
 quarantined AS (
     SELECT la_code, period, count(DISTINCT (table_name, row_number)) AS rows
     FROM {in_periods('quarantine')} GROUP BY ALL)
