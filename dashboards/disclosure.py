@@ -115,6 +115,25 @@ def secondary(out: pd.DataFrame, column: str, relation: Relation, limit: int) ->
     return changed
 
 
+def suppress_in_relations(frame: pd.DataFrame, column: str, relations: list[Relation],
+                          limit: int | None = None, also: pd.Series | None = None) -> pd.DataFrame:
+    """Suppress one count column where a cell belongs to several additive relations at once (an
+    LA's count adds up with the others' to the partnership's, and its bands add up to its total):
+    primary suppression (and the cells in `also`), then secondary suppression in each relation in
+    turn until none hides anything more."""
+    limit = threshold() if limit is None else limit
+    out = frame.copy()
+    out[f"{column}_suppressed"] = is_small(out[column], limit)
+    if also is not None:
+        out[f"{column}_suppressed"] |= also.to_numpy(dtype=bool)
+    changed = True
+    while changed:
+        changed = False
+        for relation in relations:
+            changed |= secondary(out, column, relation, limit)
+    return out
+
+
 def suppress_rates(frame: pd.DataFrame, numerator: str = "numerator", denominator: str = "denominator",
                    rate_columns: tuple[str, ...] = ("rate", "ci_low", "ci_high")) -> pd.DataFrame:
     """A rate (and its interval) is suppressed when its numerator or denominator is."""

@@ -28,10 +28,18 @@ DICTIONARY = [
     ("indicator_rates", "ci_low", "Lower bound of the 95% Wilson score interval of the rate."),
     ("indicator_rates", "ci_high", "Upper bound of the 95% Wilson score interval of the rate."),
     ("scores", "domain", "PI parent inclusion, OF offender focus, CI context interventions, PF plan focus, "
-                         "PRACTICE the practice score (weighted mean of the four)."),
+                         "PRACTICE the practice score (weighted mean of the four), CX the context score (mean "
+                         "over the contexts' scores; not part of the practice score)."),
     ("scores", "score", "Mean of the cases' domain scores, 0 to 1, higher is closer to the model. c = based on "
                         "5 or fewer cases; z = no case scored."),
+    ("context_networks", "measure", "Shared contexts and networks of children linked through them (docs/contexts.md): "
+                                    "the measure's code."),
+    ("context_networks", "label", "What the measure counts, in words."),
+    ("context_networks", "value", "The count. c = suppressed (1 to 5, or recoverable by subtraction). Only packs "
+                                  "that sent contexts (contract v1.1) count; a geography with none has no rows."),
     ("indicators", "indicator", "Indicator id."),
+    ("indicators", "unit", "What the indicator counts: 'case' (a child's case) or 'context' (a place, peer "
+                           "group, school or online space)."),
     ("indicators", "domain", "Domain code."),
     ("indicators", "title", "Short title."),
     ("indicators", "question", "The question the indicator answers, in plain English."),
@@ -49,7 +57,8 @@ def fill_exports(publication: Publication, folder: Path) -> list[str]:
     tables = {
         "indicator_rates": tidy_export(publication),
         "scores": tidy_scores(publication),
-        "indicators": pd.DataFrame([{"indicator": i.id, "domain": i.domain, "title": i.title,
+        "context_networks": tidy_networks(publication),
+        "indicators": pd.DataFrame([{"indicator": i.id, "unit": i.unit, "domain": i.domain, "title": i.title,
                                      "question": i.question, "direction": i.direction,
                                      "informational": i.informational} for i in publication.framework.indicators]),
     }
@@ -93,11 +102,25 @@ def tidy_scores(publication: Publication) -> pd.DataFrame:
     return out
 
 
+def tidy_networks(publication: Publication) -> pd.DataFrame:
+    networks = publication.networks
+    out = time_columns(networks)
+    out["measure"] = networks["measure"].to_numpy()
+    out["label"] = networks["label"].to_numpy()
+    out["value"] = [("c" if hidden else str(int(value)))
+                    for value, hidden in zip(networks["value"], networks["value_suppressed"], strict=True)]
+    return out
+
+
 README = """safeguarding-audit open data
 
 indicator_rates  one row per quarter, geography and indicator: numerator, denominator, rate and its
                  95% Wilson score interval.
-scores           one row per quarter, geography and domain: the domain scores and the practice score.
+scores           one row per quarter, geography and domain: the domain scores, the practice score
+                 and the context score (domain CX: the mean over contexts, never part of the
+                 practice score).
+context_networks one row per quarter, geography and measure: contexts, shared contexts and networks
+                 of children linked through them (packs that sent contexts only).
 indicators       the indicator definitions (full rules in docs/indicators.md of the project).
 data_dictionary  every column of every file.
 

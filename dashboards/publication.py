@@ -21,7 +21,14 @@ from assets.config import load_yaml, local_authorities
 from assets.metadata import Columns, markdown_table
 from assets.scoring import Framework, framework, pooled_rates, scores_sql
 from assets.statutory import statutory_framework
-from dashboards.disclosure import Relation, suppress_counts, suppress_rates, suppress_scores, threshold
+from dashboards.disclosure import (
+    Relation,
+    suppress_counts,
+    suppress_in_relations,
+    suppress_rates,
+    suppress_scores,
+    threshold,
+)
 
 PARTNERSHIP_CODE = ""  # la_code of partnership rows (no LA)
 
@@ -81,6 +88,7 @@ class Publication:
     restricted: bool = False  # the restricted edition: nothing suppressed, for the partnership's auditors
     audits: pd.DataFrame = None  # per case audit: LA, quarter, theme, cases audited, actions (published_audits)
     audit_grades: pd.DataFrame = None  # per audit, domain and grade: moderated answers (suppressed)
+    networks: pd.DataFrame = None  # per quarter, LA (plus partnership) and measure: shared contexts, networks
     # Look-ups the pages make again and again (one area's series, one quarter's funnels), built
     # once: with 153 LAs, filtering the whole rates table per LA and indicator dominated rendering.
     lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -103,6 +111,7 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
         benchmarks=benchmarks(con, partnership_las(con)),
         coverage=published_coverage(con, limit),
         **published_audits(con, limit),
+        networks=published_networks(con, limit),
         statutory_framework=statutory_framework(),
         periods=sorted(rates["period"].unique().tolist()) if len(rates) else [],
         la_codes=sorted(c for c in rates["la_code"].unique().tolist() if c != PARTNERSHIP_CODE) if len(rates)
@@ -228,6 +237,47 @@ def published_scores(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame
     frame = suppress_scores(frame, "cases_scored", ("score",), limit)
     frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
     return with_names(frame).sort_values(["period", "domain", "is_total", "la_code"], ignore_index=True)
+
+
+@cache
+def network_wording() -> dict:
+    """The network measures, their order and words, and how they add up (config/publication.yaml)."""
+    return load_yaml("publication.yaml")["networks"]
+
+
+def published_networks(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
+    """Shared contexts and networks per LA and quarter, and for the partnership, one row per measure
+    (config/publication.yaml networks). Only packs that sent contexts count: a v1 pack has no row,
+    so its measures are not available. Keys are per LA, so LAs' graphs never join and the
+    partnership's counts are the sums of its LAs'. Every value is a count of contexts, children or
+    networks of children: suppressed from 1 to the threshold, with secondary suppression both
+    across LAs to the partnership and across the size bands to the number of networks."""
+    wording = network_wording()
+    measures = list(wording["measures"])
+    wide = con.execute(f"""
+        SELECT n.la_code, n.period, {', '.join(f'n.{m}' for m in measures)}
+        FROM context_networks n JOIN submissions s USING (la_code, period)
+        WHERE s.status = 'loaded' AND s.has_contexts""").df()
+    totals = wide.groupby("period")[measures].sum().reset_index().assign(la_code=PARTNERSHIP_CODE)
+    frame = pd.concat([wide, totals], ignore_index=True).melt(
+        id_vars=["la_code", "period"], value_vars=measures, var_name="measure", value_name="value")
+    frame["value"] = frame["value"].astype("int64")
+    frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
+    bands = wording["bands"]
+    in_bands = frame["measure"].isin([bands["total"], *bands["members"]])
+    # Measures outside the bands are each a group of their own, with no total to subtract from.
+    frame["band_group"] = (frame["la_code"] + "|" + frame["period"]).where(in_bands, frame.index.astype(str))
+    frame["band_total"] = frame["measure"] == bands["total"]
+    part, whole = wording["part_of"]["part"], wording["part_of"]["of"]
+    rest = frame.pivot_table(index=["la_code", "period"], columns="measure", values="value")
+    rest = (rest[whole] - rest[part]).rename("rest")
+    few_left = frame.join(rest, on=["la_code", "period"])["rest"].between(1, limit) & (frame["measure"] == part)
+    frame = suppress_in_relations(frame, "value", [Relation(("period", "measure"), "is_total"),
+                                                   Relation(("band_group",), "band_total")], limit, also=few_left)
+    frame["label"] = frame["measure"].map(wording["measures"])
+    frame["order"] = frame["measure"].map({m: i for i, m in enumerate(measures)})
+    return with_names(frame.drop(columns=["band_group", "band_total"])).sort_values(
+        ["period", "is_total", "la_code", "order"], ignore_index=True)
 
 
 def published_submissions(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dashboards import figures
 from dashboards.figures import quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
+from dashboards.views.contexts import la_contexts
 from dashboards.views.common import (
     all_periods,
     count,
@@ -30,7 +31,8 @@ from dashboards.views.common import (
 def la_view(pub: Publication, code: str, name: str, partnership: str) -> dict:
     return {"code": code, "name": name, "partnership": partnership, "latest": quarter_label(pub.periods[-1]),
             "rates": rates(pub, code, name, partnership), "trends": trends(pub, code),
-            "quarter_count": len(pub.periods), "packs": packs(pub, code), "breaches": breaches(pub, code)}
+            "quarter_count": len(pub.periods), "packs": packs(pub, code), "breaches": breaches(pub, code),
+            "contexts": la_contexts(pub, code)}
 
 
 def rates(pub: Publication, code: str, name: str, partnership: str) -> dict | None:

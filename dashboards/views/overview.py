@@ -11,6 +11,7 @@ from assets.scoring import Indicator
 from dashboards import figures
 from dashboards.figures import quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
+from dashboards.views.contexts import overview_contexts
 from dashboards.views.common import (
     Cell,
     all_periods,
@@ -43,6 +44,7 @@ def overview_view(pub: Publication, partnership: str) -> dict:
         "scores": scores(pub, partnership) if pub.periods else None,
         "changes": changes(pub) if len(pub.periods) > 1 else None,
         "signals": latest_signals(pub, partnership) if pub.periods else None,
+        "contexts": overview_contexts(pub, partnership),
         "sources": sources(pub, partnership),
         "domains": indicator_groups(pub.framework),
         "las": [{"href": la_file(code), "name": name, "code": code} for code, name in las],
