@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from assets.config import CONFIG_DIR
-from assets.ingest import standardise
+from assets.ingest import prepare_pack, standardise
 from assets.profiles import (
     ProfileError,
     apply_profile,
@@ -51,7 +52,24 @@ def table(name: str, **columns: list[str]) -> RawTable:
 def mapped_example(profile_name: str) -> dict[str, RawTable]:
     profile = load_profile(CONFIG_DIR / "profiles" / f"{profile_name}.yaml")
     pack = open_pack(FIXTURES / profile_name / "E08000025_2025Q2")
-    return apply_profile(read_tables(pack), profile)
+    return apply_profile(read_tables(pack, table_file_names(profile)), profile)
+
+
+def loaded_example(pack_path: Path, profile_name: str):
+    """A pack in a profile's layout read (with the profile's file names), mapped and standardised."""
+    profile = load_profile(CONFIG_DIR / "profiles" / f"{profile_name}.yaml")
+    pack = open_pack(pack_path)
+    read_tables(pack, table_file_names(profile))
+    pack.tables = apply_profile(pack.tables, profile)
+    return pack, standardise(pack, b"test-key")
+
+
+# What each example pack holds about contexts: contexts, links, and the meetings and actions that
+# name a context.
+EXAMPLE_CONTEXTS = {
+    "example-caseworks": {"contexts": 4, "case_contexts": 6, "meetings": 3, "actions": 3},
+    "example-mosaic-style": {"contexts": 4, "case_contexts": 6, "meetings": 2, "actions": 4},
+}
 
 
 # --- the example profiles and packs ---------------------------------------------------------------
@@ -95,14 +113,68 @@ def test_example_pack_maps_to_contract_columns_and_vocabularies(profile_name):
 
 @pytest.mark.parametrize("profile_name", EXAMPLE_PROFILES)
 def test_example_pack_loads_without_quarantine_after_mapping(profile_name):
-    profile = load_profile(CONFIG_DIR / "profiles" / f"{profile_name}.yaml")
-    pack = open_pack(FIXTURES / profile_name / "E08000025_2025Q2")
-    read_tables(pack)
-    pack.tables = apply_profile(pack.tables, profile)
-    result = standardise(pack, b"test-key")
+    pack, result = loaded_example(FIXTURES / profile_name / "E08000025_2025Q2", profile_name)
     assert result.total_quarantined == 0, result.quarantine[["table_name", "column_name", "rule"]]
     assert result.rows_loaded == {t: len(pack.tables[t].frame) for t in TABLES}
     assert result.dropped_columns == {}
+    assert pack.absent_tables == set()
+
+
+@pytest.mark.parametrize("profile_name", EXAMPLE_PROFILES)
+def test_example_pack_contexts_and_links_load_after_mapping(profile_name):
+    expected = EXAMPLE_CONTEXTS[profile_name]
+    _, result = loaded_example(FIXTURES / profile_name / "E08000025_2025Q2", profile_name)
+    assert result.total_quarantined == 0, result.quarantine[["table_name", "column_name", "rule"]]
+    assert (result.rows_loaded["contexts"], result.rows_loaded["case_contexts"]) == (
+        expected["contexts"], expected["case_contexts"])
+    assert sorted(result.contexts["context_type"]) == ["location", "online", "peer_group", "school"]
+    context_keys = set(result.contexts["context_key"])
+    links = result.case_contexts
+    assert set(links["context_key"]) <= context_keys
+    assert set(links["case_key"]) <= set(result.cases["case_key"])
+    assert links.groupby("context_key")["case_key"].nunique().max() >= 2  # a context shared by two cases
+    for table_name in ("meetings", "actions"):
+        keys = getattr(result, table_name)["context_key"]
+        assert keys.notna().sum() == expected[table_name], table_name
+        assert keys.isna().any(), f"{table_name}: some rows name no context"
+        assert set(keys.dropna()) <= context_keys
+
+
+@pytest.mark.parametrize("profile_name", EXAMPLE_PROFILES)
+def test_example_pack_contexts_load_through_ingest_with_the_profile_named(profile_name):
+    """The pipeline's own route: the profile's file names find the context files, and the profile maps them."""
+    result = prepare_pack(open_pack(FIXTURES / profile_name / "E08000025_2025Q2"), b"test-key",
+                          profile=CONFIG_DIR / "profiles" / f"{profile_name}.yaml")
+    assert result.total_quarantined == 0
+    expected = EXAMPLE_CONTEXTS[profile_name]
+    assert (result.rows_loaded["contexts"], result.rows_loaded["case_contexts"]) == (
+        expected["contexts"], expected["case_contexts"])
+
+
+@pytest.mark.parametrize("profile_name", EXAMPLE_PROFILES)
+def test_a_v1_pack_without_context_files_still_loads_with_the_v1_1_profile(profile_name, tmp_path):
+    """A pack exported before contract v1.1 (no context files, no context column on meetings or
+    actions) is mapped by the same profile and loads, with no contexts."""
+    profile = load_profile(CONFIG_DIR / "profiles" / f"{profile_name}.yaml")
+    folder = shutil.copytree(FIXTURES / profile_name / "E08000025_2025Q2", tmp_path / "E08000025_2025Q2")
+    table_of_file = {name.lower(): table for table, name in table_file_names(profile).items()}
+    for path in folder.iterdir():
+        table_name = table_of_file[path.stem.lower()]
+        if table_name in ("contexts", "case_contexts"):
+            path.unlink()
+        elif table_name in ("meetings", "actions"):
+            context_column = {la for la, column in profile.renames[table_name].items() if column == "context_id"}
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = frame.drop(columns=[c for c in frame.columns if c.strip().lower() in context_column])
+            frame.to_csv(path, index=False)
+    assert sorted(table_of_file[p.stem.lower()] for p in folder.iterdir()) == ["actions", "cases", "meetings"]
+    pack, result = loaded_example(folder, profile_name)
+    assert pack.absent_tables == {"contexts", "case_contexts"}
+    assert "context_id" not in pack.tables["meetings"].columns and "context_id" not in pack.tables["actions"].columns
+    assert result.total_quarantined == 0, result.quarantine[["table_name", "column_name", "rule"]]
+    assert result.rows_loaded == {"cases": 4, "meetings": 6, "actions": 7, "contexts": 0, "case_contexts": 0}
+    assert result.meetings["context_key"].isna().all()
+    assert result.actions["context_key"].isna().all()
 
 
 def test_example_pack_is_not_a_contract_pack_without_its_profile():
@@ -194,7 +266,13 @@ def test_renaming_onto_a_column_the_export_already_has_rejects_the_pack(tmp_path
 
 def test_table_file_names_default_to_the_contract_names(tmp_path):
     profile = load_profile(write_profile(tmp_path, "profile: p\ntables: {cases: Child Records}\n"))
-    assert table_file_names(profile) == {"cases": "Child Records", "meetings": "meetings", "actions": "actions"}
+    assert table_file_names(profile) == {"cases": "Child Records", "meetings": "meetings", "actions": "actions",
+                                         "contexts": "contexts", "case_contexts": "case_contexts"}
+
+
+def test_an_optional_table_can_have_an_la_file_name(tmp_path):
+    profile = load_profile(write_profile(tmp_path, "profile: p\ntables: {case_contexts: PERSON_CONTEXT_LINKS}\n"))
+    assert table_file_names(profile)["case_contexts"] == "PERSON_CONTEXT_LINKS"
 
 
 # --- bad profiles --------------------------------------------------------------------------------
