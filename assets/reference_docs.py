@@ -154,8 +154,9 @@ def render_indicators() -> str:
     out += ["",
             "A meeting or action counts for a context when its `context_key` is that context (and for its",
             "case as always). Units are scored in the order above, in one transaction, so that a case",
-            "indicator can read the results of the case's contexts (`case_context_results`). A pack without contexts (a v1 pack) scores exactly as before; its context",
-            "indicators are reported as not available (denominator 0, no rate), never as 0.", "",
+            "indicator can read the results of the case's contexts (`case_context_results`). A pack",
+            "without contexts (a v1 pack) scores exactly as before; its context indicators are reported as",
+            "not available (denominator 0, no rate), never as 0.", "",
             "## Domains and scores", "",
             "| domain | title | unit | in the practice score |", "|---|---|---|---|"]
     for domain, spec in fw.domains.items():
