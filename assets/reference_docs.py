@@ -135,25 +135,53 @@ def render_indicators() -> str:
     fw = parse_framework(load_yaml("indicators.yaml"))
     out = [GENERATED_NOTE.format(sources="config/indicators.yaml"), "",
            "# The indicators", "",
-           "Every indicator is computed per case and per pack (LA and period) in DuckDB, from the",
-           "definitions in `config/indicators.yaml`; this page is generated from that file. For each case an",
-           "indicator is either **not applicable**, or applicable and **met** or **not met**. Only meetings and",
-           "actions dated inside the period count, and actions with status `not_done` never count as done.", "",
-           "Rules are DuckDB SQL over one case: its own columns, the *flags* and *tallies* defined below,",
-           "and `value` for indicators that define one. `safeguarding-audit explain` shows them for a case.", "",
-           "## Domains and scores", "",
-           "| domain | title | in the practice score |", "|---|---|---|"]
-    for domain, spec in fw.domains.items():
-        weight = fw.weights.get(domain, 1) if spec.get("scored") else None
-        out.append(f"| {domain} | {spec['title']} | {'weight ' + str(weight) if weight else 'no (context only)'} |")
+           "Every indicator is computed per unit and per pack (LA and period) in DuckDB, from the",
+           "definitions in `config/indicators.yaml`; this page is generated from that file. The unit is what",
+           "an indicator is about: a **case**, or (from contract v1.1) a **context**, a place, peer group,",
+           "school or online space linked to cases. For each unit an indicator is either **not applicable**,",
+           "or applicable and **met** or **not met**. Only meetings and actions dated inside the period count,",
+           "and actions with status `not_done` never count as done.", "",
+           "Rules are DuckDB SQL over one unit: its own columns, the *flags* and *tallies* of its unit defined",
+           "below, and `value` for indicators that define one. `safeguarding-audit explain` shows them for a",
+           "case (`--case-key`) or a context (`--context-key`).", "",
+           "## Units", "",
+           "| unit | one row of | key | tallies count over | results |", "|---|---|---|---|---|"]
+    for unit in fw.units.values():
+        over = ", ".join(f"`{source}` ({f'dated by `{column}`' if column else 'every row'})"
+                         for source, column in unit.sources.items())
+        out.append(f"| {unit.name} | `{unit.table}` | `{unit.key}` | {over} | `{unit.results}`, "
+                   f"`{unit.domain_scores}` |")
     out += ["",
-            "- **Case domain score**: the mean, over the domain's applicable indicators, of met = 1 and not",
-            "  met = 0 (PF1 contributes its value); undefined where none applies. Informational indicators",
-            "  never enter a score.",
-            "- **Pack domain score**: the mean of the case domain scores that are defined.",
-            "- **Practice score**: the weighted mean of the pack domain scores.",
-            "- **Rates**: numerator = cases met, denominator = cases applicable, with a 95% Wilson score",
-            "  interval; pooled over any group of packs by adding numerators and denominators.", ""]
+            "A meeting or action counts for a context when its `context_key` is that context (and for its",
+            "case as always). Units are scored in the order above, in one transaction, so that a case",
+            "indicator can read the results of the case's contexts (`case_context_results`). A pack",
+            "without contexts (a v1 pack) scores exactly as before; its context indicators are reported as",
+            "not available (denominator 0, no rate), never as 0.", "",
+            "## Domains and scores", "",
+            "| domain | title | unit | in the practice score |", "|---|---|---|---|"]
+    for domain, spec in fw.domains.items():
+        unit = fw.domain_unit(domain)
+        if domain in fw.scored_domains:
+            role = f"weight {fw.weights.get(domain, 1)}"
+        elif spec.get("scored"):
+            role = f"no: the pack {unit} score, reported beside it"
+        else:
+            role = "no (reported only)"
+        out.append(f"| {domain} | {spec['title']} | {unit} | {role} |")
+    out += ["",
+            "- **Unit domain score** (a case's, or a context's): the mean, over the domain's applicable",
+            "  indicators, of met = 1 and not met = 0 (PF1 contributes its value); undefined where none",
+            "  applies. Informational indicators never enter a score.",
+            "- **Pack domain score**: the mean of the unit domain scores that are defined. The pack context",
+            "  score (CX) is the mean of the pack's context scores; a pack without contexts has none.",
+            "- **Practice score**: the weighted mean of the pack domain scores of the case domains only.",
+            "- **Rates**: numerator = units met, denominator = units applicable, with a 95% Wilson score",
+            "  interval; pooled over any group of packs by adding numerators and denominators.",
+            "- **Networks**: per pack, contexts linked to two or more cases are *shared*; a network is a",
+            "  connected component of the graph of cases and contexts with two or more cases, counted in",
+            "  bands of 2, 3-5, 6-10 and 11+ cases, and by whether its shared contexts all met "
+            f"{fw.network_assessed or '(none)'}.",
+            "  Counts only, never a list of contexts or cases.", ""]
     for domain, spec in fw.domains.items():
         members = [i for i in fw.indicators if i.domain == domain]
         if not members:
@@ -163,20 +191,23 @@ def render_indicators() -> str:
             kind = "informational (reported, never scored)" if i.informational else "scored"
             out += [f"### {i.id} {i.title}", "",
                     f"*{i.question}*", "",
+                    f"- Unit: {i.unit}",
                     f"- Applicable when: `{i.applicable}`"]
             if i.value:
                 out.append(f"- Value: `{i.value}`")
             out += [f"- Met when: `{i.met}`",
                     f"- Direction: {i.direction} is better; {kind}",
                     f"- Source: {i.citation} ({fw.sources[i.source].strip()})", ""]
-    out += ["## Flags", "", "| flag | definition |", "|---|---|"]
-    out += [f"| `{name}` | `{expression}` |" for name, expression in fw.flags.items()]
+    out += ["## Flags", "", "| flag | unit | definition |", "|---|---|---|"]
+    out += [f"| `{name}` | {fw.flag_units.get(name, 'case')} | `{expression}` |"
+            for name, expression in fw.flags.items()]
     out += ["", "## Tallies", "",
-            "Counts over the case's meetings or actions dated inside the period.", "",
-            "| tally | over | counts |", "|---|---|---|"]
+            "Counts over the unit's rows of a source: meetings or actions dated inside the period (for a",
+            "context, those whose `context_key` is the context), or every row of a table without dates.", "",
+            "| tally | unit | over | counts |", "|---|---|---|---|"]
     for name, tally in fw.tallies.items():
         what = f"distinct `{tally['count_distinct']}` where " if tally.get("count_distinct") else "rows where "
-        out.append(f"| `{name}` | {tally['from']} | {what}`{tally['count_where']}` |")
+        out.append(f"| `{name}` | {tally['unit']} | {tally['from']} | {what}`{tally['count_where']}` |")
     out.append("")
     return "\n".join(out)
 

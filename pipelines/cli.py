@@ -80,14 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_home(export)
     export.add_argument("--out", type=Path, help="folder to write into (default <home>/exports); replaced whole")
 
-    explain = command("explain", cmd_explain, "Show why each indicator is met or not for one case, and which "
-                      "meetings and actions counted.")
+    explain = command("explain", cmd_explain, "Show why each indicator is met or not for one case (or one "
+                      "context), and which meetings and actions counted.")
     add_home(explain)
     explain.add_argument("--la", required=True, type=la_code, help="LA code, e.g. E06000001")
     explain.add_argument("--period", required=True, type=quarter, help="quarter, e.g. 2025Q3")
     which = explain.add_mutually_exclusive_group(required=True)
     which.add_argument("--case-key", help="the case's 16-character case_key")
     which.add_argument("--case-id", help="the LA's own case_id, with --pack: the key is derived, nothing stored")
+    which.add_argument("--context-key", help="a context's 16-character context_key: its context indicators")
     explain.add_argument("--pack", type=Path, help="with --case-id: the LA's own copy of the pack holding the case")
 
     from pipelines.audit_cli import add_audit_commands
@@ -187,15 +188,18 @@ def threshold_from_environment() -> int | None:
 
 def cmd_explain(args) -> int:
     from assets import warehouse
-    from assets.explain import explain_case
+    from assets.explain import explain_case, explain_context
 
     home = AuditHome.resolve(args.home)
     if not home.warehouse.exists():
         raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
-    key = args.case_key.strip() if args.case_key else key_of_case_id(home, args)
+    if args.context_key:
+        explain, key = explain_context, args.context_key.strip()
+    else:
+        explain, key = explain_case, args.case_key.strip() if args.case_key else key_of_case_id(home, args)
     with warehouse.reading(home.warehouse) as con:
         try:
-            explanation = explain_case(con, args.la, args.period, key)
+            explanation = explain(con, args.la, args.period, key)
         except LookupError as error:
             raise UsageError(str(error)) from error
     print(explanation.to_text())

@@ -197,7 +197,7 @@ def scored_packs(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                               f"scored {len(scored)} new or changed pack(s) against {len(fw.indicators)} indicators")
         metadata = score_metadata(con, periods)
         per_period = {period: score_metadata(con, [period]) for period in periods}
-        checks = score_checks(con, periods, len(fw.indicators))
+        checks = score_checks(con, periods, len(fw.indicators_of("case")))  # every case: each case indicator
     yield dg.MaterializeResult(asset_key="scored_packs", metadata=dagster_metadata(metadata))
     for period, values in per_period.items():
         yield dg.AssetMaterialization(asset_key="scored_packs", partition=period, metadata=dagster_metadata(values))

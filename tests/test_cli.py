@@ -42,7 +42,7 @@ def test_run_loads_scores_publishes_and_a_rerun_changes_nothing(audit_home, tiny
     assert first.stdout.strip().splitlines()[-1] == str(index)
     assert "loaded 4 cases" in first.stderr  # the progress display
     before = snapshot(audit_home / "warehouse.duckdb")
-    assert len(before["case_indicators"]) == 4 * 18
+    assert len(before["case_indicators"]) == 4 * 20  # 20 case indicators
 
     second = run_cli("run", "--home", str(audit_home))
     assert second.returncode == 0, second.stderr

@@ -95,7 +95,7 @@ def test_a_run_killed_anywhere_never_blocks_the_next_one(tmp_path, point):
         assert con.execute("SELECT la_code, period, status FROM submissions ORDER BY ALL").fetchall() == [
             (code, "2025Q3", "loaded") for code in LA_CODES]
         assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 2 * 4
-        assert con.execute("SELECT count(*) FROM case_indicators").fetchone()[0] == 2 * 4 * 18
+        assert con.execute("SELECT count(*) FROM case_indicators").fetchone()[0] == 2 * 4 * 20
     finally:
         con.close()
     assert (home / "site" / "index.html").exists()

@@ -64,7 +64,7 @@ def test_corrected_pack_replaces_the_old_one_without_trace(tmp_path):
         keys = {r[0] for r in con.execute(f"SELECT DISTINCT case_key FROM {table}").fetchall()}
         assert not keys & old_keys, table
     assert con.execute("SELECT count(*) FROM submissions WHERE content_sha256 = ?", [old_sha]).fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM case_indicators").fetchone()[0] == 3 * 18
+    assert con.execute("SELECT count(*) FROM case_indicators").fetchone()[0] == 3 * 20
     assert con.execute("SELECT max(denominator) FROM indicator_rates WHERE indicator_id = 'OF1'").fetchone()[0] == 3
 
 

@@ -130,7 +130,7 @@ def test_two_runs_started_together_both_finish_without_corruption(tmp_path):
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     assert con.execute("SELECT count(*), count(DISTINCT la_code || period) FROM submissions").fetchone() == (2, 2)
     assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 2 * 30
-    assert con.execute("SELECT count(*) FROM case_indicators").fetchone()[0] == 2 * 30 * 18
+    assert con.execute("SELECT count(*) FROM case_indicators").fetchone()[0] == 2 * 30 * 20
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     assert len(instance.get_runs()) == 2 and all(r.is_success for r in instance.get_runs())
     instance.dispose()

@@ -157,6 +157,27 @@ CREATE TABLE IF NOT EXISTS context_networks (
     cases_in_assessed_networks BIGINT NOT NULL  -- ... whose shared contexts all met CX1
 );
 
+-- Views the framework's units are scored over (config/indicators.yaml `units`).
+-- The case as the case unit scores it: its row of `cases`, and whether its pack carried a contexts
+-- table (v1.1), for the case indicators that apply only where contexts are recorded.
+CREATE OR REPLACE VIEW scored_cases AS
+SELECT c.*, coalesce(s.has_contexts, false) AS pack_has_contexts
+FROM cases c LEFT JOIN (SELECT la_code, period, bool_or(has_contexts) AS has_contexts FROM submissions
+                        WHERE status = 'loaded' GROUP BY ALL) s USING (la_code, period);
+
+-- Each link of a case to a context, with that context's indicator results: for the case indicators
+-- that ask what was done about the case's contexts (scored after the context unit).
+CREATE OR REPLACE VIEW case_context_results AS
+SELECT cc.la_code, cc.period, cc.case_key, cc.context_key, cc.link_type, ci.indicator_id, ci.applicable, ci.met,
+       ci.value
+FROM case_contexts cc JOIN context_indicators ci USING (la_code, period, context_key);
+
+-- Every unit's indicator results, for rates pooled over any of them (assets/scoring.py pooled_rates).
+CREATE OR REPLACE VIEW unit_indicators AS
+SELECT la_code, period, indicator_id, applicable, met, value FROM case_indicators
+UNION ALL
+SELECT la_code, period, indicator_id, applicable, met, value FROM context_indicators;
+
 CREATE TABLE IF NOT EXISTS case_domain_scores (
     la_code VARCHAR NOT NULL,
     period VARCHAR NOT NULL,
