@@ -39,15 +39,17 @@ FROM {in_periods('cases')} c LEFT JOIN {in_periods('case_indicators')} ci USING 
 GROUP BY ALL HAVING count(ci.indicator_id) <> $2 OR count(DISTINCT ci.indicator_id) <> $2
 """
 
-# Rates whose numerator or denominator differ from a recount of case_indicators.
+# Rates whose numerator or denominator differ from a recount of case_indicators and context_indicators
+# (an indicator of a unit the pack has none of keeps a rate row of 0 out of 0).
 RATE_MISMATCH_SQL = f"""
 SELECT r.la_code, r.period, r.indicator_id
 FROM {in_periods('indicator_rates')} r
 FULL JOIN (SELECT la_code, period, indicator_id,
                   count(*) FILTER (WHERE applicable AND met) AS numerator,
                   count(*) FILTER (WHERE applicable) AS denominator
-           FROM {in_periods('case_indicators')} GROUP BY ALL) ci USING (la_code, period, indicator_id)
-WHERE r.numerator IS DISTINCT FROM ci.numerator OR r.denominator IS DISTINCT FROM ci.denominator
+           FROM {in_periods('unit_indicators')} GROUP BY ALL) ci USING (la_code, period, indicator_id)
+WHERE r.la_code IS NULL OR (r.numerator, r.denominator) IS DISTINCT FROM
+      (coalesce(ci.numerator, 0), coalesce(ci.denominator, 0))
 """
 
 

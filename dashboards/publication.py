@@ -259,8 +259,11 @@ def published_networks(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFra
         FROM context_networks n JOIN submissions s USING (la_code, period)
         WHERE s.status = 'loaded' AND s.has_contexts""").df()
     totals = wide.groupby("period")[measures].sum().reset_index().assign(la_code=PARTNERSHIP_CODE)
-    frame = pd.concat([wide, totals], ignore_index=True).melt(
-        id_vars=["la_code", "period"], value_vars=measures, var_name="measure", value_name="value")
+    part, whole = wording["part_of"]["part"], wording["part_of"]["of"]
+    areas = pd.concat([wide, totals], ignore_index=True)
+    areas["rest"] = areas[whole] - areas[part]
+    frame = areas.melt(id_vars=["la_code", "period", "rest"], value_vars=measures, var_name="measure",
+                       value_name="value")
     frame["value"] = frame["value"].astype("int64")
     frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
     bands = wording["bands"]
@@ -268,15 +271,12 @@ def published_networks(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFra
     # Measures outside the bands are each a group of their own, with no total to subtract from.
     frame["band_group"] = (frame["la_code"] + "|" + frame["period"]).where(in_bands, frame.index.astype(str))
     frame["band_total"] = frame["measure"] == bands["total"]
-    part, whole = wording["part_of"]["part"], wording["part_of"]["of"]
-    rest = frame.pivot_table(index=["la_code", "period"], columns="measure", values="value")
-    rest = (rest[whole] - rest[part]).rename("rest")
-    few_left = frame.join(rest, on=["la_code", "period"])["rest"].between(1, limit) & (frame["measure"] == part)
+    few_left = frame["rest"].between(1, limit) & (frame["measure"] == part)
     frame = suppress_in_relations(frame, "value", [Relation(("period", "measure"), "is_total"),
                                                    Relation(("band_group",), "band_total")], limit, also=few_left)
     frame["label"] = frame["measure"].map(wording["measures"])
     frame["order"] = frame["measure"].map({m: i for i, m in enumerate(measures)})
-    return with_names(frame.drop(columns=["band_group", "band_total"])).sort_values(
+    return with_names(frame.drop(columns=["band_group", "band_total", "rest"])).sort_values(
         ["period", "is_total", "la_code", "order"], ignore_index=True)
 
 

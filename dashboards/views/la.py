@@ -6,7 +6,6 @@ from __future__ import annotations
 from dashboards import figures
 from dashboards.figures import quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
-from dashboards.views.contexts import la_contexts
 from dashboards.views.common import (
     all_periods,
     count,
@@ -26,6 +25,7 @@ from dashboards.views.common import (
     submission_cells,
     text,
 )
+from dashboards.views.contexts import la_contexts
 
 
 def la_view(pub: Publication, code: str, name: str, partnership: str) -> dict:

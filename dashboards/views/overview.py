@@ -11,7 +11,6 @@ from assets.scoring import Indicator
 from dashboards import figures
 from dashboards.figures import quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
-from dashboards.views.contexts import overview_contexts
 from dashboards.views.common import (
     Cell,
     all_periods,
@@ -32,6 +31,7 @@ from dashboards.views.common import (
     text,
     unavailable,
 )
+from dashboards.views.contexts import overview_contexts
 
 PRACTICE = "PRACTICE"  # the domain code of the practice score in `scores`
 
