@@ -46,6 +46,8 @@ class Unit:
     sources: dict
     window_start: str = PERIOD_START  # SQL over {p}, the period column
     window_end: str = PERIOD_END
+    noun: tuple[str, str] = ("case", "cases")  # what one and several of the unit are called on pages
+    needs: tuple[str, ...] = ()  # optional pack tables without which the unit's indicators are not available
 
     @property
     def results(self) -> str:
@@ -100,8 +102,26 @@ def parse_unit(name: str, spec: dict) -> Unit:
         check_name("name", source, f"unit {name}: the source table")
         if date_column is not None:
             check_name("name", date_column, f"unit {name}: the date column of {source}")
+    noun = spec.get("noun", ["case", "cases"])
+    if not (isinstance(noun, list) and len(noun) == 2 and all(isinstance(n, str) and n.strip() for n in noun)):
+        raise FrameworkError(f"unit {name}: noun must be two words, one and several (e.g. [context, contexts])")
     return Unit(name, spec["table"], spec["key"], dict(spec.get("sources") or {}),
-                spec.get("window_start", PERIOD_START), spec.get("window_end", PERIOD_END))
+                spec.get("window_start", PERIOD_START), spec.get("window_end", PERIOD_END), tuple(noun),
+                parse_needs(f"unit {name}", spec))
+
+
+# What a pack can leave out and a measure can need: the optional tables the warehouse records a
+# pack as having sent (submissions.has_contexts).
+NEEDABLE_TABLES = ("contexts",)
+
+
+def parse_needs(what: str, spec: dict) -> tuple[str, ...]:
+    """The optional pack tables a unit or an indicator needs: where a pack did not send them, its
+    rates are published as not available rather than as 0 out of 0."""
+    needs = spec.get("needs") or []
+    if not isinstance(needs, list) or any(n not in NEEDABLE_TABLES for n in needs):
+        raise FrameworkError(f"{what}: needs must list tables among {', '.join(NEEDABLE_TABLES)}")
+    return tuple(needs)
 
 
 def parse_units(data: dict) -> dict[str, Unit]:
@@ -142,6 +162,7 @@ class Indicator:
     source: str
     citation: str
     unit: str = DEFAULT_UNIT  # what the indicator is about: case, context (config/indicators.yaml `units`)
+    needs: tuple[str, ...] = ()  # its own and its unit's: optional pack tables it cannot be measured without
 
 
 @dataclass(frozen=True)
@@ -283,6 +304,7 @@ def parse_framework(data: dict) -> Framework:
             value=str(entry["value"]) if entry.get("value") else None, direction=entry["direction"],
             informational=bool(entry.get("informational", False)) or not domains[entry["domain"]].get("scored"),
             source=entry["source"], citation=entry.get("citation", ""), unit=unit,
+            needs=tuple(dict.fromkeys(units[unit].needs + parse_needs(f"indicator {label}", entry))),
         ))
     weights = data.get("practice_score_weights") or {}
     for domain in weights:

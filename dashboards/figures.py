@@ -83,6 +83,7 @@ class Funnel:
     suppressed: list[str]  # names of LAs left out because their rate is suppressed
     no_cases: list[str]  # names of LAs left out because the indicator applied to none of their cases
     places: dict[str, tuple[int, str]] = field(default_factory=dict)  # la_code: (flag, position words)
+    not_available: list[str] = field(default_factory=list)  # LAs whose packs did not send what it needs
 
     def curve(self) -> pd.DataFrame:
         """Control limits over a smooth range of denominators, for drawing the funnel."""
@@ -103,7 +104,9 @@ def funnel_data(rows: pd.DataFrame, period: str) -> Funnel:
     las = rows[~rows["is_total"]].sort_values(["la_name", "la_code"])
     points = plotted(las).copy()
     suppressed = las.loc[las["rate_suppressed"], "la_name"].tolist()
-    no_cases = las.loc[~las["rate_suppressed"] & (las["denominator"] == 0), "la_name"].tolist()
+    missing = las["not_available"] if "not_available" in las else pd.Series(False, index=las.index)
+    not_available = las.loc[missing, "la_name"].tolist()
+    no_cases = las.loc[~las["rate_suppressed"] & (las["denominator"] == 0) & ~missing, "la_name"].tolist()
     places = {}
     if target is not None and len(points):
         widest = funnel_levels()[-1]
@@ -116,7 +119,7 @@ def funnel_data(rows: pd.DataFrame, period: str) -> Funnel:
                               zip(points.to_dict("records"), flags, strict=True)]
         places = {code: (int(flag), words) for code, flag, words in
                   zip(points["la_code"], points["flag"], points["position"], strict=True)}
-    return Funnel(period, target, points, suppressed, no_cases, places)
+    return Funnel(period, target, points, suppressed, no_cases, places, not_available)
 
 
 def position_words(row: dict, flag: int) -> str:
@@ -253,7 +256,7 @@ def published_score(lookup: dict, code: str, domain: str, period: str) -> float 
     return None if suppressed or pd.isna(value) else round(float(value), 4)
 
 
-def funnel_figure(funnel: Funnel, label_all: bool) -> dict:
+def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases") -> dict:
     """LAs' rates against their denominators inside the partnership's control limits. Points
     outside the widest limits get a distinct shape and a label; with few LAs every point is named."""
     data = []
@@ -288,7 +291,7 @@ def funnel_figure(funnel: Funnel, label_all: bool) -> dict:
             hovertext=[f"{row.la_name}<br>{percent(row.rate)} (n = {int(row.denominator)})"
                        for row in chosen.itertuples()],
             hoverinfo="text"))
-    return figure(data, 480, xaxis={"title": {"text": "Cases the indicator applies to (denominator)"},
+    return figure(data, 480, xaxis={"title": {"text": f"{many.capitalize()} the indicator applies to (denominator)"},
                                     "rangemode": "tozero"},
                   yaxis={"title": {"text": "Rate (%)"}, "range": [0, 105], "ticksuffix": "%"})
 

@@ -185,14 +185,32 @@ def with_names(frame: pd.DataFrame) -> pd.DataFrame:
 def published_rates(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
     """Indicator rates per LA and quarter, and pooled for the partnership per quarter, with Wilson
     intervals; LAs add up to the partnership within each quarter and indicator."""
-    las = pooled_rates(con, ["la_code", "period", "indicator_id"])
-    total = pooled_rates(con, ["period", "indicator_id"])
+    ids = [i.id for i in framework().indicators]
+    las = pooled_rates(con, ["la_code", "period", "indicator_id"], indicators=ids)
+    total = pooled_rates(con, ["period", "indicator_id"], indicators=ids)
     total["la_code"] = PARTNERSHIP_CODE
     frame = pd.concat([las, total], ignore_index=True)
     frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
     frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"), limit=limit)
     frame = suppress_rates(frame)
+    frame["not_available"] = not_available(con, frame)
     return with_names(frame).sort_values(["period", "indicator_id", "is_total", "la_code"], ignore_index=True)
+
+
+def not_available(con: duckdb.DuckDBPyConnection, rates: pd.DataFrame) -> pd.Series:
+    """Rates of indicators that need a table the LA's pack did not send (config/indicators.yaml
+    `needs`: a v1 pack has no contexts): not measured, so shown as [x], never as 0 out of 0. The
+    partnership's are not available where no pack of the quarter sent it."""
+    sent = con.execute("""SELECT la_code, period, coalesce(has_contexts, false) AS contexts FROM submissions
+                          WHERE status = 'loaded'""").df()
+    by_pack = {(la, period): has for la, period, has in sent.itertuples(index=False)}
+    by_quarter = sent.groupby("period")["contexts"].any().to_dict() if len(sent) else {}
+    needs = {i.id: i.needs for i in framework().indicators}
+    missing = [
+        bool(needs.get(indicator)) and not (by_quarter.get(period, False) if la == PARTNERSHIP_CODE
+                                            else by_pack.get((la, period), False))
+        for la, period, indicator in zip(rates["la_code"], rates["period"], rates["indicator_id"], strict=True)]
+    return pd.Series(missing, index=rates.index, dtype=bool)
 
 
 def partnership_las(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -371,6 +389,9 @@ def tidy_export(publication: Publication) -> pd.DataFrame:
     for column in ("rate", "ci_low", "ci_high"):
         out[column] = [("c" if hidden else ("z" if pd.isna(value) else f"{value:.6f}"))
                        for value, hidden in zip(rates[column], rates[f"{column}_suppressed"], strict=True)]
+    # Not measured (the pack sent no contexts): x throughout, never 0 out of 0.
+    for column in ("numerator", "denominator", "rate", "ci_low", "ci_high"):
+        out.loc[rates["not_available"].to_numpy(), column] = "x"
     return out
 
 

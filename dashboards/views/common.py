@@ -94,7 +94,10 @@ def indicator_link(indicator: Indicator) -> Cell:
 
 
 def rate_cells(row: dict) -> list[Cell]:
-    """Numerator, denominator, rate and its interval, each with its own suppression."""
+    """Numerator, denominator, rate and its interval, each with its own suppression; [x] throughout
+    where the indicator could not be measured (the pack sent no contexts)."""
+    if row.get("not_available"):
+        return [missing_count(), missing_count(), unavailable(), unavailable()]
     return [count(row["numerator"], row["numerator_suppressed"]),
             count(row["denominator"], row["denominator_suppressed"]),
             rate(row["rate"], row["rate_suppressed"]),

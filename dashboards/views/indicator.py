@@ -25,9 +25,10 @@ LABEL_ALL_LAS = 10  # name every point on a funnel plot when there are at most t
 
 def indicator_view(pub: Publication, indicator: Indicator, partnership: str) -> dict:
     domain = pub.framework.domains[indicator.domain]["title"]
+    noun = pub.framework.units[indicator.unit].noun
     view = {"indicator": {"id": indicator.id, "title": indicator.title, "question": indicator.question,
                           "direction": indicator.direction, "informational": indicator.informational,
-                          "domain": domain},
+                          "domain": domain, "one": noun[0], "many": noun[1]},
             "definition": definition(pub.framework, indicator), "latest": None}
     if pub.periods:
         view |= {"latest": quarter_label(pub.periods[-1]), "funnel": funnel(pub, indicator, partnership),
@@ -39,16 +40,18 @@ def funnel(pub: Publication, indicator: Indicator, partnership: str) -> dict:
     """The latest quarter's funnel plot: the figure (None when there is nothing to draw), the LAs
     left out of it and why, and the table of what it plots."""
     found = funnels(pub, pub.periods[-1])[indicator.id]
+    noun = pub.framework.units[indicator.unit].noun
     levels = funnel_levels()
     view = {"narrow": level_label(levels[0]), "wide": level_label(levels[-1]),
             "levels": [level_label(level) for level in levels], "has_target": found.target is not None,
             "plotted": len(found.points), "suppressed": found.suppressed, "no_cases": found.no_cases,
+            "not_available": found.not_available,
             "figure": None}
     if found.target is None or found.points.empty:
         return view
     flagged = found.points[found.points["flag"] != 0]
     return view | {
-        "figure": figures.funnel_figure(found, label_all=len(found.points) <= LABEL_ALL_LAS),
+        "figure": figures.funnel_figure(found, label_all=len(found.points) <= LABEL_ALL_LAS, many=noun[1]),
         "target": percent(found.target),
         "flagged": [{"name": name, "position": position.removesuffix(": flagged")}
                     for name, position in zip(flagged["la_name"], flagged["position"], strict=True)],
