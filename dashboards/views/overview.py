@@ -90,7 +90,7 @@ def changes(pub: Publication) -> dict:
 
 
 def rate_of(row: dict | None) -> Cell:
-    return unavailable() if row is None else rate(row["rate"], row["rate_suppressed"])
+    return unavailable() if row is None or row.get("not_available") else rate(row["rate"], row["rate_suppressed"])
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Change:
 def rate_change(indicator: Indicator, before: dict | None, now: dict | None) -> Change:
     """The change between two quarters' rates, called clear when their 95% intervals do not overlap
     and then better or worse by the indicator's direction."""
-    if before is None or now is None:
+    if before is None or now is None or before.get("not_available") or now.get("not_available"):
         return Change("[x]", "")
     if before["rate_suppressed"] or now["rate_suppressed"]:
         return Change("[c]", "")  # a change from a hidden rate would give the rate away

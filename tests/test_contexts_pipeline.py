@@ -1,0 +1,110 @@
+"""A hand-built v1.1 pack through ingest and scoring: every context's indicators, the cases'
+CI5 and CI6, the context score and the network counts, against values worked out by hand from
+tests/fixtures/context_pack; and the published tables say not available for a v1 pack.
+
+The pack (E06000002, 2025Q3), four cases A1-A4 and four contexts:
+- P1 location, high -> medium risk, linked to A1 and A2: assessed (X5), discussed at MACE (M3),
+  disrupted (X8 licensing), a CAWN served at it (X3 police), intelligence about it (X2);
+- G1 peer group, linked to A2 and A3: nothing done about it;
+- S1 school, medium -> medium, closed, linked to A1: an assessment still in progress (X11) and a
+  school intervention (X10 education);
+- O1 online, linked to no case, nothing done.
+A4 is linked to no context. A1-P1-A2-G1-A3 is one network of three children."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assets import warehouse
+from assets.ingest import ingest_inbox
+from assets.scoring import score_pending
+from assets.standardise import case_key, context_key
+from dashboards.publication import build_publication, tidy_export
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CONTEXT_PACK = FIXTURES / "context_pack" / "E06000002_2025Q3"
+V1_PACK = FIXTURES / "tiny_pack" / "E06000001_2025Q3"
+SECRET = b"test-key"
+
+# (applicable, met) per context and indicator; None: not applicable.
+EXPECTED_CONTEXTS = {
+    "P1": {"CX1": True, "CX2": True, "CX3": True, "CX4": True, "CX5": True, "CX6": True},
+    "G1": {"CX1": False, "CX2": False, "CX3": False, "CX4": None, "CX5": False, "CX6": None},
+    "S1": {"CX1": False, "CX2": None, "CX3": True, "CX4": True, "CX5": None, "CX6": False},
+    "O1": {"CX1": False, "CX2": None, "CX3": False, "CX4": None, "CX5": None, "CX6": None},
+}
+EXPECTED_CASES = {"A1": {"CI5": True, "CI6": True}, "A2": {"CI5": True, "CI6": True},
+                  "A3": {"CI5": True, "CI6": False}, "A4": {"CI5": False, "CI6": None}}
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    root = tmp_path_factory.mktemp("contexts")
+    for pack in (CONTEXT_PACK, V1_PACK):
+        shutil.copytree(pack, root / "inbox" / pack.name)
+    con = warehouse.connect(root / "w.duckdb")
+    ingest_inbox(con, root / "inbox", SECRET)
+    score_pending(con)
+    yield con
+    con.close()
+
+
+def outcome(applicable: bool, met: bool | None):
+    return met if applicable else None
+
+
+def test_each_context_meets_its_indicators_as_worked_out_by_hand(scored):
+    keys = {context_key(SECRET, "E06000002", c): c for c in EXPECTED_CONTEXTS}
+    found = {}
+    for key, indicator, applicable, met in scored.execute(
+            "SELECT context_key, indicator_id, applicable, met FROM context_indicators").fetchall():
+        found.setdefault(keys[key], {})[indicator] = outcome(applicable, met)
+    assert found == EXPECTED_CONTEXTS
+
+
+def test_cases_are_scored_on_their_contexts(scored):
+    keys = {case_key(SECRET, "E06000002", c): c for c in EXPECTED_CASES}
+    found = {}
+    for key, indicator, applicable, met in scored.execute(
+            "SELECT case_key, indicator_id, applicable, met FROM case_indicators "
+            "WHERE la_code = 'E06000002' AND indicator_id IN ('CI5', 'CI6')").fetchall():
+        found.setdefault(keys[key], {})[indicator] = outcome(applicable, met)
+    assert found == EXPECTED_CASES
+
+
+def test_rates_context_score_and_networks(scored):
+    rates = dict(((i, (n, d)) for i, n, d in scored.execute(
+        "SELECT indicator_id, numerator, denominator FROM indicator_rates WHERE la_code = 'E06000002'").fetchall()))
+    assert {i: rates[i] for i in ("CX1", "CX2", "CX3", "CX4", "CX5", "CX6", "CI5", "CI6")} == {
+        "CX1": (1, 4), "CX2": (1, 2), "CX3": (2, 4), "CX4": (2, 2), "CX5": (1, 2), "CX6": (1, 2),
+        "CI5": (3, 4), "CI6": (2, 3)}
+    # Context scores: P1 5/5, G1 0/4, S1 2/3, O1 0/2; the pack's is their mean.
+    (score, contexts), = scored.execute("SELECT score, cases_scored FROM pack_scores "
+                                        "WHERE la_code = 'E06000002' AND domain = 'CX'").fetchall()
+    assert contexts == 4 and score == pytest.approx((1 + 0 + 2 / 3 + 0) / 4)
+    row = scored.execute("SELECT * EXCLUDE (la_code, period) FROM context_networks "
+                         "WHERE la_code = 'E06000002'").df().iloc[0].to_dict()
+    assert row == {"contexts": 4, "shared_contexts": 2, "cases_linked": 3, "cases_sharing": 3, "networks": 1,
+                   "networks_2": 0, "networks_3_5": 1, "networks_6_10": 0, "networks_11_plus": 0,
+                   "cases_in_networks": 3, "cases_in_assessed_networks": 0}
+
+
+def test_a_v1_pack_has_no_context_measures_and_they_are_published_as_not_available(scored):
+    assert scored.execute("SELECT count(*) FROM context_networks WHERE la_code = 'E06000001'").fetchall() == [(0,)]
+    assert scored.execute("SELECT count(*) FROM pack_scores WHERE la_code = 'E06000001' AND domain = 'CX'"
+                          ).fetchall() == [(0,)]
+    publication = build_publication(scored, limit=0)
+    rates = publication.rates.set_index(["la_code", "indicator_id"])
+    assert rates.loc[("E06000001", "CX1"), "not_available"]
+    assert rates.loc[("E06000001", "CI5"), "not_available"]
+    assert not rates.loc[("E06000001", "PI1"), "not_available"]
+    assert not rates.loc[("E06000002", "CX1"), "not_available"]
+    assert not rates.loc[("", "CX1"), "not_available"]  # one pack of the quarter sent contexts
+    tidy = tidy_export(publication).set_index(["la_code", "indicator"])
+    assert tuple(tidy.loc[("E06000001", "CX1"), ["numerator", "denominator", "rate"]]) == ("x", "x", "x")
+    assert tuple(tidy.loc[("E06000002", "CX2"), ["numerator", "denominator"]]) == ("1", "2")
+    networks = publication.networks
+    assert set(networks["la_code"]) == {"E06000002", ""}  # the v1 pack has none: not available
