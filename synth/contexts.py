@@ -22,7 +22,7 @@ from typing import Any
 
 from synth.draws import chance, pick, random_date
 from synth.population import NEUTRAL_PRACTICE, PracticeProfile, Quarter
-from synth.vocabulary import codes
+from synth.vocabulary import action_types_by_target, codes
 
 # Which LAs record contexts yet, and from which quarter: case system vendors are only now adding
 # them, so some LAs send v1 packs throughout and others start part-way through 2025. The first
@@ -45,7 +45,7 @@ HARM_CONTEXT_TYPE_WEIGHTS = {
 # How many cases a new context links (the index), as relative weights: most two to five, some one,
 # a few six to fifteen. A context starts with half to all of them; the rest join in later quarters.
 NETWORK_SIZE_WEIGHTS = (0, 18, 25, 20, 13, 9, 4, 3, 2.5, 2, 1.5, 1.2, 0.9, 0.6, 0.4, 0.3)
-JOIN_SHARE = 0.5  # of open contexts with room, those a newly open case joins in a quarter
+JOIN_SHARE = 0.5  # the share of open contexts with room that newly open cases join in a quarter
 CASELESS_SHARE = 0.08  # new contexts identified with no case yet (from community intelligence)
 IDENTIFIED_BEFORE_SHARE = 0.5  # contexts open when the run starts that were identified before it
 CLOSE_SHARE = 0.2  # open contexts closed in a quarter
@@ -77,9 +77,9 @@ ACTIONS_ABOUT_CONTEXTS: dict[str, tuple[tuple[str, ...], float]] = {
     "cawn_issued": (("location",), 0.4),
     "offender_disruption_other": (("location", "peer_group"), 0.3),
 }
-# Context work on a case (not offender disruption), which says what type its contexts are.
-CONTEXT_WORK = frozenset(action for action in ACTIONS_ABOUT_CONTEXTS if action not in
-                         ("closure_order", "hotel_information_request", "cawn_issued", "offender_disruption_other"))
+# Context work on a case (the contract's context actions, not offender disruption) says what type
+# its contexts are.
+CONTEXT_WORK = frozenset(action_types_by_target()["context"])
 # Meetings about a context: a MACE or context conference on a case in a shared context names it.
 MEETINGS_ABOUT_CONTEXTS = {"mace": 0.7, "context_conference": 0.85}
 
