@@ -13,7 +13,7 @@ from pathlib import Path
 
 from assets.config import contract, load_yaml
 from assets.contract_rules import all_rules, contract_rules
-from assets.template import rule_text
+from assets.template import added_text, optional_tables, optional_text, required_tables, row_text, rule_text
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 GENERATED_NOTE = "<!-- Generated from {sources} by `make docs`; edit those files, not this one. -->"
@@ -44,6 +44,42 @@ def placeholders_in_italics(template: str) -> str:
     return re.sub(r"\{([a-z_]+)\}", lambda m: f"*{m[1]}*", template)
 
 
+def names_text(names: list[str]) -> str:
+    """`a`, `b` and `c`."""
+    quoted = [f"`{name}`" for name in names]
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
+
+
+def optional_tables_section() -> list[str]:
+    """What the optional tables are for, that they may be left out, and that a context is only a
+    reference."""
+    optional = optional_tables()
+    if not optional:
+        return []
+    added = "; ".join(sorted({added_text(table) for table in optional} - {""}))
+    referring = [f"`{table}.{column}`" for table in required_tables()
+                 for column, spec in contract()["tables"][table]["columns"].items()
+                 if spec.get("references", "").split(".")[0] in optional]
+    added = f", {added}," if added else ""
+    return ["## Optional tables", "",
+            f"The {names_text(optional)} tables{added} are optional: send them if your case system",
+            "records the places, peer groups, schools and online spaces (the *contexts*) your cases are",
+            f"linked to. A pack without them, of {names_text(required_tables())} only (a v1 pack), is",
+            "still valid; its context indicators are reported as not available.", "",
+            f"- `contexts` has one row per {row_text('contexts')};",
+            f"  `case_contexts` one row per {row_text('case_contexts')}. A context shared by",
+            "  several cases is listed once and linked to each.",
+            "- **A context is described only by its reference** (`context_id`, your system's own): never",
+            "  its name, address or postcode. A street address or postcode anywhere in a pack is a direct",
+            "  identifier and rejects the whole pack.",
+            f"- {' and '.join(referring)} say which context a meeting or action is about",
+            "  (a context conference about a park, a closure order on a flat, a peer group assessment):",
+            "  blank where it is about none; the column may be left out of a pack without the contexts",
+            "  table. A context_id that is not in the pack's `contexts` table sets the row aside under",
+            "  `references`.",
+            ""]
+
+
 def render_export_pack() -> str:
     spec = contract()
     out = [GENERATED_NOTE.format(sources="config/contract.yaml, config/rule_kinds.yaml and config/rules.yaml"), "",
@@ -56,9 +92,11 @@ def render_export_pack() -> str:
            "1. Start from the Excel template: `make template` writes `var/export-pack-template.xlsx`, with",
            "   a read-me sheet, one sheet per table, the header row and drop-down lists for every code.",
            "   Or export CSV (UTF-8 or Windows-1252, comma or semicolon separated) or Parquet files.",
-           "2. Name the pack `<LA code>_<period>`: a folder `E06000001_2025Q3/` holding `cases`, `meetings`",
-           "   and `actions` files, or one workbook `E06000001_2025Q3.xlsx` with those three sheets. The LA",
-           "   code is your 9-character GSS code (E06, E08, E09, E10 or W06); the period a quarter `YYYYQn`.",
+           "2. Name the pack `<LA code>_<period>`: a folder `E06000001_2025Q3/` holding",
+           f"   {names_text(required_tables())} files, or one workbook `E06000001_2025Q3.xlsx` with those",
+           f"   sheets; and, if you record them, the optional {names_text(optional_tables())}",
+           "   ([below](#optional-tables)). The LA code is your 9-character GSS code (E06, E08, E09, E10",
+           "   or W06); the period a quarter `YYYYQn`.",
            "3. If your case system names columns or codes differently, ask for a mapping profile",
            "   (see [mapping-profiles.md](mapping-profiles.md)) instead of editing the export by hand.",
            "4. Check it: `safeguarding-audit validate E06000001_2025Q3/` stores nothing and lists every",
@@ -86,8 +124,13 @@ def render_export_pack() -> str:
            "- Codes match without regard to case or surrounding spaces.",
            "- Columns outside the contract are not stored (they are still scanned for identifiers).",
            ""]
+    out += optional_tables_section()
     for table, table_spec in spec["tables"].items():
-        out += [f"## Table `{table}`", "", "| column | type | required | values and rules |", "|---|---|---|---|"]
+        marked = f" ({optional_text(table)})" if table_spec.get("optional") else ""
+        out += [f"## Table `{table}`{marked}", ""]
+        if table_spec.get("optional"):
+            out += [f"Optional. One row per {row_text(table)}.", ""]
+        out += ["| column | type | required | values and rules |", "|---|---|---|---|"]
         for column, column_spec in table_spec["columns"].items():
             required = "yes" if column_spec.get("required") else "no"
             out.append(f"| `{column}` | {TYPE_TEXT[column_spec['type']]} | {required} | "
@@ -113,10 +156,10 @@ def render_export_pack() -> str:
     out += ["", "## What rejects a whole pack", "",
             "Nothing from a rejected pack is stored; `submissions` records why. A pack is rejected when its",
             "name is not `<LA code>_<period>` (`bad_pack_name`), the LA code is not an English or Welsh",
-            "authority's (`unknown_la_code`), the period is not a quarter (`bad_period`), a table is missing",
-            "(`missing_table`) or appears twice (`duplicate_table`), a required column is missing",
-            "(`missing_column`) or a column appears twice (`duplicate_column`), a file is empty",
-            "(`empty_file`) or cannot be read, or its rows do not line up with its header, or a quote is",
+            "authority's (`unknown_la_code`), the period is not a quarter (`bad_period`), a table other than",
+            "the optional ones is missing (`missing_table`) or a table appears twice (`duplicate_table`), a",
+            "required column is missing (`missing_column`) or a column appears twice (`duplicate_column`), a",
+            "file is empty (`empty_file`) or cannot be read, or its rows do not line up with its header, or a quote is",
             "left open (`unreadable`), a file is larger than a limit of config/limits.yaml (`over_limit`), an",
             "`la_code` or `period` column disagrees with the name (`name_mismatch`), a column holds direct",
             "identifiers (`direct_identifier`), the inbox holds two packs for the same LA and period",

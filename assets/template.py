@@ -5,7 +5,8 @@ The workbook has a "read me" sheet explaining every column (type, whether requir
 rules, two examples), then one sheet per contract table with the contract's header row, drop-down
 lists for code and Y/N columns, and date, text and whole-number formats; a hidden "lists" sheet
 holds the lists too long to write into a validation. The data sheets are left empty, so a filled-in
-template saved as `<LA code>_<period>.xlsx` is itself a one-workbook pack.
+template saved as `<LA code>_<period>.xlsx` is itself a one-workbook pack. The optional tables (and
+the columns that refer to them) are marked with the contract version that added them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ TYPE_NAMES = {"text": "text", "integer": "whole number", "code": "code", "codeli
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+OPTIONAL_TAB_COLOUR = "A6A6A6"  # the optional tables' sheet tabs, grey beside the required ones
 TITLE_FONT = Font(bold=True, size=14)
 HEADING_FONT = Font(bold=True, size=12)
 
@@ -63,7 +65,40 @@ def write_template(path: Path) -> Path:
     return path
 
 
-# --- what the contract says about a column, in words ---------------------------------------------
+# --- what the contract says about a table or column, in words ----------------------------------
+
+def optional_tables() -> list[str]:
+    return [table for table, spec in contract()["tables"].items() if spec.get("optional")]
+
+
+def required_tables() -> list[str]:
+    return [table for table in contract()["tables"] if table not in optional_tables()]
+
+
+def added_text(table: str) -> str:
+    """The contract version that added a table, in words ("added in contract v1.1"), or blank."""
+    since = contract()["tables"][table].get("since")
+    return f"added in contract v{since}" if since else ""
+
+
+def optional_text(table: str) -> str:
+    """How an optional table is marked ("optional, added in contract v1.1"); blank for a required one."""
+    if not contract()["tables"][table].get("optional"):
+        return ""
+    return ", ".join(part for part in ("optional", added_text(table)) if part)
+
+
+def row_text(table: str) -> str:
+    """What one row of a table is: its `row` in the contract, else its key."""
+    spec = contract()["tables"][table]
+    return spec.get("row") or spec["key"]
+
+
+def optional_table_referred_to(spec: dict) -> str | None:
+    """The optional table a column refers to (meetings.context_id: contexts), which it came with."""
+    target = spec.get("references", "").split(".")[0]
+    return target if target in optional_tables() else None
+
 
 def allowed_values(spec: dict) -> list[str]:
     """The values a drop-down offers: the codes of a code or list column, Y and N for a Y/N column."""
@@ -96,6 +131,11 @@ def rule_text(table: str, column: str, spec: dict) -> str:
     """The column's rules, in plain words: its description, then each rule kind's
     (config/rule_kinds.yaml)."""
     rules = [spec["description"]] if spec.get("description") else []
+    other = optional_table_referred_to(spec)
+    if other and not contract()["tables"][table].get("optional"):
+        added = added_text(other) or "added"
+        rules.append(f"{added} with the {other} table: blank, or the {other[:-1]} the {table[:-1]} is about; "
+                     f"leave the column out of a pack without a {other} table")
     if spec["type"] == "text" and spec.get("identifier"):
         rules.append("the case system's own reference, never a name; it is not stored as written")
     rules += [text for rule in column_rules(table, column, spec) if (text := rule.describe())]
@@ -126,9 +166,13 @@ def example_rows(table: str) -> list[dict[str, object]]:
     return rows
 
 
+# Tables whose initial an earlier table has taken (cases: C) use a longer prefix.
+EXAMPLE_PREFIXES = {"contexts": "CTX"}
+
+
 def example_reference(table: str, index: int) -> str:
-    """C0001, M0001, A0001: a made-up reference in the table's own series."""
-    return f"{table[0].upper()}{index + 1:04d}"
+    """C0001, M0001, A0001, CTX0001: a made-up reference in the table's own series."""
+    return f"{EXAMPLE_PREFIXES.get(table, table[0].upper())}{index + 1:04d}"
 
 
 def example_value(table: str, column: str, spec: dict, index: int, row: dict, shown_first: dict) -> object:
@@ -238,6 +282,8 @@ def write_table_sheet(sheet: Worksheet, table: str, lists: ListsSheet) -> None:
             validation.add(f"{letter}2:{letter}{LAST_ROW}")
             sheet.add_data_validation(validation)
     sheet.freeze_panes = "A2"
+    if contract()["tables"][table].get("optional"):
+        sheet.sheet_properties.tabColor = OPTIONAL_TAB_COLOUR
 
 
 READ_ME_COLUMNS = ("column", "type", "required", "allowed values", "rule",
@@ -246,9 +292,10 @@ READ_ME_WIDTHS = (30, 14, 30, 60, 60) + (22,) * EXAMPLE_ROWS
 
 
 def read_me_lines() -> list[str]:
-    tables = ", ".join(contract()["tables"])
+    tables = ", ".join(required_tables())
+    optional = optional_tables()
     example_code = "E06000001"
-    return [
+    lines = [
         f"Fill in one sheet per table ({tables}), one row per record, starting on row 2. Do not rename "
         "the sheets or change the header rows; leave unused rows empty.",
         f"Save the workbook as <LA code>_<period>.xlsx, for example {example_code}_{EXAMPLE_PERIOD}.xlsx: "
@@ -261,6 +308,14 @@ def read_me_lines() -> list[str]:
         "other rows load.",
         f"The examples are for the quarter {EXAMPLE_PERIOD}; they are not part of the pack.",
     ]
+    if optional:
+        names = " and ".join(optional)
+        added = "; ".join(sorted({added_text(table) for table in optional} - {""}))
+        lines.insert(1, f"The {names} sheets{f' ({added})' if added else ''} are optional: fill them in if your case "
+                        "system records the places, peer groups, schools and online spaces your cases are "
+                        "linked to, or leave them empty. A context is described only by its reference: never "
+                        "its name, address or postcode.")
+    return lines
 
 
 def write_read_me(sheet: Worksheet) -> None:
@@ -273,7 +328,9 @@ def write_read_me(sheet: Worksheet) -> None:
         sheet.cell(row=row, column=1, value=line)
     for table, table_spec in contract()["tables"].items():
         row += 2
-        sheet.cell(row=row, column=1, value=f"Sheet '{table}': one row per {table_spec['key']}").font = HEADING_FONT
+        marked = f" ({optional_text(table)})" if table_spec.get("optional") else ""
+        heading = f"Sheet '{table}'{marked}: one row per {row_text(table)}"
+        sheet.cell(row=row, column=1, value=heading).font = HEADING_FONT
         row += 1
         for position, name in enumerate(READ_ME_COLUMNS, start=1):
             cell = sheet.cell(row=row, column=position, value=name)

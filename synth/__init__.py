@@ -9,6 +9,10 @@ What it produces:
   a quarter nationally, unless a fixed ``cases_per_la`` is given (``population``).
 * Practice quality (parent inclusion, offender focus, context work) differs by LA and drifts from
   quarter to quarter, so the dashboards have something to show (``cases``, ``activity``).
+* Contexts (contract v1.1): the places, peer groups, schools and online spaces that cases share,
+  each only a reference, linked to cases in networks of realistic sizes and named by the meetings
+  and actions about them (``contexts``). Some LAs do not record them yet, or start part-way, so
+  v1 packs of three tables come too; ``contexts="all"`` or ``"none"`` makes every pack one kind.
 * With ``formats="mixed"`` the packs use every encoding the contract accepts (CSV with or without
   BOM, Windows-1252 with semicolons, Parquet, Excel workbooks with date cells or text dates, Y/N and
   code spelling variants) while carrying exactly the same logical data as ``formats="csv"``

@@ -17,9 +17,10 @@ from synth.activity import (
     choose_meeting_type,
     meeting_row,
 )
+from synth.contexts import ContextNetwork
 from synth.draws import age_on, chance, pick, random_date
 from synth.population import PracticeProfile, Quarter, practice_trajectory
-from synth.vocabulary import TABLES, codes, contract_columns
+from synth.vocabulary import OPTIONAL_TABLES, TABLES, codes, contract_columns
 
 
 @dataclass
@@ -277,7 +278,8 @@ class CaseFactory:
 
 
 def generate_la_packs(
-    la_code: str, quarters: Sequence[Quarter], cases_per_quarter: int, seed: int | str
+    la_code: str, quarters: Sequence[Quarter], cases_per_quarter: int, seed: int | str,
+    contexts_from: Quarter | None = None,
 ) -> list[LogicalPack]:
     """Every quarter's logical pack for one LA.
 
@@ -285,8 +287,15 @@ def generate_la_packs(
     30% close each quarter and newcomers keep the cohort at exactly ``cases_per_quarter``. The
     LA's random stream depends only on the seed and the LA code, so an LA's packs are the same
     whichever other LAs are chosen.
+
+    The packs from ``contexts_from`` on record contexts (contract v1.1: the contexts and
+    case_contexts tables, and context_id on meetings and actions); earlier ones, and all of them
+    where it is None, are v1 packs. The contexts have a stream of their own, so where they start
+    changes nothing else.
     """
     rng = random.Random(f"synth:{seed}:la:{la_code}")
+    network = ContextNetwork(random.Random(f"synth:{seed}:contexts:{la_code}"))
+    first_recorded = len(quarters) if contexts_from is None else list(quarters).index(contexts_from)
     trajectory = practice_trajectory(rng, len(quarters))
     factory = CaseFactory(rng)
     open_children: list[Child] = []
@@ -300,7 +309,8 @@ def generate_la_packs(
             factory.new_child(quarter, practice, first_quarter=index == 0)
             for _ in range(cases_per_quarter - len(carried))
         ]
-        tables: dict[str, list[dict[str, Any]]] = {table: [] for table in TABLES}
+        tables: dict[str, list[dict[str, Any]]] = {
+            table: [] for table in TABLES if table not in OPTIONAL_TABLES}
         still_open = []
         for child in carried + newcomers:
             # Young adults' cases close sooner; nobody stays past the contract's age range.
@@ -313,5 +323,9 @@ def generate_la_packs(
             if not ends:
                 still_open.append(child)
         open_children = still_open
-        packs.append(LogicalPack(la_code, quarter, tables, contract_columns()))
+        context_tables = network.quarter_tables(quarter, practice, tables, first_quarter=index == 0)
+        recorded = index >= first_recorded
+        if recorded:
+            tables.update(context_tables)
+        packs.append(LogicalPack(la_code, quarter, tables, contract_columns(optional=recorded)))
     return packs

@@ -20,8 +20,10 @@ from assets.config import contract
 from assets.contract_rules import ColumnRule, code_values, contract_rules, fill_value
 from synth.activity import action_row, activity_window, choose_meeting_type, meeting_row
 from synth.cases import CaseFactory, LogicalPack, Raw
+from synth.contexts import ContextNetwork
 from synth.draws import random_date
 from synth.population import NEUTRAL_PRACTICE, Quarter
+from synth.vocabulary import TABLES
 from synth.writers import PackStyle, pack_entry_name
 
 MANIFEST_NAME = "faults_manifest.json"
@@ -55,6 +57,7 @@ class Plant:
     quarter: Quarter
     new_row: Callable[[], dict[str, Any]]  # another clean row of the same table (and case)
     taken_texts: set[tuple[str, str, str]]  # fixed texts already planted in the pack's unique columns
+    table_rows: Sequence[dict[str, Any]] = ()  # the pack's rows of the table, before this plant
     changed: set[str] = field(default_factory=set)
     claimed_texts: set[tuple[str, str, str]] = field(default_factory=set)
 
@@ -124,6 +127,10 @@ def plant_longer_than(plant: Plant) -> str:
     """The clean value, padded to one character more than `length` (so still different from every
     other row's)."""
     length = int(plant.argument("length"))
+    if plant.rule.spec.get("references"):
+        # A longer value is no reference of the other table (whose own are at most as long), so it
+        # would break the reference rule too.
+        raise PlantSkipped(f"a longer {plant.column} could not be a {plant.rule.spec['references']}")
     clean = plant.rows[0].get(plant.column)
     plant.put(plant.column, Raw(("" if clean is None else str(clean)).ljust(length + 1, "X")))
     return "one character longer than allowed"
@@ -139,6 +146,20 @@ def plant_copy_from_other_row(plant: Plant) -> str:
     plant.rows.append(second)
     plant.put(plant.column, shared, rows=[second])
     return "the same as on another planted row"
+
+
+def plant_copy_pair_from_other_row(plant: Plant) -> str:
+    """A second planted row takes the first one's pair of values (its column and the `param`
+    column, a case and a context): both rows break the rule."""
+    other = plant.other_column()
+    first = plant.rows[0]
+    if first.get(plant.column) is None or first.get(other) is None:
+        raise PlantSkipped(f"the clean row has no {other} and {plant.column} pair to share")
+    second = plant.new_row()
+    plant.rows.append(second)
+    plant.put(other, first[other], rows=[second])
+    plant.put(plant.column, first[plant.column], rows=[second])
+    return f"the same {other} and {plant.column} as on another planted row"
 
 
 def plant_date_after_period(plant: Plant) -> str:
@@ -185,6 +206,7 @@ PLANT_OPERATIONS: dict[str, Callable[[Plant], str]] = {
     "outside_range": plant_outside_range,
     "longer_than": plant_longer_than,
     "copy_from_other_row": plant_copy_from_other_row,
+    "copy_pair_from_other_row": plant_copy_pair_from_other_row,
     "date_after_period": plant_date_after_period,
     "date_before_column": plant_date_before_column,
     "above_column": plant_above_column,
@@ -222,11 +244,22 @@ def clear_by_filling_in(plant: Plant, rule: ColumnRule) -> None:
     plant.put(rule.column, (first,) if rule.spec["type"] == "codelist" else first, rows=blank)
 
 
+def clear_pair_unrepeated(plant: Plant, rule: ColumnRule) -> None:
+    # A pair that must appear once stays clear while no other row of the pack has the planted
+    # rows' pair; planted rows sit on cases of their own, so this only skips a plant by chance.
+    other = rule.values(sql=False)["param"]
+    taken = {(row.get(other), row.get(rule.column)) for row in plant.table_rows}
+    pairs = [(row.get(other), row.get(rule.column)) for row in plant.rows]
+    if any(None not in pair and (pair in taken or pairs.count(pair) > 1) for pair in pairs):
+        raise PlantSkipped(f"the planted {other} and {rule.column} pair is already in the table")
+
+
 KEEP_CLEAR: dict[str, Callable[[Plant, ColumnRule], None]] = {
     "date_before_column": clear_by_blank,
     "above_column": clear_by_blank,
     "yes_where_other_no": clear_by_no,
     "blank_where_required": clear_by_filling_in,
+    "copy_pair_from_other_row": clear_pair_unrepeated,
 }
 
 
@@ -290,10 +323,11 @@ def must_differ(table: str, column: str) -> bool:
 class RowFaultPlanter:
     """Plants row-level faults into one logical pack: for each rule, rows that break it alone.
 
-    Case faults go on newly added cases with no meetings or actions, so no other row depends on
-    a quarantined case. Meeting and action faults go on newly added rows attached to a different
-    clean case each (a "carrier"), so every planted fault has its own case and the pack's
-    original rows all stay clean. Planted rows are inserted at seeded positions; their row
+    Case and context faults go on newly added cases and contexts that nothing else refers to, so
+    no other row depends on a quarantined one. Meeting, action and case_contexts faults go on newly
+    added rows attached to a different clean case each (a "carrier"; a link also to a clean
+    context the carrier is not linked to yet), so every planted fault has its own case and the
+    pack's original rows all stay clean. Planted rows are inserted at seeded positions; their row
     numbers are filled in by ``finalise`` once every row is in place.
     """
 
@@ -306,12 +340,17 @@ class RowFaultPlanter:
         self.rng.shuffle(self.carriers)
         self.entries: list[dict[str, Any]] = []
         self.taken_texts: set[tuple[str, str, str]] = set()
+        # Contexts draw from a stream of their own, so the other tables' plants are drawn as
+        # they are in a pack without contexts.
+        self.contexts = ContextNetwork(random.Random(f"synth:{seed}:faults:{pack.name}:contexts"),
+                                       id_prefix_digit=PLANTED_ID_PREFIX)
 
     def plant(self, rule: ColumnRule) -> bool:
         """Plant rows breaking one rule (two for a shared value); False where it was skipped."""
         operation = plant_operation(rule)
         new_row = self._clean_row_maker(rule.table)
-        plant = Plant(rule, [new_row()], self.pack.quarter, new_row, self.taken_texts)
+        plant = Plant(rule, [new_row()], self.pack.quarter, new_row, self.taken_texts,
+                      table_rows=self.pack.tables[rule.table])
         try:
             did = operation(plant)
             keep_other_rules_clear(plant)
@@ -324,10 +363,13 @@ class RowFaultPlanter:
         return True
 
     def _clean_row_maker(self, table: str) -> Callable[[], dict[str, Any]]:
-        """Makes clean rows to plant on: fresh cases, or meetings or actions on one new carrier."""
+        """Makes clean rows to plant on: fresh cases or contexts, or meetings, actions or links on
+        one new carrier."""
         if table == "cases":
             return self._fresh_case
-        make = {"meetings": self._meeting, "actions": self._action}.get(table)
+        if table == "contexts":
+            return lambda: self.contexts.standalone_row(self.pack.quarter)
+        make = {"meetings": self._meeting, "actions": self._action, "case_contexts": self._link}.get(table)
         if make is None:
             raise PlantError(f"config/contract.yaml: synth makes no rows of table {table}")
         carrier = self._carrier()
@@ -368,6 +410,21 @@ class RowFaultPlanter:
         day = random_date(self.rng, low, high)
         return action_row(self.rng, carrier, NEUTRAL_PRACTICE, day, self.factory.new_action_id())
 
+    def _link(self, carrier: Mapping[str, Any]) -> dict[str, Any]:
+        """A link from the carrier to a clean context it is not yet linked to (a new clean context
+        where there is none)."""
+        linked = {row["context_id"] for row in self.pack.tables["case_contexts"]
+                  if row["case_id"] == carrier["case_id"]}
+        free = [row for row in self.pack.tables["contexts"]
+                if "_fault_entry" not in row and row["context_id"] not in linked]
+        if free:
+            context = self.rng.choice(free)
+        else:
+            context = self.contexts.standalone_row(self.pack.quarter)
+            contexts = self.pack.tables["contexts"]
+            contexts.insert(self.rng.randint(0, len(contexts)), context)
+        return self.contexts.link_row(carrier["case_id"], context)
+
     def finalise(self) -> list[dict[str, Any]]:
         """Fill in the planted rows' data row numbers (1 = first row after the header)."""
         for rows in self.pack.tables.values():
@@ -385,20 +442,27 @@ def plant_row_faults(
     round-robin over up to three packs; return the manifest entries. A rule that cannot be broken
     on a row without breaking another there too (``PlantSkipped``) is left out.
 
-    Plain CSV packs are preferred so the planted text ("31/13/2025", "abc") reads back exactly
-    as written; any pack will do when no CSV pack exists.
+    Packs with every table (contexts recorded) are preferred, so the optional tables' rules are
+    planted too, and among them plain CSV packs, so the planted text ("31/13/2025", "abc") reads
+    back exactly as written; any pack will do when there is none. A rule on a table or column the
+    chosen packs leave out is not planted.
     """
     rules = contract_rules()
     for rule in rules:  # a kind with an unknown operation fails before anything is planted
         plant_operation(rule)
-    candidates = [pack for pack in packs if styles[pack.name].all_csv] or list(packs)
+    complete = [pack for pack in packs if set(TABLES) <= set(pack.tables)]
+    candidates = next(group for group in (
+        [pack for pack in complete if styles[pack.name].all_csv], complete,
+        [pack for pack in packs if styles[pack.name].all_csv], list(packs)) if group)
     rng = random.Random(f"synth:{seed}:fault-packs")
     chosen = sorted(rng.sample(candidates, min(3, len(candidates))), key=lambda p: p.name)
     planters = [
         RowFaultPlanter(pack, pack_entry_name(pack, styles[pack.name]), seed) for pack in chosen
     ]
     for index, rule in enumerate(rules):
-        planters[index % len(planters)].plant(rule)
+        able = [planter for planter in planters if rule.column in planter.pack.columns.get(rule.table, ())]
+        if able:
+            able[index % len(able)].plant(rule)
     return [entry for planter in planters for entry in planter.finalise()]
 
 

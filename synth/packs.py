@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synth.cases import generate_la_packs
+from synth.contexts import recording_start
 from synth.faults import MANIFEST_NAME, plant_row_faults, write_manifest
 from synth.population import audit_quarters, case_volumes, choose_local_authorities
 from synth.rejected_packs import write_rejected_packs
@@ -23,6 +24,7 @@ def write_packs(
     formats: str = "mixed",
     progress: Callable[[str], None] | None = None,
     scale: float = 1.0,
+    contexts: str = "mixed",
 ) -> list[Path]:
     """Write synthetic export packs to ``out_dir`` and return their paths.
 
@@ -39,6 +41,10 @@ def write_packs(
         formats: "csv" (every pack a folder of UTF-8 comma CSVs) or "mixed" (every form the
             contract accepts; the same logical data as "csv").
         progress: called with a short line for each pack written.
+        contexts: which packs record contexts (contract v1.1: the contexts and case_contexts
+            tables, and context_id on meetings and actions): "mixed" (a seeded choice per LA, as
+            ``contexts.CONTEXT_RECORDING_FROM``: some from the first quarter, some from a later
+            one, some never), "all" or "none" (every pack a v1 pack of three tables).
 
     The manifest (faults only) is ``{"faults": [...], "rows": {pack: {table: rows written}},
     "clean_rows": {pack: {table: rows expected to load clean}}}``, where each fault is
@@ -47,6 +53,8 @@ def write_packs(
     """
     if formats not in ("csv", "mixed"):
         raise ValueError(f"formats must be 'csv' or 'mixed', got {formats!r}")
+    if contexts not in ("mixed", "all", "none"):
+        raise ValueError(f"contexts must be 'mixed', 'all' or 'none', got {contexts!r}")
     if cases_per_la is not None and cases_per_la < 1:
         raise ValueError(f"cases_per_la must be at least 1, got {cases_per_la}")
     out_dir = Path(out_dir)
@@ -60,7 +68,10 @@ def write_packs(
     else:
         volumes = {code: cases_per_la for code in chosen}
 
-    packs = [pack for code in chosen for pack in generate_la_packs(code, periods, volumes[code], seed)]
+    starts = {code: {"all": periods[0], "none": None}.get(contexts) if contexts != "mixed"
+              else recording_start(code, periods, seed) for code in chosen}
+    packs = [pack for code in chosen
+             for pack in generate_la_packs(code, periods, volumes[code], seed, contexts_from=starts[code])]
     styles = assign_styles(packs, formats, seed)
     fault_entries = plant_row_faults(packs, styles, seed) if faults else []
 
@@ -72,8 +83,10 @@ def write_packs(
         written.append(path)
         row_counts[path.name] = {table: len(rows) for table, rows in pack.tables.items()}
         counts = row_counts[path.name]
+        recorded = (f", {counts['contexts']} contexts, {counts['case_contexts']} links"
+                    if "contexts" in counts else " (contract v1: no contexts)")
         report(f"{path.name}: {style.label}; {counts['cases']} cases, "
-               f"{counts['meetings']} meetings, {counts['actions']} actions")
+               f"{counts['meetings']} meetings, {counts['actions']} actions{recorded}")
 
     if not faults:
         # A manifest left by an earlier faulty run would describe packs that are now clean.

@@ -1,6 +1,8 @@
 """Whole packs that must be rejected, one for each kind of file-level fault (a bad name, an unknown
 LA code, a missing table or column, an empty or unreadable file, a name mismatch, direct
-identifiers), with the manifest entries that say so."""
+identifiers: children's names, e-mail addresses, and the street addresses of contexts, which are
+described only by their reference), with the manifest entries that say so. They are v1 packs of
+three tables, but for the one whose contexts table holds addresses."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from synth.cases import generate_la_packs
+from synth.contexts import ContextNetwork
 from synth.population import Quarter, english_codes, welsh_codes
 from synth.writers import CSV_STYLE, clear_pack_slot, write_pack
 
@@ -17,6 +20,8 @@ _FIRST_NAMES = ("Amelia", "Oliver", "Isla", "George", "Ava", "Noah", "Mia", "Leo
                 "Arthur", "Lily", "Muhammad", "Grace", "Harry", "Sophia", "Jack")
 _SURNAMES = ("Jones", "Smith", "Williams", "Taylor", "Brown", "Davies", "Evans", "Wilson",
              "Khan", "Patel", "Thomas", "Roberts", "Walker", "Wright", "Hughes", "Green")
+_STREETS = ("Station Road", "High Street", "Mill Lane", "Church Street", "Victoria Road", "Park Avenue",
+            "Queens Drive", "Market Place", "Canal Walk", "Albert Terrace")
 
 
 def _reject_pack_names(
@@ -43,6 +48,7 @@ def _reject_pack_names(
         names["direct_identifier_contact"] = (new_las[0], last)
     else:
         names["direct_identifier_contact"] = (pool[len(plain)], reject_quarter)
+    names["direct_identifier_context"] = (pool[len(plain) + 1], reject_quarter)
     return names
 
 
@@ -59,7 +65,8 @@ def write_rejected_packs(
         # A pack's LA/period from its name; the bad period is generated as the last real quarter.
         quarter = period if isinstance(period, Quarter) else quarters[-1]
         name = f"{la_code}_{period.label if isinstance(period, Quarter) else period}"
-        pack = generate_la_packs(la_code, [quarter], 8, f"{seed}:reject:{fault}")[0]
+        records_contexts = quarter if fault == "direct_identifier_context" else None
+        pack = generate_la_packs(la_code, [quarter], 8, f"{seed}:reject:{fault}", contexts_from=records_contexts)[0]
         rng = random.Random(f"synth:{seed}:reject-detail:{fault}")
         rule, table, column = fault, None, None
         if fault == "unreadable":
@@ -98,6 +105,17 @@ def write_rejected_packs(
             for row in pack.tables["cases"]:
                 row["child_name"] = f"{rng.choice(_FIRST_NAMES)} {rng.choice(_SURNAMES)}"
             table, column, note = "cases", "child_name", "a column of children's names"
+        elif fault == "direct_identifier_context":
+            rule = "direct_identifier"
+            # A place written down as its address rather than by reference: the address column is
+            # named plainly, so only its values give it away.
+            pack.columns["contexts"].insert(1, "location")
+            contexts = pack.tables["contexts"]
+            while len(contexts) < 3:  # enough addresses to be judged a column of them
+                contexts.append(ContextNetwork(rng).standalone_row(quarter))
+            for row in contexts:
+                row["location"] = f"{rng.randint(1, 180)} {rng.choice(_STREETS)}"
+            table, column, note = "contexts", "location", "a column of the contexts' street addresses"
         else:  # direct_identifier_contact
             rule = "direct_identifier"
             pack.columns["cases"].append("contact")

@@ -8,7 +8,10 @@ import functools
 
 from assets.config import action_targets, contract
 
-TABLES = ("cases", "meetings", "actions")
+# Every table of the contract in contract order; the optional ones (contract v1.1: contexts and
+# case_contexts) are left out of a pack from an LA whose case system does not record them yet.
+TABLES = tuple(contract()["tables"])
+OPTIONAL_TABLES = tuple(table for table in TABLES if contract()["tables"][table].get("optional"))
 
 
 @functools.cache
@@ -27,9 +30,23 @@ def column_types(table: str) -> dict[str, str]:
     return {name: spec["type"] for name, spec in contract()["tables"][table]["columns"].items()}
 
 
-def contract_columns() -> dict[str, list[str]]:
-    """Each table's columns in contract order; a fresh copy, since faults may add or remove one."""
-    return {table: list(column_types(table)) for table in TABLES}
+@functools.cache
+def refers_to_optional_table(table: str, column: str) -> bool:
+    """Whether a column refers to an optional table (meetings.context_id): it came with that table
+    and is left out with it."""
+    target = contract()["tables"][table]["columns"][column].get("references", "")
+    return target.split(".")[0] in OPTIONAL_TABLES
+
+
+def contract_columns(optional: bool = True) -> dict[str, list[str]]:
+    """Each table's columns in contract order; a fresh copy, since faults may add or remove one.
+
+    Without ``optional``, a v1 pack's: no optional table, and no column referring to one.
+    """
+    if optional:
+        return {table: list(column_types(table)) for table in TABLES}
+    return {table: [column for column in column_types(table) if not refers_to_optional_table(table, column)]
+            for table in TABLES if table not in OPTIONAL_TABLES}
 
 
 @functools.cache

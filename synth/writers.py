@@ -39,8 +39,8 @@ class PackStyle:
     """How a pack's values and files are encoded. Every style is valid under the contract."""
 
     label: str
-    workbook: bool = False  # one <pack>.xlsx with three sheets instead of a folder
-    file_formats: tuple[str, str, str] = ("csv", "csv", "csv")  # per table, folder packs only
+    workbook: bool = False  # one <pack>.xlsx with a sheet per table instead of a folder
+    file_formats: tuple[str, ...] = ("csv",) * len(TABLES)  # per table (contract order), folder packs only
     encoding: str = "utf-8"
     delimiter: str = ","
     line_terminator: str = "\n"
@@ -73,14 +73,15 @@ def mixed_styles() -> list[PackStyle]:
         PackStyle("csv cp1252 semicolon, UK dates, odd codes", encoding="cp1252", delimiter=";",
                   line_terminator="\r\n", text_date_format=UK_DATE, yes_no=_yes_no("y"),
                   yes_no_mixed_case=True, odd_codes=True),
-        PackStyle("parquet strings, true/false", file_formats=("parquet",) * 3,
+        PackStyle("parquet strings, true/false", file_formats=("parquet",) * len(TABLES),
                   yes_no=_yes_no("true"), yes_no_mixed_case=True),
         PackStyle("xlsx workbook, date cells", workbook=True, excel_date_cells=True),
         PackStyle("csv utf-8, 1/0, odd codes", yes_no=_yes_no("1"), odd_codes=True),
         PackStyle("xlsx workbook, text UK dates, odd codes", workbook=True,
                   text_date_format=UK_DATE, yes_no=_yes_no("yes", upper=True), odd_codes=True),
         PackStyle("csv utf-8"),
-        PackStyle("folder csv+parquet+xlsx", file_formats=("csv", "parquet", "xlsx"),
+        # contexts as an .xlsx file and case_contexts as Parquet, so each table comes in each form.
+        PackStyle("folder csv+parquet+xlsx", file_formats=("csv", "parquet", "xlsx", "xlsx", "parquet"),
                   excel_date_cells=True, yes_no=_yes_no("yes"), yes_no_mixed_case=True),
         PackStyle("csv utf-8 BOM", encoding="utf-8-sig", line_terminator="\r\n"),
     ]

@@ -33,11 +33,15 @@ C3_FILE = REPO_ROOT / "config" / "reference" / "dfe" / (
     "c3_factors_identified_at_end_of_assessment_2018_to_2025.csv"
 )
 PACK_NAME = re.compile(r"^(?P<la>[EW]\d{8})_(?P<year>\d{4})Q(?P<quarter>[1-4])$")
-TABLES = ("cases", "meetings", "actions")
+TABLES = tuple(CONTRACT["tables"])
+V1_TABLES = tuple(table for table in TABLES if not CONTRACT["tables"][table].get("optional"))
+# Columns that came with the optional tables (they refer to one) and are left out with them.
+V1_1_COLUMNS = {(table, column) for table in V1_TABLES for column, spec in CONTRACT["tables"][table]["columns"].items()
+                if "references" in spec and spec["references"].split(".")[0] not in V1_TABLES}
 
 ROW_RULES = {
     "required", "type_integer", "type_date", "type_yn", "range", "vocabulary", "max_length", "unique",
-    "references", "outside_period", "referral_after_period", "return_interviews_exceed_missing",
+    "duplicate_link", "references", "outside_period", "referral_after_period", "return_interviews_exceed_missing",
     "attended_not_invited", "end_before_referral", "info_source_required",
 }
 FILE_RULES = {
@@ -181,10 +185,15 @@ def check_pack(stem: str, tables: dict) -> tuple[dict[str, list[dict]], set[tupl
     start, end = quarter_bounds(stem)
     problems: set[tuple] = set()
     parsed: dict[str, list[tuple[int, dict]]] = {}
-    for table in TABLES:
-        specs = CONTRACT["tables"][table]["columns"]
+    with_contexts = "contexts" in tables
+    # A v1.1 pack has every table and column; a v1 pack the three tables without context_id.
+    assert set(tables) & set(TABLES) == set(TABLES if with_contexts else V1_TABLES), (stem, set(tables))
+    for table in TABLES if with_contexts else V1_TABLES:
+        specs = {column: spec for column, spec in CONTRACT["tables"][table]["columns"].items()
+                 if with_contexts or (table, column) not in V1_1_COLUMNS}
         header, rows = tables[table]
         assert set(specs) <= set(header), (stem, table, set(specs) - set(header))
+        assert with_contexts or "context_id" not in header, (stem, table)
         parsed[table] = []
         for number, raw_row in enumerate(rows, start=1):
             raw = dict(zip(header, raw_row, strict=True))
@@ -219,10 +228,43 @@ def check_pack(stem: str, tables: dict) -> tuple[dict[str, list[dict]], set[tupl
             flag("cases", number, "return_interviews_72h", "return_interviews_exceed_missing")
         else:
             clean_cases[row["case_id"]] = row
-    all_case_ids = {str(dict(zip(tables["cases"][0], r, strict=True))["case_id"])
-                    for r in tables["cases"][1]}
+    all_case_ids = all_ids(tables, "cases", "case_id")
 
-    clean: dict[str, list[dict]] = {"cases": list(clean_cases.values()), "meetings": [], "actions": []}
+    # Contexts: uniqueness and their dates.
+    clean: dict[str, list[dict]] = {table: [] for table in parsed}
+    clean["cases"] = list(clean_cases.values())
+    clean_contexts = {}
+    context_ids = Counter(row["context_id"] for _, row in parsed.get("contexts", ()))
+    for number, row in parsed.get("contexts", ()):
+        if context_ids[row["context_id"]] > 1:
+            flag("contexts", number, "context_id", "unique")
+        elif row["identified_date"] > end:
+            flag("contexts", number, "identified_date", "referral_after_period")
+        elif row["closed_date"] is not None and row["closed_date"] < row["identified_date"]:
+            flag("contexts", number, "closed_date", "end_before_referral")
+        else:
+            clean_contexts[row["context_id"]] = row
+    clean["contexts"] = list(clean_contexts.values())
+    all_context_ids = all_ids(tables, "contexts", "context_id") if with_contexts else set()
+
+    def context_problem(row: dict) -> str | None:
+        """A row naming a context that is not in the pack (or, never planted, a quarantined one)."""
+        if row.get("context_id") is None or row["context_id"] in clean_contexts:
+            return None
+        return "context_quarantined" if row["context_id"] in all_context_ids else "references"
+
+    pairs = Counter((row["case_id"], row["context_id"]) for _, row in parsed.get("case_contexts", ()))
+    for number, row in parsed.get("case_contexts", ()):
+        if pairs[(row["case_id"], row["context_id"])] > 1:
+            flag("case_contexts", number, "context_id", "duplicate_link")
+        elif row["case_id"] not in clean_cases:
+            rule = "case_quarantined" if row["case_id"] in all_case_ids else "references"
+            flag("case_contexts", number, "case_id", rule)
+        elif context_problem(row):
+            flag("case_contexts", number, "context_id", context_problem(row))
+        else:
+            clean["case_contexts"].append(row)
+
     for table, key, date_column in (("meetings", "meeting_id", "meeting_date"),
                                     ("actions", "action_id", "action_date")):
         keys = Counter(row[key] for _, row in parsed[table])
@@ -232,6 +274,8 @@ def check_pack(stem: str, tables: dict) -> tuple[dict[str, list[dict]], set[tupl
             elif row["case_id"] not in clean_cases:
                 rule = "case_quarantined" if row["case_id"] in all_case_ids else "references"
                 flag(table, number, "case_id", rule)
+            elif context_problem(row):
+                flag(table, number, "context_id", context_problem(row))
             elif not start <= row[date_column] <= end:
                 flag(table, number, date_column, "outside_period")
             elif table == "meetings" and row["parent_attended"] and not row["parent_invited"]:
@@ -242,6 +286,12 @@ def check_pack(stem: str, tables: dict) -> tuple[dict[str, list[dict]], set[tupl
             else:
                 clean[table].append(row)
     return clean, problems
+
+
+def all_ids(tables: dict, table: str, column: str) -> set[str]:
+    """Every value of a column as written, whatever rule its row breaks."""
+    header, rows = tables[table]
+    return {str(dict(zip(header, row, strict=True))[column]) for row in rows}
 
 
 def logical_packs(out_dir: Path) -> dict[str, dict[str, list[dict]]]:
@@ -305,6 +355,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
         write_packs(tmp_path / name, las=3, quarters=4, seed=3, cases_per_la=6, faults=True)
         runs.append(file_bytes(tmp_path / name))
     assert runs[0] == runs[1]
+    assert any(Path(name).name in ("contexts.csv", "case_contexts.csv") for name in runs[0])
     suffixes = {Path(name).suffix for name in runs[0]}
     assert {".csv", ".parquet", ".xlsx", ".json"} <= suffixes
     write_packs(tmp_path / "other", las=3, quarters=4, seed=4, cases_per_la=6, faults=True)
@@ -353,9 +404,9 @@ def test_values_respect_the_contract_and_look_realistic(mixed_and_csv):
 
     for stem, pack in packs.items():
         assert len(pack["cases"]) == 15  # exactly cases_per_la
-        for table, prefix in (("cases", "C"), ("meetings", "M"), ("actions", "A")):
+        for table, prefix in (("cases", "C"), ("meetings", "M"), ("actions", "A"), ("contexts", "X")):
             key = CONTRACT["tables"][table]["key"]
-            assert all(re.fullmatch(prefix + r"\d+", row[key]) for row in pack[table]), stem
+            assert all(re.fullmatch(prefix + r"\d+", row[key]) for row in pack.get(table, ())), stem
         per_case = Counter(row["case_id"] for row in pack["meetings"])
         assert max(per_case.values(), default=0) <= 8
         per_case = Counter(row["case_id"] for row in pack["actions"])
@@ -401,11 +452,12 @@ def test_every_planted_fault_is_in_the_manifest_and_nothing_else_is_wrong(faulty
     faults = manifest["faults"]
     assert {f["rule"] for f in faults if f["outcome"] == "quarantine"} == ROW_RULES
     assert {f["rule"] for f in faults if f["outcome"] == "reject"} == FILE_RULES
-    assert sum(f["rule"] == "direct_identifier" for f in faults) == 2
-    # Both rows of each duplicate, for every column that must be unique.
-    unique = Counter((f["table"], f["column"]) for f in faults if f["rule"] == "unique")
-    assert unique == {(table, column): 2 for table, spec in CONTRACT["tables"].items()
-                      for column, column_spec in spec["columns"].items() if column_spec.get("unique")}
+    assert sum(f["rule"] == "direct_identifier" for f in faults) == 3
+    # Both rows of each duplicate, for every column that must be unique, and of the repeated link.
+    for rule, key in (("unique", "unique"), ("duplicate_link", "unique_with")):
+        duplicates = Counter((f["table"], f["column"]) for f in faults if f["rule"] == rule)
+        assert duplicates == {(table, column): 2 for table, spec in CONTRACT["tables"].items()
+                              for column, column_spec in spec["columns"].items() if column_spec.get(key)}
     for fault in faults:
         assert set(fault) == {"pack", "outcome", "table", "row_number", "column", "rule", "note"}
         assert (faulty / fault["pack"]).exists()
@@ -423,12 +475,14 @@ def test_every_planted_fault_is_in_the_manifest_and_nothing_else_is_wrong(faulty
         tables = read_pack(path)
         clean, problems = check_pack(pack_stem(path), tables)
         assert problems == expected.get(path.name, set()), path.name
-        for table in TABLES:
+        assert set(manifest["rows"][path.name]) == set(tables)
+        for table in tables:
             assert manifest["rows"][path.name][table] == len(tables[table][1])
             assert manifest["clean_rows"][path.name][table] == len(clean[table])
         check_faults_have_cases_of_their_own(tables, expected.get(path.name, set()))
     assert len([name for name, found in expected.items() if found]) > 1  # spread over packs
     assert not any(f["rule"] == "case_quarantined" for f in faults)  # case faults have no children
+    assert {f["table"] for f in faults if f["outcome"] == "quarantine"} == set(TABLES)
 
     # One fault per row.
     rows_seen = Counter((f["pack"], f["table"], f["row_number"]) for f in faults if f["row_number"])
@@ -444,15 +498,25 @@ def check_faults_have_cases_of_their_own(tables: dict, faults: set[tuple]) -> No
         value = dict(zip(header, rows[number - 1], strict=True))["case_id"]
         return "" if value is None else str(value).strip()
 
+    def values_at(table: str, column: str, numbers: set[int]) -> set[str]:
+        header, rows = tables.get(table, ([column], []))
+        values = {dict(zip(header, rows[n - 1], strict=True))[column] for n in numbers}
+        return {str(value).strip() for value in values if value is not None} - {""}
+
     faulty_cases = {case_id_at("cases", n) for table, n, _c, _r in faults if table == "cases"} - {""}
-    for table in ("meetings", "actions"):
+    faulty_contexts = values_at("contexts", "context_id", {n for table, n, _c, _r in faults if table == "contexts"})
+    for table in ("meetings", "actions", "case_contexts"):
+        if table not in tables:
+            continue
         header, rows = tables[table]
         used = {str(dict(zip(header, row, strict=True))["case_id"]) for row in rows}
         assert not faulty_cases & used
+        named = {str(dict(zip(header, row, strict=True)).get("context_id")) for row in rows}
+        assert not faulty_contexts & named  # no row refers to a planted bad context
     carriers = Counter()
     for table, number, column, rule in faults:
-        if table != "cases" and column != "case_id":
-            carriers[case_id_at(table, number)] += 1 if rule != "unique" else 0.5
+        if table not in ("cases", "contexts") and column != "case_id":
+            carriers[case_id_at(table, number)] += 1 if rule not in ("unique", "duplicate_link") else 0.5
     assert all(count == 1 for count in carriers.values())
 
 
@@ -462,8 +526,13 @@ def test_every_rule_on_every_contract_column_is_planted(faulty):
     manifest = json.loads((faulty / MANIFEST_NAME).read_text(encoding="utf-8"))
     planted = Counter((f["table"], f["column"], f["rule"]) for f in manifest["faults"]
                       if f["outcome"] == "quarantine")
-    assert set(planted) == {(rule.table, rule.column, rule.rule) for rule in contract_rules()}
-    assert {count for (_t, _c, rule), count in planted.items() if rule != "unique"} == {1}
+    # A reference column's length cannot be broken alone: a longer value is no reference either.
+    alone = {(rule.table, rule.column, rule.rule) for rule in contract_rules()
+             if not (rule.rule == "max_length" and "references" in rule.spec)}
+    assert set(planted) == alone
+    assert {(t, c) for t, c, r in {(r.table, r.column, r.rule) for r in contract_rules()} - alone} == {
+        ("meetings", "context_id"), ("actions", "context_id")}
+    assert {count for (_t, _c, rule), count in planted.items() if rule not in ("unique", "duplicate_link")} == {1}
     notes = [f["note"] for f in manifest["faults"] if f["outcome"] == "quarantine"]
     assert all(" broken (" in note for note in notes)
     assert not any(bad in note for note in notes for bad in ("abc", "31/13/", "not_a_code", "no-such"))
@@ -485,7 +554,7 @@ def test_rejected_packs_carry_their_fault_and_do_not_collide(faulty):
     manifest = json.loads((faulty / MANIFEST_NAME).read_text(encoding="utf-8"))
     rejects = [f for f in manifest["faults"] if f["outcome"] == "reject"]
     names = [f["pack"] for f in rejects]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 10
     clean = {pack_stem(p) for p in faulty.iterdir() if p.name not in names
              and p.name != MANIFEST_NAME}
     assert not {Path(name).stem for name in names} & clean
@@ -521,9 +590,11 @@ def test_rejected_packs_carry_their_fault_and_do_not_collide(faulty):
             assert values and la_code not in values
         elif rule == "direct_identifier":
             column = fault["column"]
-            values = [dict(zip(header, row, strict=True))[column] for row in tables["cases"][1]]
-            pattern = r"[A-Z][a-z]+ [A-Z][a-z]+" if column == "child_name" else r"[\w.]+@[\w.]+"
-            assert values and all(re.fullmatch(pattern, value) for value in values)
+            header, rows = tables[fault["table"]]
+            values = [dict(zip(header, row, strict=True))[column] for row in rows]
+            pattern = {"child_name": r"[A-Z][a-z]+ [A-Z][a-z]+", "contact": r"[\w.]+@[\w.]+",
+                       "location": r"\d+ [A-Z][a-z]+ [A-Z][a-z]+"}[column]
+            assert len(values) >= 3 and all(re.fullmatch(pattern, value) for value in values)
         if PACK_NAME.match(path.name) and rule != "missing_table":
             # Apart from the planted fault, the content is a valid pack.
             _clean, problems = check_pack(path.name, tables)
@@ -571,6 +642,150 @@ def test_names_periods_and_progress(tmp_path):
     write_packs(tmp_path, las=2, quarters=4, seed=9, cases_per_la=5, formats="mixed")
     for path in tmp_path.iterdir():
         if path.is_dir():
-            assert sorted(p.stem for p in path.iterdir()) == sorted(TABLES)
+            assert sorted(p.stem for p in path.iterdir()) in (sorted(TABLES), sorted(V1_TABLES))
     with pytest.raises(ValueError):
         write_packs(tmp_path, formats="tsv")
+
+
+# --- contexts (contract v1.1) ---------------------------------------------------------------------
+
+# What the meetings and actions about a context are (the rest leave context_id blank).
+MEETINGS_ABOUT_CONTEXTS = {"mace", "context_conference"}
+ASSESSMENTS = {"location_assessment", "peer_group_assessment", "school_assessment", "online_context_assessment"}
+OFFENDER_ACTIONS_AT_PLACES = {"closure_order", "cawn_issued", "hotel_information_request", "offender_disruption_other"}
+ACTIONS_ABOUT_CONTEXTS = set(CONTRACT["action_targets"]["context"]) | OFFENDER_ACTIONS_AT_PLACES
+
+
+@pytest.fixture(scope="module")
+def with_contexts(tmp_path_factory) -> tuple[Path, Path]:
+    """Every pack recording contexts, in every form (12 packs, more than there are styles) and as
+    plain CSV, from the same seed."""
+    base = tmp_path_factory.mktemp("contexts")
+    write_packs(base / "mixed", las=3, quarters=4, seed=21, cases_per_la=40, formats="mixed", contexts="all")
+    write_packs(base / "csv", las=3, quarters=4, seed=21, cases_per_la=40, formats="csv", contexts="all")
+    return base / "mixed", base / "csv"
+
+
+def test_contexts_are_written_in_every_form_with_the_same_data(with_contexts):
+    mixed, plain = with_contexts
+    forms = set()
+    for path in mixed.iterdir():
+        if path.is_file():
+            sheets = openpyxl.load_workbook(path, read_only=True).sheetnames
+            assert sheets == list(TABLES)
+            forms.add("workbook sheet")
+        else:
+            assert sorted(p.stem for p in path.iterdir()) == sorted(TABLES)
+            forms |= {p.suffix for p in path.iterdir() if p.stem in ("contexts", "case_contexts")}
+    assert forms == {".csv", ".parquet", ".xlsx", "workbook sheet"}
+    for path in mixed.iterdir():
+        for table in ("contexts", "case_contexts"):
+            assert read_pack(path)[table][0] == list(CONTRACT["tables"][table]["columns"])  # nothing else
+    mixed_data, csv_data = logical_packs(mixed), logical_packs(plain)  # asserts no contract problems
+    assert mixed_data == csv_data
+    assert all(pack["contexts"] and pack["case_contexts"] for pack in csv_data.values())
+
+
+def test_contexts_are_shared_by_cases_and_named_by_the_work_about_them(with_contexts):
+    _, plain = with_contexts
+    packs = logical_packs(plain)
+    cases_of, contexts_of = Counter(), Counter()
+    for stem, pack in packs.items():
+        cases_of.update((stem, row["context_id"]) for row in pack["case_contexts"])
+        contexts_of.update((stem, row["case_id"]) for row in pack["case_contexts"])
+    contexts = [(stem, row) for stem, pack in packs.items() for row in pack["contexts"]]
+    cases = [(stem, row) for stem, pack in packs.items() for row in pack["cases"]]
+    assert max(cases_of.values()) >= 3  # shared places and peer groups
+    assert sum(count >= 2 for count in cases_of.values()) > len(cases_of) / 3
+    assert any(count == 1 for count in cases_of.values())
+    assert any((stem, row["context_id"]) not in cases_of for stem, row in contexts)  # no case in the pack
+    assert any(count >= 2 for count in contexts_of.values())  # a case in several contexts
+    assert 0.1 < sum((stem, row["case_id"]) not in contexts_of for stem, row in cases) / len(cases) < 0.5
+    assert len({row["context_type"] for _, row in contexts}) >= 4
+    for column in ("risk_level_start", "risk_level_end", "closed_date"):
+        assert 0 < sum(row[column] is not None for _, row in contexts) < len(contexts), column
+    links = {(stem, row["case_id"], row["context_id"]) for stem, pack in packs.items() for row in pack["case_contexts"]}
+    assert {row["link_type"] for stem, pack in packs.items() for row in pack["case_contexts"]} >= {
+        "harmed_at", "peer_group_member", None}
+
+    assessed = set()
+    named = defaultdict(set)  # what names a context: meeting and action types
+    for stem, pack in packs.items():
+        for table, kind in (("meetings", "meeting_type"), ("actions", "action_type")):
+            for row in pack[table]:
+                if row["context_id"] is None:
+                    continue
+                # The context is one of the case's own, and the row is about contexts.
+                assert (stem, row["case_id"], row["context_id"]) in links
+                named[table].add(row[kind])
+                if row[kind] in ASSESSMENTS:
+                    assessed.add((stem, row["context_id"]))
+        assert any(row["context_id"] is None for row in pack["actions"] if row["action_type"] in ASSESSMENTS)
+    assert named["meetings"] == MEETINGS_ABOUT_CONTEXTS
+    assert named["actions"] <= ACTIONS_ABOUT_CONTEXTS
+    assert named["actions"] & ASSESSMENTS and named["actions"] & OFFENDER_ACTIONS_AT_PLACES
+    assert named["actions"] & (set(CONTRACT["action_targets"]["context"]) - ASSESSMENTS)  # interventions
+    assert assessed and any((stem, row["context_id"]) not in assessed for stem, row in contexts)
+
+
+def test_networks_are_mostly_small_with_a_few_large():
+    from synth.cases import generate_la_packs
+    from synth.population import audit_quarters
+
+    quarters = audit_quarters(4)
+    packs = generate_la_packs("E08000025", quarters, 400, 7, contexts_from=quarters[0])
+    sizes: Counter = Counter()
+    for pack in packs:
+        sizes.update((pack.name, row["context_id"]) for row in pack.tables["case_contexts"])
+    linked = sum(sizes.values())
+    assert sum(size for size in sizes.values() if 2 <= size <= 5) > linked / 2  # most in groups of 2-5
+    assert 0 < sum(size for size in sizes.values() if size >= 6) < linked / 3
+    assert max(sizes.values()) <= 15
+    assert sum(size == 1 for size in sizes.values()) > 0
+    # Contexts persist from quarter to quarter, as cases do.
+    ids = [{row["context_id"] for row in pack.tables["contexts"]} for pack in packs]
+    assert all(len(earlier & later) > len(later) / 3 for earlier, later in zip(ids, ids[1:], strict=False))
+
+
+def test_the_same_seed_draws_the_same_cases_meetings_and_actions_with_or_without_contexts(tmp_path):
+    for contexts in ("all", "none", "mixed"):
+        write_packs(tmp_path / contexts, las=2, quarters=3, seed=8, cases_per_la=20, formats="csv", contexts=contexts)
+    recorded, v1, mixed = (logical_packs(tmp_path / contexts) for contexts in ("all", "none", "mixed"))
+    for packs in (recorded, v1, mixed):
+        for pack in packs.values():
+            for table in ("meetings", "actions"):
+                for row in pack[table]:
+                    row.pop("context_id", None)
+            pack.pop("contexts", None)
+            pack.pop("case_contexts", None)
+    assert recorded == v1 == mixed
+
+
+def test_v1_packs_have_no_contexts_in_any_form(tmp_path):
+    write_packs(tmp_path, las=3, quarters=4, seed=11, cases_per_la=5, formats="mixed", contexts="none")
+    for path in tmp_path.iterdir():
+        tables = read_pack(path)
+        assert set(tables) == set(V1_TABLES), path.name
+        assert not any("context_id" in header for header, _rows in tables.values()), path.name
+    with pytest.raises(ValueError):
+        write_packs(tmp_path, contexts="some")
+
+
+def test_by_default_some_las_record_contexts_and_some_start_later(tmp_path):
+    from synth.contexts import CONTEXT_RECORDING_FROM, recording_start
+    from synth.population import audit_quarters, english_codes
+
+    # The demo's LAs and quarters (seed 1): v1 and v1.1 packs both.
+    lines = []
+    write_packs(tmp_path, las=4, quarters=4, seed=1, cases_per_la=3, formats="csv", progress=lines.append)
+    kinds = {"contexts.csv" in {p.name for p in path.iterdir()} for path in tmp_path.iterdir()}
+    assert kinds == {True, False}
+    assert any("(contract v1: no contexts)" in line for line in lines)
+    assert any(re.search(r"\d+ contexts, \d+ links$", line) for line in lines)
+
+    quarters = audit_quarters(8)
+    starts = Counter(recording_start(code, quarters, seed=1) for code in english_codes())
+    never = starts.pop(None, 0) / 153
+    assert never == pytest.approx(CONTEXT_RECORDING_FROM["never"], abs=0.1)
+    assert starts[quarters[0]] / 153 == pytest.approx(CONTEXT_RECORDING_FROM["always"], abs=0.12)
+    assert {quarter.label for quarter in starts} >= {"2025Q2", "2025Q3", "2025Q4"}

@@ -16,6 +16,7 @@ from assets.reading import TABLES, open_pack, read_tables, read_workbook
 from assets.template import LISTS_SHEET, READ_ME_SHEET, example_rows, write_template
 
 CODED_TYPES = ("code", "codelist", "yn")
+CONTRACT_TABLES = tuple(yaml.safe_load((CONFIG_DIR / "contract.yaml").read_text(encoding="utf-8"))["tables"])
 
 
 def contract_yaml() -> dict:
@@ -67,7 +68,7 @@ def test_sheets_are_read_me_first_then_the_tables_with_lists_hidden(workbook):
     assert all(workbook[name].sheet_state == "visible" for name in workbook.sheetnames[:-1])
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", CONTRACT_TABLES)
 def test_header_row_is_the_contract_column_order_bold_and_frozen_with_no_data_rows(workbook, table):
     sheet = workbook[table]
     columns = list(contract_yaml()["tables"][table]["columns"])
@@ -77,7 +78,7 @@ def test_header_row_is_the_contract_column_order_bold_and_frozen_with_no_data_ro
     assert sheet.max_row == 1
 
 
-@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("table", CONTRACT_TABLES)
 def test_code_and_yes_no_columns_have_drop_downs_of_the_contract_values(workbook, table):
     document = contract_yaml()
     sheet = workbook[table]
@@ -92,6 +93,40 @@ def test_code_and_yes_no_columns_have_drop_downs_of_the_contract_values(workbook
             assert bool(validation.showErrorMessage) == (spec["type"] != "codelist"), column
         if spec["type"] == "date":
             assert "yy" in sheet.column_dimensions[letter].number_format, column
+
+
+def test_optional_tables_are_marked_with_their_version_and_what_a_row_is(workbook):
+    document = contract_yaml()
+    optional = [table for table, spec in document["tables"].items() if spec.get("optional")]
+    assert optional == ["contexts", "case_contexts"]
+    headings = [row[0] for row in workbook[READ_ME_SHEET].iter_rows(values_only=True)
+                if isinstance(row[0], str) and row[0].startswith("Sheet '")]
+    assert headings == [
+        "Sheet 'cases': one row per case_id",
+        "Sheet 'meetings': one row per meeting_id",
+        "Sheet 'actions': one row per action_id",
+        "Sheet 'contexts' (optional, added in contract v1.1): one row per context (a place, peer group, "
+        "school or online space)",
+        "Sheet 'case_contexts' (optional, added in contract v1.1): one row per link between a case and a context",
+    ]
+    assert [name for name in workbook.sheetnames if workbook[name].sheet_properties.tabColor] == optional
+    lines = [row[0] for row in workbook[READ_ME_SHEET].iter_rows(values_only=True) if isinstance(row[0], str)]
+    assert any("contexts and case_contexts sheets (added in contract v1.1) are optional" in line
+               and "never its name, address or postcode" in line for line in lines)
+    rules = {(row[0], row[4]) for row in workbook[READ_ME_SHEET].iter_rows(values_only=True) if row[0] == "context_id"}
+    # The column that came with the contexts table, on meetings and actions: marked, may be left out.
+    marked = [rule for _column, rule in rules if rule.startswith("Added in contract v1.1 with the contexts table")]
+    assert len(marked) == 2 and all("leave the column out of a pack without a contexts table" in r for r in marked)
+
+
+def test_examples_of_the_optional_tables_refer_to_each_other():
+    contexts, links, meetings = example_rows("contexts"), example_rows("case_contexts"), example_rows("meetings")
+    ids = [row["context_id"] for row in contexts]
+    assert ids == ["CTX0001", "CTX0002"]
+    assert [row["context_id"] for row in links] == ids
+    assert [row["case_id"] for row in links] == [row["case_id"] for row in example_rows("cases")]
+    assert [row["context_id"] for row in meetings] == ["CTX0001", None]
+    assert contexts[0]["closed_date"] >= contexts[0]["identified_date"]
 
 
 def test_long_lists_come_from_the_hidden_lists_sheet(workbook):
