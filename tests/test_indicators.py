@@ -196,9 +196,12 @@ def test_scores_and_rates_recompute_exactly_from_case_indicators(tmp_path):
     fw = framework()
     ci = con.execute("SELECT * FROM case_indicators").df()
     assert len(ci) == con.execute("SELECT count(*) FROM cases").fetchone()[0] * len(fw.indicators_of("case"))
-    # Rates: numerator = met, denominator = applicable, per pack and indicator.
+    # Rates: numerator = met, denominator = applicable, per pack and indicator, for either unit.
+    units = con.execute("SELECT * EXCLUDE (case_key) FROM case_indicators UNION ALL "
+                        "SELECT * EXCLUDE (context_key) FROM context_indicators").df()
+    assert set(units["indicator_id"]) == {i.id for i in fw.indicators}  # synth packs send contexts too
     applicable = ci[ci["applicable"]]
-    expected = applicable.groupby(["la_code", "period", "indicator_id"]).agg(
+    expected = units[units["applicable"]].groupby(["la_code", "period", "indicator_id"]).agg(
         numerator=("met", "sum"), denominator=("met", "size")).reset_index()
     rates = con.execute("SELECT la_code, period, indicator_id, numerator, denominator, rate FROM indicator_rates "
                         "WHERE denominator > 0 ORDER BY ALL").df()
@@ -208,7 +211,7 @@ def test_scores_and_rates_recompute_exactly_from_case_indicators(tmp_path):
     assert (merged["denominator"] == merged["denominator_recount"]).all()
     assert (merged["rate"] == merged["numerator"] / merged["denominator"]).all()
     # Case domain scores: mean of applicable, non-informational values in the domain.
-    domains = {i.id: i.domain for i in fw.indicators if not i.informational}
+    domains = {i.id: i.domain for i in fw.indicators_of("case") if not i.informational}
     scored_rows = applicable[applicable["indicator_id"].isin(domains)].copy()
     scored_rows["domain"] = scored_rows["indicator_id"].map(domains)
     by_case = scored_rows.groupby(["la_code", "period", "case_key", "domain"])["value"].mean()

@@ -163,7 +163,7 @@ def test_a_filled_in_copy_is_a_pack_that_loads(template, tmp_path):
     read_tables(pack)
     result = standardise(pack, b"test-key")
     assert result.total_quarantined == 0, result.quarantine[["table_name", "column_name", "rule"]]
-    assert result.rows_loaded == {"cases": 1, "meetings": 1, "actions": 1}
+    assert result.rows_loaded == {"cases": 1, "meetings": 1, "actions": 1, "contexts": 1, "case_contexts": 1}
 
 
 def test_both_example_rows_are_valid_together(template, tmp_path):
@@ -177,4 +177,4 @@ def test_both_example_rows_are_valid_together(template, tmp_path):
     read_tables(pack)
     result = standardise(pack, b"test-key")
     assert result.total_quarantined == 0, result.quarantine[["table_name", "column_name", "rule"]]
-    assert result.rows_loaded == {"cases": 2, "meetings": 2, "actions": 2}
+    assert result.rows_loaded == {"cases": 2, "meetings": 2, "actions": 2, "contexts": 2, "case_contexts": 2}
