@@ -113,3 +113,27 @@ def test_an_identifier_pattern_the_scan_cannot_run_is_refused_by_name():
     assert identifier_kind("ok", {"label": "x", "value_pattern": r"\d{3}"}).value_pattern == r"\d{3}"
     with pytest.raises(ValueError, match="value_pattern of 'lookahead' is not RE2 syntax"):
         identifier_kind("lookahead", {"label": "x", "value_pattern": r"(?=\d)\d+"})
+
+
+def test_context_references_leave_no_trace_anywhere_under_home(tmp_path):
+    """A v1.1 pack's context_id values reach no file of the audit home: not the warehouse, the
+    Dagster instance's run and event storage, the site, the exports nor the run's output."""
+    inbox, home = tmp_path / "inbox", tmp_path / "home"
+    pack = inbox / "E06000002_2025Q3"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "context_pack" / pack.name, pack)
+    references = {"P1": "CTXPARK0071", "G1": "CTXPEER0072", "S1": "CTXSCHL0073", "O1": "CTXONLN0074"}
+    for table in ("contexts", "case_contexts", "meetings", "actions"):
+        frame = pd.read_csv(pack / f"{table}.csv", dtype=str, keep_default_na=False)
+        frame["context_id"] = frame["context_id"].replace(references)
+        frame.to_csv(pack / f"{table}.csv", index=False)
+    result = subprocess.run([CLI, "run", "--home", str(home), "--inbox", str(inbox)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    files = [f for f in home.rglob("*") if f.is_file()]
+    assert any(f.suffix == ".html" for f in files) and any("dagster" in f.parts for f in files)
+    for file in files:
+        data = file.read_bytes()
+        for value in references.values():
+            assert value.encode() not in data, (file, value)
+    for value in references.values():
+        assert value not in result.stdout + result.stderr

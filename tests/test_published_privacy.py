@@ -35,6 +35,46 @@ def published_files(home: Path) -> list[Path]:
     return files
 
 
+def inbox_references(home: Path, table: str, column: str) -> set[str]:
+    """Every value of one column of one table across the inbox's packs, in whatever form."""
+    found = set()
+    for path in (home / "inbox").rglob(f"{table}.*"):
+        if path.suffix == ".csv":
+            for encoding in ("utf-8-sig", "cp1252"):
+                try:
+                    frame = pd.read_csv(path, dtype=str, sep=None, engine="python", encoding=encoding)
+                    break
+                except UnicodeDecodeError:
+                    continue
+        elif path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_excel(path, dtype=str)
+        found |= set(frame[column].dropna().astype(str).str.strip())
+    for workbook in (home / "inbox").glob("*.xlsx"):
+        sheets = pd.read_excel(workbook, sheet_name=None, dtype=str)
+        if table in sheets:
+            found |= set(sheets[table][column].dropna().astype(str).str.strip())
+    return found - {""}
+
+
+def test_no_context_key_or_context_id_is_published(demo_home):
+    con = duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True)
+    keys = {row[0] for row in con.execute("SELECT context_key FROM contexts").fetchall()}
+    assert "context_id" not in {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns")
+                                .fetchall()}
+    con.close()
+    context_ids = inbox_references(demo_home, "contexts", "context_id")
+    assert len(keys) > 20 and len(context_ids) > 20
+    for file in published_files(demo_home):
+        if file.name == "plotly.min.js":
+            continue
+        text = file.read_bytes().decode("utf-8", errors="ignore")
+        assert not {k for k in keys if k in text}, file
+        found = {c for c in context_ids if re.search(rf"(?<![A-Za-z0-9]){re.escape(c)}(?![A-Za-z0-9])", text)}
+        assert not found, (file, sorted(found)[:3])
+
+
 def test_no_case_key_or_case_id_is_published(demo_home):
     con = duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True)
     keys = {row[0] for row in con.execute("SELECT case_key FROM cases").fetchall()}
