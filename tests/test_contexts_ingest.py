@@ -63,6 +63,18 @@ def as_workbook(folder: Path, target: Path) -> Path:
     return target
 
 
+def as_xlsx_files(folder: Path, target: Path) -> Path:
+    """The CSV pack as a folder of one workbook per table."""
+    target.mkdir(parents=True)
+    for file in folder.glob("*.csv"):
+        book = openpyxl.Workbook()
+        with open(file, encoding="utf-8", newline="") as handle:
+            for record in csv.reader(handle):
+                book.active.append(record)
+        book.save(target / f"{file.stem}.xlsx")
+    return target
+
+
 def as_parquet(folder: Path, target: Path) -> Path:
     target.mkdir(parents=True)
     for file in folder.glob("*.csv"):
@@ -112,16 +124,18 @@ def test_raw_context_references_never_reach_the_warehouse(tmp_path):
         "SELECT column_name FROM information_schema.columns").fetchall()}
 
 
-@pytest.mark.parametrize("form", ["workbook", "parquet"])
+@pytest.mark.parametrize("form", ["workbook", "xlsx files", "parquet"])
 def test_every_form_of_the_pack_loads_the_same_rows(tmp_path, form):
     csv_con, _ = ingest(tmp_path / "csv", CONTEXT_PACK)
     expected = loaded_rows(csv_con)
     (tmp_path / "made").mkdir()
     if form == "workbook":
         made = as_workbook(CONTEXT_PACK, tmp_path / "made" / "E06000002_2025Q3.xlsx")
+    elif form == "xlsx files":
+        made = as_xlsx_files(CONTEXT_PACK, tmp_path / "made" / "E06000002_2025Q3")
     else:
         made = as_parquet(CONTEXT_PACK, tmp_path / "made" / "E06000002_2025Q3")
-    con, report = ingest(tmp_path / form, made)
+    con, report = ingest(tmp_path / form.replace(" ", "_"), made)
     assert [o.status for o in report.outcomes] == ["loaded"]
     assert loaded_rows(con) == expected
     assert len(expected["contexts"]) == 4 and len(expected["case_contexts"]) == 5

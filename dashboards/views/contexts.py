@@ -42,14 +42,16 @@ def network_cells(rows: list[dict] | None, measures: list[str]) -> list[Cell]:
 
 
 def measure_labels(pub: Publication) -> tuple[list[str], list[str]]:
-    first = pub.networks.drop_duplicates("measure").sort_values("order") if pub.networks is not None else None
-    if first is None or first.empty:
-        return [], []
-    return first["measure"].tolist(), first["label"].tolist()
+    def build():
+        first = pub.networks.drop_duplicates("measure").sort_values("order") if pub.networks is not None else None
+        if first is None or first.empty:
+            return [], []
+        return first["measure"].tolist(), first["label"].tolist()
+    return lookup(pub, "network_measures", build)
 
 
 def context_score_cell(pub: Publication, code: str, period: str) -> Cell:
-    found = figures.score_lookup(pub.scores).get((code, CONTEXT_SCORE, period))
+    found = lookup(pub, "score_lookup", lambda: figures.score_lookup(pub.scores)).get((code, CONTEXT_SCORE, period))
     return score(*found) if found else unavailable()
 
 
