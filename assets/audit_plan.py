@@ -79,16 +79,22 @@ def plan_audit(con: duckdb.DuckDBPyConnection, audits_dir: Path, la_code: str, p
 def case_ids_in_pack(pack_path: Path) -> tuple[str, set[str]]:
     """The LA code of a pack and the case_ids of its cases table (trimmed), read within the pack
     limits. For the LA's own tools (reidentify, explain --case-id): nothing is stored."""
+    return references_in_pack(pack_path, "cases", "case_id")
+
+
+def references_in_pack(pack_path: Path, table: str, column: str) -> tuple[str, set[str]]:
+    """The LA code of a pack and the references in one column of one of its tables (trimmed; an
+    optional table not sent has none), read within the pack limits. Nothing is stored."""
     from assets.reading import PackRejected, check_identity, open_pack, open_tables
 
     pack = open_pack(pack_path, hash_content=False)
     check_identity(pack)
-    cases = open_tables(pack)["cases"]
-    if "case_id" not in cases.columns:
-        raise PackRejected("missing_column", f"{cases.source_file} has no case_id column.", "cases")
-    position = cases.columns.index("case_id")
+    source = open_tables(pack)[table]
+    if column not in source.columns:
+        raise PackRejected("missing_column", f"{source.source_file} has no {column} column.", table)
+    position = source.columns.index(column)
     ids = set()
-    for batch in cases.batches():
+    for batch in source.batches():
         ids.update(value.strip() for value in batch.column(position).to_pylist() if value and value.strip())
     return pack.la_code, ids
 

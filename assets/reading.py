@@ -129,7 +129,8 @@ class Pack:
 
     @property
     def has_contexts(self) -> bool:
-        """Whether the pack sent a contexts table (contract v1.1), even an empty one."""
+        """Whether the pack sent a contexts table (contract v1.1); one of no rows that load counts as
+        none when the pack is loaded (assets.warehouse.load_batch)."""
         return "contexts" not in self.absent_tables
 
     @property

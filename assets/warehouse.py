@@ -211,7 +211,10 @@ def load_batch(con: duckdb.DuckDBPyConnection, packs: list[Pack], standardised: 
         "rows_quarantined": [s.total_quarantined for s in standardised],
         "message": [loaded_message(s, p) for s, p in zip(standardised, packs, strict=True)],
         "rows_received": [sum(s.rows_in.values()) for s in standardised],
-        "has_contexts": [p.has_contexts for p in packs]})
+        # A contexts table of no loaded row (a template's sheet left empty) is no contexts: the
+        # pack's context measures are not available, never 0 out of its cases.
+        "has_contexts": [p.has_contexts and s.rows_loaded["contexts"] > 0
+                         for p, s in zip(packs, standardised, strict=True)]})
     with transaction(con):
         con.register("incoming_slots", slots)
         replaces = con.execute("SELECT count(*) FROM submissions SEMI JOIN incoming_slots USING (la_code, period) "

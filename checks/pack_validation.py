@@ -102,9 +102,12 @@ def validate_pack(path: Path, profile: Path | None = None) -> ValidationReport:
         if table not in pack.absent_tables:
             report.counts[table] = {"rows": std.rows_in[table], "would_load": std.rows_loaded[table],
                                     "would_quarantine": std.rows_quarantined[table]}
-    if pack.absent_tables:
-        report.notes.append(f"no {' or '.join(sorted(pack.absent_tables))} table: these are optional (contract "
-                            "v1.1); without contexts, the context measures are reported as not available.")
+    if "contexts" in pack.absent_tables or not std.rows_loaded["contexts"]:
+        report.notes.append("no contexts (the optional tables of contract v1.1 are not sent, or have no row that "
+                            "would load): the context measures will be reported as not available.")
+    elif "case_contexts" in pack.absent_tables:
+        report.notes.append("no case_contexts table: the contexts will be scored, but no case is linked to one "
+                            "(CI5 not met for every case).")
     report.problems = [
         {k: (int(v) if k == "row_number" else v) for k, v in row.items()
          if k in ("source_file", "table_name", "row_number", "column_name", "rule", "message")}

@@ -93,8 +93,18 @@ def secondary(out: pd.DataFrame, column: str, relation: Relation, limit: int) ->
     changed = False
     for positions in out.groupby(list(relation.group_by), sort=False, dropna=False).indices.values():
         totals, members = positions[is_total[positions]], positions[~is_total[positions]]
-        if not len(totals) or flags[totals].all():
-            continue  # no published total to subtract from
+        if not len(totals):
+            continue
+        if flags[totals].all():
+            # A hidden total is unknown only while a member is hidden too: were every member shown,
+            # their sum would give the total back (and, where the total is a member of another
+            # relation, whatever it was hidden to protect there).
+            shown_members = members[~flags[members]]
+            if len(shown_members) == len(members) and np.nansum(values[members]) > 0:
+                nonzero = shown_members[values[shown_members] > 0]
+                flags[nonzero[np.argmin(values[nonzero])]] = True
+                changed = True
+            continue
         while True:
             hidden = members[flags[members]]
             if not len(hidden):

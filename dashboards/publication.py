@@ -111,7 +111,7 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
         benchmarks=benchmarks(con, partnership_las(con)),
         coverage=published_coverage(con, limit),
         **published_audits(con, limit),
-        networks=published_networks(con, limit),
+        networks=published_networks(con, limit, rates),
         statutory_framework=statutory_framework(),
         periods=sorted(rates["period"].unique().tolist()) if len(rates) else [],
         la_codes=sorted(c for c in rates["la_code"].unique().tolist() if c != PARTNERSHIP_CODE) if len(rates)
@@ -263,13 +263,21 @@ def network_wording() -> dict:
     return load_yaml("publication.yaml")["networks"]
 
 
-def published_networks(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
+def published_networks(con: duckdb.DuckDBPyConnection, limit: int, rates: pd.DataFrame) -> pd.DataFrame:
     """Shared contexts and networks per LA and quarter, and for the partnership, one row per measure
     (config/publication.yaml networks). Only packs that sent contexts count: a v1 pack has no row,
     so its measures are not available. Keys are per LA, so LAs' graphs never join and the
-    partnership's counts are the sums of its LAs'. Every value is a count of contexts, children or
-    networks of children: suppressed from 1 to the threshold, with secondary suppression both
-    across LAs to the partnership and across the size bands to the number of networks."""
+    partnership's counts are the sums of its LAs'.
+
+    Every value is a count of contexts, children or networks of children, under disclosure control:
+    - a measure that is also a cell of the rates (`twins`: contexts are CX1's denominator) is
+      published exactly as the rates publish it, value and suppression, so that neither table can
+      undo the other's suppression;
+    - the others are suppressed from 1 to the threshold, where what is left of the count they are
+      part of is that small (`part_of`), and across LAs to the partnership (secondary suppression);
+    - the size bands are published for the partnership only (with secondary suppression to its
+      number of networks): per LA they would be mostly hidden, and what was left could be worked
+      out from the other measures (the warehouse keeps them per pack)."""
     wording = network_wording()
     measures = list(wording["measures"])
     wide = con.execute(f"""
@@ -277,24 +285,39 @@ def published_networks(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFra
         FROM context_networks n JOIN submissions s USING (la_code, period)
         WHERE s.status = 'loaded' AND s.has_contexts""").df()
     totals = wide.groupby("period")[measures].sum().reset_index().assign(la_code=PARTNERSHIP_CODE)
-    part, whole = wording["part_of"]["part"], wording["part_of"]["of"]
-    areas = pd.concat([wide, totals], ignore_index=True)
-    areas["rest"] = areas[whole] - areas[part]
-    frame = areas.melt(id_vars=["la_code", "period", "rest"], value_vars=measures, var_name="measure",
-                       value_name="value")
+    frame = pd.concat([wide, totals], ignore_index=True).melt(
+        id_vars=["la_code", "period"], value_vars=measures, var_name="measure", value_name="value")
     frame["value"] = frame["value"].astype("int64")
     frame["is_total"] = frame["la_code"] == PARTNERSHIP_CODE
     bands = wording["bands"]
-    in_bands = frame["measure"].isin([bands["total"], *bands["members"]])
+    frame = frame[frame["is_total"] | ~frame["measure"].isin(bands["members"])].reset_index(drop=True)
+    twins = {measure: tuple(cell) for measure, cell in wording["twins"].items()}
+    own = ~frame["measure"].isin(list(twins))
+    few_left = pd.Series(False, index=frame.index)
+    values = frame.set_index(["la_code", "period", "measure"])["value"]
+    for pair in wording["part_of"]:
+        whole = values.xs(pair["of"], level="measure").rename("whole")
+        rest = frame.join(whole, on=["la_code", "period"])["whole"] - frame["value"]
+        few_left |= (frame["measure"] == pair["part"]) & rest.between(1, limit)
+    in_bands = frame["measure"].isin([bands["total"], *bands["members"]]) & frame["is_total"]
     # Measures outside the bands are each a group of their own, with no total to subtract from.
-    frame["band_group"] = (frame["la_code"] + "|" + frame["period"]).where(in_bands, frame.index.astype(str))
+    frame["band_group"] = frame["period"].where(in_bands, frame.index.astype(str))
     frame["band_total"] = frame["measure"] == bands["total"]
-    few_left = frame["rest"].between(1, limit) & (frame["measure"] == part)
-    frame = suppress_in_relations(frame, "value", [Relation(("period", "measure"), "is_total"),
-                                                   Relation(("band_group",), "band_total")], limit, also=few_left)
+    mine = suppress_in_relations(frame[own], "value", [Relation(("period", "measure"), "is_total"),
+                                                     Relation(("band_group",), "band_total")],
+                                 limit, also=few_left[own])
+    frame["value_suppressed"] = False
+    frame.loc[own, "value_suppressed"] = mine["value_suppressed"]
+    published = rates.set_index(["la_code", "period", "indicator_id"])
+    for measure, (indicator, column) in twins.items():
+        rows = frame.index[frame["measure"] == measure]
+        keys = list(zip(frame.loc[rows, "la_code"], frame.loc[rows, "period"], [indicator] * len(rows), strict=True))
+        found = published.reindex(keys)
+        frame.loc[rows, "value"] = found[column].to_numpy()
+        frame.loc[rows, "value_suppressed"] = found[f"{column}_suppressed"].fillna(True).to_numpy(dtype=bool)
     frame["label"] = frame["measure"].map(wording["measures"])
     frame["order"] = frame["measure"].map({m: i for i, m in enumerate(measures)})
-    return with_names(frame.drop(columns=["band_group", "band_total", "rest"])).sort_values(
+    return with_names(frame.drop(columns=["band_group", "band_total"])).sort_values(
         ["period", "is_total", "la_code", "order"], ignore_index=True)
 
 

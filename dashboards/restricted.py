@@ -51,7 +51,7 @@ def worklist_pages(con: duckdb.DuckDBPyConnection) -> list[Page]:
     pages, index = [], []
     for la, period, cases in packs:
         indicators, short = [], 0
-        for indicator in fw.indicators:
+        for indicator in fw.indicators_of("case"):  # a worklist lists cases; contexts have explain --context-key
             applicable, keys = missing.get((la, period, indicator.id), (0, []))
             keys = keys or []
             short += bool(keys)
@@ -68,7 +68,7 @@ def worklist_pages(con: duckdb.DuckDBPyConnection) -> list[Page]:
                 "indicators": indicators, "domains": domains}
         pages.append(page(worklist_file(la, period), "worklist.html", view))
         index.append([link(worklist_file(la, period), la_name(la)), text(quarter_label(period)),
-                      number(str(int(cases or 0))), number(f"{short} of {len(fw.indicators)}")])
+                      number(str(int(cases or 0))), number(f"{short} of {len(fw.indicators_of('case'))}")])
     return [page("worklist.html", "worklist_index.html", {"rows": index, "cut": f"{cut:g}"}), *pages]
 
 

@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--case-key", help="the case's 16-character case_key")
     which.add_argument("--case-id", help="the LA's own case_id, with --pack: the key is derived, nothing stored")
     which.add_argument("--context-key", help="a context's 16-character context_key: its context indicators")
-    explain.add_argument("--pack", type=Path, help="with --case-id: the LA's own copy of the pack holding the case")
+    which.add_argument("--context-id", help="the LA's own context_id, with --pack: the key is derived, nothing stored")
+    explain.add_argument("--pack", type=Path, help="with --case-id or --context-id: the LA's own copy of the pack "
+                         "holding the case or context")
 
     from pipelines.audit_cli import add_audit_commands
 
@@ -193,10 +195,12 @@ def cmd_explain(args) -> int:
     home = AuditHome.resolve(args.home)
     if not home.warehouse.exists():
         raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
-    if args.context_key:
-        explain, key = explain_context, args.context_key.strip()
+    if args.context_key or args.context_id:
+        explain = explain_context
+        key = args.context_key.strip() if args.context_key else key_of_reference(home, args, "context")
     else:
-        explain, key = explain_case, args.case_key.strip() if args.case_key else key_of_case_id(home, args)
+        explain = explain_case
+        key = args.case_key.strip() if args.case_key else key_of_reference(home, args, "case")
     with warehouse.reading(home.warehouse) as con:
         try:
             explanation = explain(con, args.la, args.period, key)
@@ -206,29 +210,38 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
-def key_of_case_id(home: AuditHome, args) -> str:
-    """The case_key of an LA's own case_id, for `explain --case-id`: only with the LA's copy of the
-    pack holding that case, and the installation's key. Nothing is stored."""
-    from assets.audit_plan import case_ids_in_pack
+# What `explain --case-id` and `--context-id` look a reference up in: table, column, pseudonym.
+REFERENCES = {"case": ("cases", "case_id"), "context": ("contexts", "context_id")}
+
+
+def key_of_reference(home: AuditHome, args, unit: str) -> str:
+    """The case_key (or context_key) of an LA's own case_id (or context_id), for `explain --case-id`
+    and `--context-id`: only with the LA's copy of the pack holding it, and the installation's key.
+    Nothing is stored, and the reference is never repeated in a message."""
+    from assets.audit_plan import references_in_pack
     from assets.reading import PackRejected
     from assets.secret import KEY_ENV, load_secret
-    from assets.standardise import case_key
+    from assets.standardise import case_key, context_key
 
+    table, column = REFERENCES[unit]
+    option = f"--{column.replace('_', '-')}"
     if args.pack is None:
-        raise UsageError("--case-id needs --pack: the LA's own copy of the pack that holds the case.")
+        raise UsageError(f"{option} needs --pack: the LA's own copy of the pack that holds the {unit}.")
     if not args.pack.exists():
         raise UsageError(f"the pack {args.pack} does not exist.")
     if not os.environ.get(KEY_ENV) and not home.key_file.exists():
         raise UsageError(f"there is no pseudonymisation key at {home.key_file} (nor in ${KEY_ENV}).")
     try:
-        la_code, ids = case_ids_in_pack(args.pack)
+        la_code, ids = references_in_pack(args.pack, table, column)
     except PackRejected as error:
         raise UsageError(f"{args.pack}: {error}") from error
     if la_code != args.la:
         raise UsageError(f"the pack {args.pack.name} is {la_code}'s, not {args.la}'s.")
-    if args.case_id.strip() not in ids:
-        raise UsageError(f"the pack {args.pack.name} has no case with that case_id.")
-    return case_key(load_secret(home.key_file), la_code, args.case_id.strip())
+    reference = getattr(args, column).strip()
+    if reference not in ids:
+        raise UsageError(f"the pack {args.pack.name} has no {unit} with that {column}.")
+    pseudonym = case_key if unit == "case" else context_key
+    return pseudonym(load_secret(home.key_file), la_code, reference)
 
 
 def cmd_demo(args) -> int:

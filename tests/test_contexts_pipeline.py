@@ -108,3 +108,61 @@ def test_a_v1_pack_has_no_context_measures_and_they_are_published_as_not_availab
     assert tuple(tidy.loc[("E06000002", "CX2"), ["numerator", "denominator"]]) == ("1", "2")
     networks = publication.networks
     assert set(networks["la_code"]) == {"E06000002", ""}  # the v1 pack has none: not available
+
+
+def test_network_measures_that_are_rate_cells_are_published_as_the_rates_publish_them(scored):
+    """Contexts are CX1's denominator and the children linked to one are CI5's numerator: each is
+    published with the same value and suppression in both tables, so neither undoes the other; the
+    size bands are the partnership's only."""
+    publication = build_publication(scored, limit=5)
+    rates = publication.rates.set_index(["la_code", "indicator_id"])
+    networks = publication.networks.set_index(["la_code", "measure"])
+    for measure, (indicator, column) in {"contexts": ("CX1", "denominator"), "shared_contexts": ("CX2", "denominator"),
+                                         "cases_linked": ("CI5", "numerator")}.items():
+        for area in ("E06000002", ""):
+            assert networks.loc[(area, measure), "value"] == rates.loc[(area, indicator), column]
+            assert networks.loc[(area, measure), "value_suppressed"] == rates.loc[(area, indicator),
+                                                                                   f"{column}_suppressed"]
+    assert "networks_3_5" not in networks.loc["E06000002"].index
+    assert networks.loc[("", "networks_3_5"), "value"] == 1 and networks.loc[("", "networks_3_5"), "value_suppressed"]
+
+
+def test_a_template_with_its_context_sheets_left_empty_is_a_pack_without_contexts(tmp_path):
+    """Header-only contexts and case_contexts files are no contexts: the pack's context measures are
+    not available and its scores are those of the same pack without the files."""
+    def scores(folder: Path, name: str) -> dict:
+        con = warehouse.connect(tmp_path / f"{name}.duckdb")
+        ingest_inbox(con, folder, SECRET)
+        score_pending(con)
+        return {"has_contexts": con.execute("SELECT has_contexts FROM submissions").fetchall()[0][0],
+                "scores": con.execute("SELECT domain, score FROM pack_scores ORDER BY ALL").fetchall(),
+                "CI5": con.execute("SELECT numerator, denominator FROM indicator_rates WHERE indicator_id = 'CI5'"
+                                   ).fetchall()}
+    plain, empty = tmp_path / "plain", tmp_path / "empty"
+    shutil.copytree(V1_PACK, plain / V1_PACK.name)
+    shutil.copytree(V1_PACK, empty / V1_PACK.name)
+    (empty / V1_PACK.name / "contexts.csv").write_text(
+        "context_id,context_type,identified_date,risk_level_start,risk_level_end,closed_date\n")
+    (empty / V1_PACK.name / "case_contexts.csv").write_text("case_id,context_id,link_type\n")
+    assert scores(empty, "empty") == scores(plain, "plain") | {"has_contexts": False}
+    assert scores(plain, "again")["CI5"] == [(0, 0)]
+
+
+def test_explain_takes_the_las_own_context_id_with_the_pack_and_never_repeats_it(tmp_path, monkeypatch, capsys):
+    from assets.secret import KEY_ENV
+    from pipelines.cli import main
+
+    monkeypatch.setenv(KEY_ENV, SECRET.decode())
+    shutil.copytree(CONTEXT_PACK, tmp_path / "inbox" / CONTEXT_PACK.name)
+    assert main(["run", "--home", str(tmp_path)]) == 0
+    capsys.readouterr()
+    common = ["explain", "--home", str(tmp_path), "--la", "E06000002", "--period", "2025Q3"]
+    assert main([*common, "--context-id", "P1", "--pack", str(CONTEXT_PACK)]) == 0
+    by_id = capsys.readouterr().out
+    assert main([*common, "--context-key", context_key(SECRET, "E06000002", "P1")]) == 0
+    assert capsys.readouterr().out == by_id and "CX2 A context shared by cases was conferenced: MET" in by_id
+    assert main([*common, "--context-id", "NOSUCHPLACE", "--pack", str(CONTEXT_PACK)]) == 2
+    error = capsys.readouterr().err
+    assert "has no context with that context_id" in error and "NOSUCHPLACE" not in error
+    assert main([*common, "--context-id", "P1"]) == 2
+    assert "--context-id needs --pack" in capsys.readouterr().err

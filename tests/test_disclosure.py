@@ -109,3 +109,25 @@ def test_true_zeros_are_shown():
 def test_scores_over_few_cases_are_hidden():
     out = suppress_scores(pd.DataFrame({"score": [0.5, 0.7, 0.1], "cases": [3, 6, 0]}), "cases", ("score",), 5)
     assert out["score_suppressed"].tolist() == [True, False, False]
+
+
+def test_a_hidden_total_is_not_left_recoverable_from_its_members():
+    """A cell hidden as cover in one relation (an LA's networks, against the partnership) is the
+    total of another (its networks by size): with every member shown, their sum would give it
+    back, so one member is hidden as well."""
+    from dashboards.disclosure import suppress_in_relations
+
+    frame = pd.DataFrame({
+        "area": ["A", "B", "C", "all", "C", "C", "C"],
+        "measure": ["networks"] * 4 + ["size 2", "size 3-5", "size 6+"],
+        "value": [1, 20, 12, 33, 6, 6, 0]})
+    frame["is_total"] = frame["area"] == "all"
+    frame["group"] = ["x0", "x1", "C", "x3", "C", "C", "C"]
+    frame["band_total"] = (frame["area"] == "C") & (frame["measure"] == "networks")
+    out = suppress_in_relations(frame, "value", [Relation(("measure",), "is_total"), Relation(("group",), "band_total")],
+                                limit=5)
+    hidden = dict(zip(zip(out["area"], out["measure"]), out["value_suppressed"], strict=True))
+    assert hidden[("A", "networks")]  # 1: primary
+    assert hidden[("C", "networks")]  # the smallest other LA: cover against the partnership's 33
+    assert hidden[("C", "size 2")] or hidden[("C", "size 3-5")]  # so C's 12 cannot be re-summed
+    assert not hidden[("all", "networks")]

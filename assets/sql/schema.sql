@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS case_contexts (
 -- made before gains the columns (NULL: no context, or a v1 pack).
 ALTER TABLE meetings ADD COLUMN IF NOT EXISTS context_key VARCHAR;
 ALTER TABLE actions ADD COLUMN IF NOT EXISTS context_key VARCHAR;
-ALTER TABLE submissions ADD COLUMN IF NOT EXISTS has_contexts BOOLEAN;  -- the pack carried a contexts table
+ALTER TABLE submissions ADD COLUMN IF NOT EXISTS has_contexts BOOLEAN;  -- the pack sent contexts (1 or more loaded)
 
 CREATE TABLE IF NOT EXISTS quarantine (
     la_code VARCHAR,

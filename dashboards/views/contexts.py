@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dashboards import figures
 from dashboards.figures import quarter_label
-from dashboards.publication import PARTNERSHIP_CODE, Publication
+from dashboards.publication import PARTNERSHIP_CODE, Publication, network_wording
 from dashboards.views.common import (
     Cell,
     count,
@@ -41,13 +41,17 @@ def network_cells(rows: list[dict] | None, measures: list[str]) -> list[Cell]:
     return [count(by_measure[m]["value"], by_measure[m]["value_suppressed"]) for m in measures]
 
 
-def measure_labels(pub: Publication) -> tuple[list[str], list[str]]:
+def measure_labels(pub: Publication, bands: bool = False) -> tuple[list[str], list[str]]:
+    """The network measures published for every area (or, with `bands`, the size bands published
+    for the partnership only) and their words, in order."""
     def build():
         first = pub.networks.drop_duplicates("measure").sort_values("order") if pub.networks is not None else None
         if first is None or first.empty:
-            return [], []
-        return first["measure"].tolist(), first["label"].tolist()
-    return lookup(pub, "network_measures", build)
+            return {False: ([], []), True: ([], [])}
+        banded = set(network_wording()["bands"]["members"])
+        chosen = {flag: first[first["measure"].isin(banded) == flag] for flag in (False, True)}
+        return {flag: (rows["measure"].tolist(), rows["label"].tolist()) for flag, rows in chosen.items()}
+    return lookup(pub, "network_measures", build)[bands]
 
 
 def context_score_cell(pub: Publication, code: str, period: str) -> Cell:
@@ -65,6 +69,7 @@ def overview_contexts(pub: Publication, partnership: str) -> dict | None:
     quarter = quarter_rates(pub, latest)
     total = [quarter.get((PARTNERSHIP_CODE, i.id)) for i in indicators]
     measures, labels = measure_labels(pub)
+    band_measures, band_labels = measure_labels(pub, bands=True)
     networks = networks_by_area(pub)
     return {
         "figure": figures.scores_figure(pub.scores, [(CONTEXT_SCORE, "Context score")], areas, pub.periods),
@@ -75,6 +80,9 @@ def overview_contexts(pub: Publication, partnership: str) -> dict | None:
         "available": any(row and row["denominator"] > 0 for row in total),
         "labels": labels,
         "networks": [[text(name)] + network_cells(networks.get((code, latest)), measures) for code, name in areas],
+        "band_labels": band_labels,
+        "bands": [[text(quarter_label(p))] + network_cells(networks.get((PARTNERSHIP_CODE, p)), band_measures)
+                  for p in pub.periods],
     }
 
 
