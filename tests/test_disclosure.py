@@ -124,9 +124,9 @@ def test_a_hidden_total_is_not_left_recoverable_from_its_members():
     frame["is_total"] = frame["area"] == "all"
     frame["group"] = ["x0", "x1", "C", "x3", "C", "C", "C"]
     frame["band_total"] = (frame["area"] == "C") & (frame["measure"] == "networks")
-    out = suppress_in_relations(frame, "value", [Relation(("measure",), "is_total"), Relation(("group",), "band_total")],
-                                limit=5)
-    hidden = dict(zip(zip(out["area"], out["measure"]), out["value_suppressed"], strict=True))
+    relations = [Relation(("measure",), "is_total"), Relation(("group",), "band_total")]
+    out = suppress_in_relations(frame, "value", relations, limit=5)
+    hidden = dict(zip(zip(out["area"], out["measure"], strict=True), out["value_suppressed"], strict=True))
     assert hidden[("A", "networks")]  # 1: primary
     assert hidden[("C", "networks")]  # the smallest other LA: cover against the partnership's 33
     assert hidden[("C", "size 2")] or hidden[("C", "size 3-5")]  # so C's 12 cannot be re-summed
