@@ -39,8 +39,8 @@ from assets.metadata import (
 from assets.scoring import framework, score_pending
 from assets.statutory import ingest_statutory, score_statutory
 from checks.asset_checks import CheckOutcome, moderation_complete, pack_checks, score_checks
-from dashboards.exports import write_exports
-from dashboards.publication import build_publication, exports_metadata, site_metadata
+from dashboards.exports import exports_metadata, write_exports
+from dashboards.publication import build_publication, site_metadata
 from dashboards.restricted import write_restricted_edition
 from dashboards.site import write_site
 from pipelines.partitions import audit_partitions, period_partitions
