@@ -256,8 +256,9 @@ PUBLISHED_FROM = ["packs", "inbox_entries", "scored_packs", "statutory_rates", "
                         description="The static dashboard site under <home>/site/: aggregates only, opens "
                                     "offline."),
            dg.AssetSpec("exports", deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish",
-                        description="Open data under <home>/exports/: the published aggregates (suppressed) as "
-                                    "CSV and Parquet in DfE's tidy layout, with a data dictionary.")],
+                        description="Open data under <home>/exports/: every published table (suppressed) as "
+                                    "CSV with its .meta.csv in the layout of Explore Education Statistics, "
+                                    "and typed Parquet, with a data dictionary.")],
 )
 def publication(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
     """The disclosure-controlled publication, built once from the warehouse, written as the site and
