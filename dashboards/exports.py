@@ -1,51 +1,325 @@
-"""Open-data exports for researchers: the published (disclosure-controlled) aggregates in the tidy
-layout the DfE uses on Explore Education Statistics, as CSV and Parquet, with a data dictionary.
+"""Open-data exports for researchers: every published (disclosure-controlled) table, one dataset
+each, in the layout of Explore Education Statistics (EES), as CSV with its .meta.csv and as typed
+Parquet, with a data dictionary (docs/open-data.md).
 
-Suppressed values are `c`, not-applicable values `z`, as in DfE open data."""
+Each dataset is a function of the Publication returning a typed frame (see dashboards/open_data.py
+for its shape) and an entry in config/exports.yaml describing its columns; DATASETS lists them.
+Adding a dataset is one function, one entry here and one there. Suppressed values are `c`, not
+available `x`, not applicable `z`, as in DfE open data."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from dashboards.publication import Publication, replace_folder, tidy_export, time_columns
+from assets.config import local_authorities
+from assets.metadata import Columns, markdown_table
+from dashboards import figures
+from dashboards.open_data import (
+    dataset_columns,
+    export_config,
+    neutralised,
+    partnership_geography,
+    write_csv,
+    write_dataset,
+)
+from dashboards.publication import PARTNERSHIP_CODE, Publication, network_wording, replace_folder
 
-DICTIONARY = [
-    # file, column, description
-    ("*", "time_period", "Calendar year of the quarter, e.g. 2025."),
-    ("*", "time_identifier", "The quarter, e.g. 'Calendar year Q3' (1 July to 30 September)."),
-    ("*", "geographic_level", "'Local authority', or 'Partnership' for all LAs in the partnership together "
-                              "(a level of this project's, not one of DfE's)."),
-    ("*", "la_code", "GSS code of the local authority; blank on partnership rows."),
-    ("*", "la_name", "Name of the local authority, or of the partnership."),
-    ("indicator_rates", "indicator", "Indicator id (see indicators.csv and docs/indicators.md)."),
-    ("indicator_rates", "numerator", "Cases for which the indicator was met. c = suppressed (1 to 5, or "
-                                     "recoverable by subtraction)."),
-    ("indicator_rates", "denominator", "Cases to which the indicator applied. c = suppressed."),
-    ("indicator_rates", "rate", "numerator / denominator, 0 to 1. c = suppressed; z = no case applicable."),
-    ("indicator_rates", "ci_low", "Lower bound of the 95% Wilson score interval of the rate."),
-    ("indicator_rates", "ci_high", "Upper bound of the 95% Wilson score interval of the rate."),
-    ("scores", "domain", "PI parent inclusion, OF offender focus, CI context interventions, PF plan focus, "
-                         "PRACTICE the practice score (weighted mean of the four), CX the context score (mean "
-                         "over the contexts' scores; not part of the practice score)."),
-    ("scores", "score", "Mean of the cases' domain scores, 0 to 1, higher is closer to the model. c = based on "
-                        "5 or fewer cases; z = no case scored."),
-    ("context_networks", "measure", "Shared contexts and networks of children linked through them (docs/contexts.md): "
-                                    "the measure's code."),
-    ("context_networks", "label", "What the measure counts, in words."),
-    ("context_networks", "value", "The count. c = suppressed (1 to 5, or recoverable by subtraction). Only packs "
-                                  "that sent contexts (contract v1.1) count; a geography with none has no rows."),
-    ("indicators", "indicator", "Indicator id."),
-    ("indicators", "unit", "What the indicator counts: 'case' (a child's case) or 'context' (a place, peer "
-                           "group, school or online space)."),
-    ("indicators", "domain", "Domain code."),
-    ("indicators", "title", "Short title."),
-    ("indicators", "question", "The question the indicator answers, in plain English."),
-    ("indicators", "direction", "'higher' or 'lower': which way is better."),
-    ("indicators", "informational", "True when reported but never part of a score."),
+FILES_DICTIONARY = [
+    # file, column, parquet type, description: the columns every dataset shares
+    ("*", "time_period", "Int64 (integer, nullable)", "The year (4 digits): see each dataset's own row."),
+    ("*", "time_identifier", "string", "'Calendar year' (quarterly datasets, with the quarter as a filter) or "
+                                       "'Reporting year' (statutory returns and DfE tables)."),
+    ("*", "geographic_level", "string", "'Local authority'; the partnership's level (config/publication.yaml, "
+                                        "docs/open-data.md); 'Regional' and 'National' in benchmarks only."),
+    ("*", "country_code", "string", "E92000001 England, W92000004 Wales, K04000001 England and Wales (a "
+                                    "partnership with LAs in both)."),
+    ("*", "country_name", "string", "The country's name."),
+    ("*", "region_code", "string", "GSS code of the region (config/la_codes.csv); on partnership rows only when "
+                                   "all its LAs are in one English region."),
+    ("*", "region_name", "string", "The region's name."),
+    ("*", "new_la_code", "string", "GSS code (9 characters) of the local authority; blank on other levels' rows."),
+    ("*", "old_la_code", "string", "DfE's 3-digit LA code (table C3); z for a Welsh LA, which has none."),
+    ("*", "la_name", "string", "The local authority's name."),
+    ("*", "pfa_code", "string", "On partnership rows: the partnership's code (z: no ONS code applies)."),
+    ("*", "pfa_name", "string", "On partnership rows: the partnership's name."),
+    ("indicators", "indicator", "string", "Indicator id."),
+    ("indicators", "unit", "string", "What the indicator counts: 'case' (a child's case) or 'context' (a place, "
+                                     "peer group, school or online space)."),
+    ("indicators", "domain", "string", "Domain code."),
+    ("indicators", "title", "string", "Short title."),
+    ("indicators", "question", "string", "The question the indicator answers, in plain English."),
+    ("indicators", "direction", "string", "'higher' or 'lower': which way is better."),
+    ("indicators", "informational", "bool", "True when reported but never part of a score."),
 ]
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def quarter_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """la_code, time_period (the calendar year) and quarter of rows keyed by period '2025Q3'."""
+    return pd.DataFrame({"la_code": frame["la_code"].to_numpy(),
+                         "time_period": frame["period"].str[:4].astype(int).to_numpy(),
+                         "quarter": ("Q" + frame["period"].str[-1]).to_numpy()}, index=frame.index)
+
+
+def year_keys(frame: pd.DataFrame, period: str = "period") -> pd.DataFrame:
+    return pd.DataFrame({"la_code": frame["la_code"].to_numpy(),
+                         "time_period": frame[period].astype(int).to_numpy()}, index=frame.index)
+
+
+def published(out: pd.DataFrame, name: str, values, suppressed=None, unavailable=None, scale: float = 1) -> None:
+    """An indicator and its status: c where suppressed, x where not available, z where there is
+    nothing (nothing to divide by); the value missing in all three."""
+    values = pd.Series(np.asarray(values, dtype=float), index=out.index) * scale
+    status = pd.Series(pd.NA, index=out.index, dtype="string")
+    status[values.isna()] = "z"
+    for hidden, symbol in ((suppressed, "c"), (unavailable, "x")):
+        if hidden is not None:
+            status[np.asarray(hidden, dtype=bool)] = symbol
+    out[name] = values.where(status.isna())
+    out[f"{name}_status"] = status
+
+
+def rate_indicators(out: pd.DataFrame, rates: pd.DataFrame, unavailable=None) -> pd.DataFrame:
+    for column in ("numerator", "denominator"):
+        published(out, column, rates[column], rates[f"{column}_suppressed"], unavailable)
+    for column, source in (("rate_percent", "rate"), ("ci_lower_percent", "ci_low"), ("ci_upper_percent", "ci_high")):
+        published(out, column, rates[source], rates[f"{source}_suppressed"], unavailable, scale=100)
+    return out
+
+
+def indicator_facts(pub: Publication) -> dict[str, object]:
+    return {i.id: i for i in pub.framework.indicators}
+
+
+# ---------------------------------------------------------------- the datasets
+
+
+def indicator_rates(pub: Publication) -> pd.DataFrame:
+    rates, facts = pub.rates, indicator_facts(pub)
+    out = quarter_keys(rates)
+    out["domain"] = rates["indicator_id"].map(lambda i: facts[i].domain)
+    out["indicator"] = rates["indicator_id"]
+    out["unit"] = rates["indicator_id"].map(lambda i: facts[i].unit)
+    return rate_indicators(out, rates, rates["not_available"])
+
+
+def scores(pub: Publication) -> pd.DataFrame:
+    out = quarter_keys(pub.scores)
+    out["domain"] = pub.scores["domain"]
+    published(out, "score", pub.scores["score"], pub.scores["score_suppressed"])
+    return out
+
+
+def statutory_rates(pub: Publication) -> pd.DataFrame:
+    rates = pub.statutory_rates
+    if rates is None or rates.empty:
+        return empty("statutory_rates")
+    out = year_keys(rates)
+    out["indicator"] = rates["indicator_id"]
+    rate_indicators(out, rates)
+    published(out, "mean_value", rates["mean_value"], rates["mean_value_suppressed"])
+    return out
+
+
+def benchmarks(pub: Publication) -> pd.DataFrame:
+    """DfE table C3 as published (this release's benchmarks: LA, region and England side by side)
+    in the tidy layout: one row per area, year and factor."""
+    bench = pub.benchmarks
+    if bench is None or bench.empty:
+        return empty("benchmarks")
+    las = local_authorities()
+    region = bench["la_code"].map(lambda code: las[code].region_code)
+    parts = []
+    for level, code, count, share, marker in (
+            ("Local authority", bench["la_code"], "la_count", "la_share", "la_marker"),
+            ("Regional", region, "region_count", "region_share", None),
+            ("National", pd.Series("E92000001", index=bench.index), "england_count", "england_share", None)):
+        part = pd.DataFrame({"la_code": code.to_numpy(), "area_level": level,
+                             "time_period": bench["time_period"].astype(int).to_numpy(),
+                             "factor": bench["factor"].to_numpy(), "count": bench[count].to_numpy(dtype=float),
+                             "share": bench[share].to_numpy(dtype=float),
+                             "marker": bench[marker].to_numpy() if marker else None})
+        parts.append(part.drop_duplicates(["la_code", "time_period", "factor"]))
+    tidy = pd.concat(parts, ignore_index=True)
+    out = tidy[["la_code", "area_level", "time_period", "factor"]].copy()
+    published(out, "episodes_count", tidy["count"])
+    published(out, "episodes_percent", tidy["share"], scale=100)
+    out.loc[out["episodes_count"].isna(), "episodes_count_status"] = "x"
+    out.loc[out["episodes_percent"].isna(), "episodes_percent_status"] = "x"
+    dfe_symbol = tidy["marker"].notna() & tidy["marker"].astype(str).isin(["c", "x", "z", "low", "u"])
+    for column in ("episodes_count_status", "episodes_percent_status"):
+        out.loc[dfe_symbol, column] = tidy.loc[dfe_symbol, "marker"].astype(str)
+    return out.sort_values(["time_period", "area_level", "la_code", "factor"], ignore_index=True)
+
+
+def audit_coverage(pub: Publication) -> pd.DataFrame:
+    coverage = pub.coverage
+    if coverage is None or coverage.empty:
+        return empty("audit_coverage")
+    out = year_keys(coverage, "time_period")
+    published(out, "quarters", coverage["quarters"])
+    published(out, "audit_cases", coverage["audit_cases"], coverage["audit_cases_suppressed"])
+    published(out, "efh_factor_mentions", coverage["efh_factor_mentions"], unavailable=coverage[
+        "efh_factor_mentions"].isna())
+    published(out, "coverage_percent", coverage["coverage"], coverage["coverage_suppressed"],
+              unavailable=coverage["coverage"].isna() & ~coverage["coverage_suppressed"], scale=100)
+    return out
+
+
+def funnel_flags(pub: Publication) -> pd.DataFrame:
+    """Where each LA lies in each indicator's funnel plot (as the indicator pages draw it), and
+    whether a flag is better or worse given the indicator's direction."""
+    inner, outer = figures.funnel_levels()[0], figures.funnel_levels()[-1]
+    facts, rows = indicator_facts(pub), []
+    for (period, indicator_id), group in pub.rates.groupby(["period", "indicator_id"], sort=True):
+        funnel = figures.funnel_data(group, period)
+        points = funnel.points.set_index("la_code") if len(funnel.points) and funnel.target is not None else None
+        direction = facts[indicator_id].direction
+        total = group[group["is_total"]]
+        for row in group[~group["is_total"]].sort_values("la_code").itertuples():
+            point = points.loc[row.la_code] if points is not None and row.la_code in points.index else None
+            flag = int(point["flag"]) if point is not None else 0
+            rows.append({
+                "la_code": row.la_code, "period": period, "domain": facts[indicator_id].domain,
+                "indicator": indicator_id, "direction": direction,
+                "position": point["position"] if point is not None else "not plotted",
+                "flag": {1: "above", -1: "below"}.get(flag, "none"),
+                "assessment": ("better" if (flag > 0) == (direction == "higher") else "worse") if flag
+                else "not flagged",
+                "denominator": row.denominator, "denominator_suppressed": row.denominator_suppressed,
+                "not_available": row.not_available, "rate": row.rate, "rate_suppressed": row.rate_suppressed,
+                "target": funnel.target, "target_suppressed": bool(total["rate_suppressed"].all()),
+                **{f"{side}_{name}": (point[f"{side}_{level}"] if point is not None else np.nan)
+                   for side in ("lower", "upper") for name, level in (("inner", inner), ("outer", outer))}})
+    if not rows:
+        return empty("funnel_flags")
+    frame = pd.DataFrame(rows)
+    out = quarter_keys(frame)
+    for column in ("domain", "indicator", "direction", "position", "flag", "assessment"):
+        out[column] = frame[column]
+    published(out, "denominator", frame["denominator"], frame["denominator_suppressed"], frame["not_available"])
+    published(out, "rate_percent", frame["rate"], frame["rate_suppressed"], frame["not_available"], scale=100)
+    published(out, "partnership_rate_percent", frame["target"], frame["target_suppressed"], scale=100)
+    for name in ("inner", "outer"):
+        for side in ("lower", "upper"):
+            published(out, f"{name}_{side}_percent", frame[f"{side}_{name}"], scale=100)
+    return out
+
+
+def spc_signals(pub: Publication) -> pd.DataFrame:
+    """Every area's p-chart points (published quarters only) with their special-cause signals."""
+    facts, rows = indicator_facts(pub), []
+    for (la_code, indicator_id), group in pub.rates.groupby(["la_code", "indicator_id"], sort=True):
+        for point in figures.spc_data(group.to_dict("records"), facts[indicator_id].direction):
+            rows.append({"la_code": la_code, "period": point.period, "domain": facts[indicator_id].domain,
+                         "indicator": indicator_id, "signal": point.signal or "common cause",
+                         "rules": point.rules or "none", "numerator": point.numerator,
+                         "denominator": point.denominator, "rate": point.rate, "centre": point.centre,
+                         "lower": point.lower, "upper": point.upper})
+    if not rows:
+        return empty("spc_signals")
+    frame = pd.DataFrame(rows)
+    out = quarter_keys(frame)
+    for column in ("domain", "indicator", "signal", "rules"):
+        out[column] = frame[column]
+    published(out, "numerator", frame["numerator"])
+    published(out, "denominator", frame["denominator"])
+    for column, source in (("rate_percent", "rate"), ("mean_percent", "centre"),
+                           ("lower_limit_percent", "lower"), ("upper_limit_percent", "upper")):
+        published(out, column, frame[source], scale=100)
+    return out
+
+
+def context_networks(pub: Publication) -> pd.DataFrame:
+    networks = pub.networks
+    if networks is None or networks.empty:
+        return empty("context_networks")
+    out = quarter_keys(networks)
+    out["measure"] = networks["measure"]
+    published(out, "value", networks["value"], networks["value_suppressed"])
+    return out
+
+
+def case_audits(pub: Publication) -> pd.DataFrame:
+    audits = pub.audits
+    if audits is None or audits.empty:
+        return empty("case_audits")
+    out = quarter_keys(audits)
+    out["audit"] = audits["number"].astype(str)
+    out["theme"] = audits["theme"].fillna("withheld")
+    published(out, "cases_audited", audits["cases"], audits["cases_suppressed"])
+    for column in ("actions", "actions_done", "actions_overdue"):
+        published(out, column, audits[column], audits[f"{column}_suppressed"])
+    return out
+
+
+def audit_grades(pub: Publication) -> pd.DataFrame:
+    if pub.audit_grades is None or pub.audit_grades.empty or pub.audits is None:
+        return empty("audit_grades")
+    grades = pub.audit_grades.merge(pub.audits[["number", "la_code", "period"]], on="number")
+    out = quarter_keys(grades)
+    out["audit"] = grades["number"].astype(str)
+    out["domain"] = grades["domain"]
+    out["grade"] = grades["answer"].astype(str)
+    published(out, "answers", grades["count"], grades["count_suppressed"])
+    return out
+
+
+def submissions(pub: Publication) -> pd.DataFrame:
+    subs = pub.submissions
+    if subs.empty:
+        return empty("submissions")
+    out = quarter_keys(subs)
+    out["pack_outcome"] = subs["status"].replace("", "all packs")
+    for column in ("cases", "rows_received", "rows_quarantined"):
+        published(out, column, subs[column], subs[f"{column}_suppressed"])
+    published(out, "packs_rejected", subs["packs_rejected"])
+    return out
+
+
+def quarantine_rules(pub: Publication) -> pd.DataFrame:
+    rules = pub.quarantine_rules
+    if rules.empty:
+        return empty("quarantine_rules")
+    out = quarter_keys(rules)
+    out["rule"] = rules["rule"]
+    published(out, "breaches", rules["breaches"], rules["breaches_suppressed"])
+    return out
+
+
+def empty(name: str) -> pd.DataFrame:
+    """A dataset with no rows (nothing of its kind published yet): its header is still written."""
+    columns = ["la_code", "time_period"]
+    for column in dataset_columns(name):
+        columns += [column.name, f"{column.name}_status"] if column.kind == "Indicator" else [column.name]
+    return pd.DataFrame({c: pd.Series(dtype="float64" if c == "time_period" else "object") for c in columns})
+
+
+# Every dataset of the exports: its file name and the function that makes its frame. Its columns
+# are described under the same name in config/exports.yaml.
+DATASETS: dict[str, Callable[[Publication], pd.DataFrame]] = {
+    "indicator_rates": indicator_rates,
+    "scores": scores,
+    "statutory_rates": statutory_rates,
+    "benchmarks": benchmarks,
+    "audit_coverage": audit_coverage,
+    "funnel_flags": funnel_flags,
+    "spc_signals": spc_signals,
+    "context_networks": context_networks,
+    "case_audits": case_audits,
+    "audit_grades": audit_grades,
+    "submissions": submissions,
+    "quarantine_rules": quarantine_rules,
+}
+
+
+# ---------------------------------------------------------------- writing
 
 
 def write_exports(publication: Publication, out_dir: Path) -> list[Path]:
@@ -53,81 +327,100 @@ def write_exports(publication: Publication, out_dir: Path) -> list[Path]:
     return replace_folder(out_dir, lambda folder: fill_exports(publication, folder))
 
 
+def description_words(pub: Publication) -> dict[str, str]:
+    """What config/exports.yaml's descriptions name from other settings: the funnel's limits and
+    the network measures."""
+    levels = figures.funnel_levels()
+    measures = "; ".join(f"{code} {words}" for code, words in network_wording()["measures"].items())
+    return {"inner": figures.level_label(levels[0]), "outer": figures.level_label(levels[-1]), "measures": measures}
+
+
+def member_las(pub: Publication) -> list[str]:
+    """The partnership's LAs: every LA that sent a pack or a statutory return."""
+    codes = set(pub.la_codes) | set(pub.submissions["la_code"]) if len(pub.submissions) else set(pub.la_codes)
+    if pub.statutory_rates is not None and len(pub.statutory_rates):
+        codes |= set(pub.statutory_rates["la_code"])
+    return sorted(code for code in codes if code != PARTNERSHIP_CODE and code in local_authorities())
+
+
 def fill_exports(publication: Publication, folder: Path) -> list[str]:
-    tables = {
-        "indicator_rates": tidy_export(publication),
-        "scores": tidy_scores(publication),
-        "context_networks": tidy_networks(publication),
-        "indicators": pd.DataFrame([{"indicator": i.id, "unit": i.unit, "domain": i.domain, "title": i.title,
-                                     "question": i.question, "direction": i.direction,
-                                     "informational": i.informational} for i in publication.framework.indicators]),
-    }
-    written = []
-    for name, frame in tables.items():
-        write_csv(frame, folder / f"{name}.csv")
-        frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(
-            folder / f"{name}.parquet", index=False)
-        written += [f"{name}.csv", f"{name}.parquet"]
-    write_csv(pd.DataFrame(DICTIONARY, columns=["file", "column", "description"]), folder / "data_dictionary.csv")
-    (folder / "README.txt").write_text(README, encoding="utf-8")
+    words, members = description_words(publication), member_las(publication)
+    written, dictionary = [], list(FILES_DICTIONARY)
+    for name in export_config()["datasets"]:
+        if name not in DATASETS:
+            raise ValueError(f"config/exports.yaml describes {name}, which dashboards/exports.py does not make")
+    for name, make in DATASETS.items():
+        files, rows = write_dataset(folder, name, make(publication), members, words)
+        written += files
+        dictionary += rows
+    definitions = indicator_definitions(publication)
+    write_csv(definitions, folder / "indicators.csv")
+    definitions.astype({c: "string" for c in definitions.columns if definitions[c].dtype == object}).to_parquet(
+        folder / "indicators.parquet", index=False)
+    written += ["indicators.csv", "indicators.parquet"]
+    write_csv(pd.DataFrame(dictionary, columns=["file", "column", "parquet_type", "description"]),
+              folder / "data_dictionary.csv")
+    (folder / "README.txt").write_text(readme(publication), encoding="utf-8")
     return written + ["data_dictionary.csv", "README.txt"]
 
 
-# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+def indicator_definitions(publication: Publication) -> pd.DataFrame:
+    """The indicator definitions: an ancillary file (no time, no geography, so no EES metadata)."""
+    return pd.DataFrame([{"indicator": i.id, "unit": i.unit, "domain": i.domain, "title": i.title,
+                          "question": i.question, "direction": i.direction, "informational": i.informational}
+                         for i in publication.framework.indicators])
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Every CSV the exports write goes through here: text from config (titles, questions, names)
-    could otherwise run as a formula when a researcher opens the file in a spreadsheet."""
-    frame.map(neutralised).to_csv(path, index=False)
+def readme(publication: Publication) -> str:
+    datasets = "\n".join(f"{name:<17}{spec['title']}" for name, spec in export_config()["datasets"].items())
+    partnership = partnership_geography()
+    return README.format(datasets=datasets, level=partnership["level"], code=partnership["code"],
+                         name=partnership["name"], framework=publication.framework.sha256[:12])
 
 
-def neutralised(cell):
-    """A text cell a spreadsheet would read as a formula, with a ' in front so that it is read as
-    text; numbers (negative ones too, and numbers written as text) and the symbols c, x and z are
-    left as they are. Parquet files keep the original: their columns are typed, not formulas."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_START) and not NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
-
-
-def tidy_scores(publication: Publication) -> pd.DataFrame:
-    scores = publication.scores
-    out = time_columns(scores)
-    out["domain"] = scores["domain"].to_numpy()
-    out["score"] = [("c" if hidden else ("z" if pd.isna(value) else f"{value:.6f}"))
-                    for value, hidden in zip(scores["score"], scores["score_suppressed"], strict=True)]
-    return out
-
-
-def tidy_networks(publication: Publication) -> pd.DataFrame:
-    networks = publication.networks
-    out = time_columns(networks)
-    out["measure"] = networks["measure"].to_numpy()
-    out["label"] = networks["label"].to_numpy()
-    out["value"] = [("c" if hidden else str(int(value)))
-                    for value, hidden in zip(networks["value"], networks["value_suppressed"], strict=True)]
-    return out
+def exports_metadata(publication: Publication, written: list[Path], folder: Path) -> dict:
+    """What the `exports` step reports: files, rows, how many rates were suppressed, a preview."""
+    rates = indicator_rates(publication)
+    preview = rates[["time_period", "quarter", "la_code", "indicator", "numerator", "denominator", "rate_percent"]]
+    return {"files": len(written), "folder": folder, "dagster/row_count": len(rates),
+            "rates_suppressed": int((rates["numerator_status"] == "c").sum()),
+            "dagster/column_schema": Columns(tuple((name, str(kind)) for name, kind in rates.dtypes.items())),
+            "preview": markdown_table([tuple("" if pd.isna(v) else v for v in row)
+                                       for row in preview.head(10).itertuples(index=False, name=None)],
+                                      tuple(preview.columns))}
 
 
 README = """safeguarding-audit open data
 
-indicator_rates  one row per quarter, geography and indicator: numerator, denominator, rate and its
-                 95% Wilson score interval.
-scores           one row per quarter, geography and domain: the domain scores, the practice score
-                 and the context score (domain CX: the mean over contexts, never part of the
-                 practice score).
-context_networks one row per quarter, geography and measure: contexts, shared contexts and networks
-                 of children linked through them (packs that sent contexts only).
-indicators       the indicator definitions (full rules in docs/indicators.md of the project).
-data_dictionary  every column of every file.
+Every published table, one dataset each, in the layout of Explore Education Statistics (EES, the
+DfE's open data standards: time_period, time_identifier, geographic_level, country_code,
+country_name, region_code, region_name, new_la_code, old_la_code, la_name, then filters and
+indicators). Each dataset comes as:
+  <name>.csv       the data, with c, x or z in a cell where no number is published;
+  <name>.meta.csv  EES metadata: each filter and indicator, its label, unit and decimal places;
+  <name>.parquet   the same table with real types: counts Int64, rates and scores float64,
+                   time_period an integer; an unpublished cell is null, and the column
+                   <indicator>_status beside it holds c, x or z (null where the value is shown).
 
-Each file comes as CSV and as Parquet. Layout: the tidy format of DfE open data (time_period,
-time_identifier, geographic_level, la_code, la_name, then filters and measures).
+{datasets}
+indicators       the indicator definitions (an ancillary file: full rules in docs/indicators.md).
+data_dictionary  every column of every file, with its Parquet type.
+
+Time: quarterly datasets have time_identifier 'Calendar year', time_period the year and the
+quarter (Q1 to Q4) as the `quarter` filter (EES has no calendar-quarter identifier). Statutory
+returns and DfE's table C3 use 'Reporting year', time_period the year ending 31 March (2025 is
+April 2024 to March 2025), as DfE's own children in need statistics do.
+
+The partnership: EES has no level for a safeguarding partnership. Its rows have geographic_level
+'{level}', code {code} in pfa_code ('z': no ONS code applies) and '{name}' in pfa_name; their
+country (and region, when all its LAs share one) is its LAs'. Welsh LAs have old_la_code z (DfE
+gives them no 3-digit code).
 
 Symbols: c = confidential (a count from 1 to 5, or one that could be worked out by subtraction
-from published totals, and any rate built on it); z = not applicable; x = not available.
+from published totals, and any rate built on it); x = not available (e.g. a pack that sent no
+contexts); z = not applicable (nothing to divide by). Rates are percentages (0 to 100).
 Only aggregates are published: no case-level data, no case references.
+Indicator framework: sha256 {framework}.
 """
+
+__all__ = ["DATASETS", "exports_metadata", "neutralised", "write_csv", "write_exports"]

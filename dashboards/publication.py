@@ -381,41 +381,4 @@ def site_metadata(publication: Publication, written, index: Path) -> dict:
                                        for row in latest.itertuples()], ("area", "quarter", "practice score"))}
 
 
-def exports_metadata(publication: Publication, written: list[Path], folder: Path) -> dict:
-    """What the `exports` step reports: files, rows, how many rates were suppressed, a preview."""
-    rates = tidy_export(publication)
-    return {"files": len(written), "folder": folder, "dagster/row_count": len(rates),
-            "rates_suppressed": int((rates["numerator"] == "c").sum()),
-            "dagster/column_schema": Columns(tuple((name, "string") for name in rates.columns)),
-            "preview": markdown_table(list(rates.head(10).itertuples(index=False, name=None)), tuple(rates.columns))}
-
-
-def time_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The DfE open-data columns that say when and where: 2025Q3 -> 2025, 'Calendar year Q3'."""
-    return pd.DataFrame({
-        "time_period": frame["period"].str[:4].to_numpy(),
-        "time_identifier": ("Calendar year Q" + frame["period"].str[-1]).to_numpy(),
-        "geographic_level": frame["geographic_level"].to_numpy(),
-        "la_code": frame["la_code"].to_numpy(),
-        "la_name": frame["la_name"].to_numpy(),
-    })
-
-
-def tidy_export(publication: Publication) -> pd.DataFrame:
-    """The rates in the tidy layout DfE uses for open data, suppressed values as `c`."""
-    rates = publication.rates
-    out = time_columns(rates)
-    out["indicator"] = rates["indicator_id"].to_numpy()
-    for column in ("numerator", "denominator"):
-        out[column] = [("c" if hidden else str(int(value)))
-                       for value, hidden in zip(rates[column], rates[f"{column}_suppressed"], strict=True)]
-    for column in ("rate", "ci_low", "ci_high"):
-        out[column] = [("c" if hidden else ("z" if pd.isna(value) else f"{value:.6f}"))
-                       for value, hidden in zip(rates[column], rates[f"{column}_suppressed"], strict=True)]
-    # Not measured (the pack sent no contexts): x throughout, never 0 out of 0.
-    for column in ("numerator", "denominator", "rate", "ci_low", "ci_high"):
-        out.loc[rates["not_available"].to_numpy(), column] = "x"
-    return out
-
-
-__all__ = ["Publication", "build_publication", "tidy_export", "threshold", "PARTNERSHIP_CODE"]
+__all__ = ["Publication", "build_publication", "threshold", "PARTNERSHIP_CODE"]

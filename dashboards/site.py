@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import plotly
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
@@ -32,6 +33,7 @@ from dashboards.publication import Publication, replace_folder, restricted_marki
 PLOTLY_JS = "plotly.min.js"
 STYLESHEET = "site.css"
 MANIFEST = ".pages.json"  # file name: hash of its inputs, for every file of the site
+UNKNOWN_EDITION = {"data_as_at": "unknown", "framework": "unknown"}
 LEGEND = "[c] confidential, [z] not applicable, [x] not available"
 
 
@@ -63,6 +65,7 @@ def write_site(publication: Publication, site_dir: Path, extra_pages: list[Page]
     marked on every page and carries its `extra_pages` (the audit worklists)."""
     started = time.perf_counter()
     marking = restricted_marking() if publication.restricted else None
+    edition = edition_of(publication)
     written = SiteWritten()
     previous = read_manifest(site_dir)
 
@@ -80,11 +83,11 @@ def write_site(publication: Publication, site_dir: Path, extra_pages: list[Page]
             # names another folder is refused rather than written there.
             if Path(page.filename).name != page.filename or page.filename.startswith("."):
                 raise ValueError(f"page file name {page.filename!r} is not a plain file name")
-            inputs = f"{page.digest}|{LEGEND}|{PLOTLY_JS}|{STYLESHEET}|{marking}"
+            inputs = f"{page.digest}|{LEGEND}|{PLOTLY_JS}|{STYLESHEET}|{marking}|{sorted(edition.items())}"
             digest = hashlib.sha256(inputs.encode()).hexdigest()
             manifest[page.filename] = digest
             if not carry_over(site_dir, folder, page.filename, previous.get(page.filename) == digest):
-                (folder / page.filename).write_text(render_page(page, marking), encoding="utf-8")
+                (folder / page.filename).write_text(render_page(page, marking, edition), encoding="utf-8")
                 written.redrawn.append(page.filename)
             written.pages.append(page.filename)
         if not carry_over(site_dir, folder, MANIFEST, previous == manifest):
@@ -128,9 +131,19 @@ def static_digest(name: str) -> str:
     return hashlib.sha256(f"{name}|{source}".encode()).hexdigest()
 
 
-def render_page(page: Page, marking: str | None = None) -> str:
+def edition_of(publication: Publication) -> dict[str, str]:
+    """What every page's footer says the figures are: as at the latest pack received (the date it
+    arrived), by which version of the indicator framework (its file's sha256, shortened)."""
+    received = publication.submissions.get("received_at") if len(publication.submissions) else None
+    latest = pd.to_datetime(received, errors="coerce").max() if received is not None else pd.NaT
+    as_at = f"{latest.day} {latest:%B %Y}" if not pd.isna(latest) else "no pack received yet"
+    return {"data_as_at": as_at, "framework": publication.framework.sha256[:12] or "unknown"}
+
+
+def render_page(page: Page, marking: str | None = None, edition: dict | None = None) -> str:
     """A page in the shared layout (base.html): head, header navigation, title, symbols legend,
     the page's own content, footer; and, in the restricted edition, its marking above and below."""
     # The content was written by an autoescaped template: it is markup already.
     return ENVIRONMENT.get_template("base.html").render(page=page, content=Markup(page.body), legend=LEGEND,
-                                                        plotly_js=PLOTLY_JS, stylesheet=STYLESHEET, marking=marking)
+                                                        plotly_js=PLOTLY_JS, stylesheet=STYLESHEET, marking=marking,
+                                                        edition=edition or UNKNOWN_EDITION)

@@ -39,8 +39,8 @@ from assets.metadata import (
 from assets.scoring import framework, score_pending
 from assets.statutory import ingest_statutory, score_statutory
 from checks.asset_checks import CheckOutcome, moderation_complete, pack_checks, score_checks
-from dashboards.exports import write_exports
-from dashboards.publication import build_publication, exports_metadata, site_metadata
+from dashboards.exports import exports_metadata, write_exports
+from dashboards.publication import build_publication, site_metadata
 from dashboards.restricted import write_restricted_edition
 from dashboards.site import write_site
 from pipelines.partitions import audit_partitions, period_partitions
@@ -256,8 +256,9 @@ PUBLISHED_FROM = ["packs", "inbox_entries", "scored_packs", "statutory_rates", "
                         description="The static dashboard site under <home>/site/: aggregates only, opens "
                                     "offline."),
            dg.AssetSpec("exports", deps=PUBLISHED_FROM, kinds={"csv", "parquet"}, group_name="publish",
-                        description="Open data under <home>/exports/: the published aggregates (suppressed) as "
-                                    "CSV and Parquet in DfE's tidy layout, with a data dictionary.")],
+                        description="Open data under <home>/exports/: every published table (suppressed) as "
+                                    "CSV with its .meta.csv in the layout of Explore Education Statistics, "
+                                    "and typed Parquet, with a data dictionary.")],
 )
 def publication(context: dg.AssetExecutionContext, audit_home: AuditHomeResource, warehouse: WarehouseResource):
     """The disclosure-controlled publication, built once from the warehouse, written as the site and

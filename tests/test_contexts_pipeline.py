@@ -22,7 +22,8 @@ from assets import warehouse
 from assets.ingest import ingest_inbox
 from assets.scoring import score_pending
 from assets.standardise import case_key, context_key
-from dashboards.publication import build_publication, tidy_export
+from dashboards.exports import indicator_rates
+from dashboards.publication import build_publication
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONTEXT_PACK = FIXTURES / "context_pack" / "E06000002_2025Q3"
@@ -103,9 +104,10 @@ def test_a_v1_pack_has_no_context_measures_and_they_are_published_as_not_availab
     assert not rates.loc[("E06000001", "PI1"), "not_available"]
     assert not rates.loc[("E06000002", "CX1"), "not_available"]
     assert not rates.loc[("", "CX1"), "not_available"]  # one pack of the quarter sent contexts
-    tidy = tidy_export(publication).set_index(["la_code", "indicator"])
-    assert tuple(tidy.loc[("E06000001", "CX1"), ["numerator", "denominator", "rate"]]) == ("x", "x", "x")
-    assert tuple(tidy.loc[("E06000002", "CX2"), ["numerator", "denominator"]]) == ("1", "2")
+    tidy = indicator_rates(publication).set_index(["la_code", "indicator"])
+    statuses = ["numerator_status", "denominator_status", "rate_percent_status"]
+    assert tuple(tidy.loc[("E06000001", "CX1"), statuses]) == ("x", "x", "x")
+    assert tuple(tidy.loc[("E06000002", "CX2"), ["numerator", "denominator"]]) == (1, 2)
     networks = publication.networks
     assert set(networks["la_code"]) == {"E06000002", ""}  # the v1 pack has none: not available
 

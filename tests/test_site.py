@@ -254,3 +254,58 @@ def test_pages_whose_inputs_did_not_change_are_not_written_again(publication, tm
     assert {name for name in before if after[name] != before[name]} == set(changed.redrawn) | {".pages.json"}
     assert not (tmp_path / "site.new").exists()
 
+
+
+# ---------------------------------------------------------------- links to the open data
+
+DOWNLOAD = re.compile(r'<p class="download"><a href="\.\./exports/([a-z0-9_]+\.csv)">')
+TABLE_WRAP = re.compile(r'<div class="table-wrap">.*?</table></div>\s*(<p class="download">.*?</p>)?', re.S)
+PAGE_DOWNLOADS = re.compile(r'<p class="downloads">(.*?)</p>', re.S)
+# Pages drawn by templates the returns' owners keep: their tables are covered by the page's list.
+PAGE_LEVEL_ONLY = {"statutory.html", "benchmarks.html"}
+
+
+def test_every_chart_and_table_links_to_the_export_that_holds_its_numbers(home, pages):
+    exports = {p.name for p in (home / "exports").iterdir()}
+    for name, text in pages.items():
+        listed = re.findall(r'href="\.\./exports/([^"]+)"', " ".join(PAGE_DOWNLOADS.findall(text)))
+        assert set(listed) <= exports, name
+        for attributes, body in FIGURE.findall(text):
+            found = DOWNLOAD.findall(body)
+            assert found and set(found) <= exports, (name, attributes)
+        for table in TABLE_WRAP.finditer(FIGURE.sub("", text)):
+            if name in PAGE_LEVEL_ONLY:
+                assert listed, name
+                continue
+            found = DOWNLOAD.findall(table.group(0))
+            assert found and set(found) <= exports, (name, table.group(0)[:120])
+    assert DOWNLOAD.findall(pages["index.html"]) and DOWNLOAD.findall(pages["indicator-PI1.html"])
+
+
+def test_each_chart_links_to_the_dataset_of_its_own_numbers(pages):
+    charts = {re.search(r'<div id="([^"]+)"', body).group(1): DOWNLOAD.findall(body)
+              for _, body in FIGURE.findall(pages["indicator-PI1.html"])}
+    assert charts["spc-chart"] == ["spc_signals.csv"]
+    assert charts.get("funnel-chart", ["funnel_flags.csv"]) == ["funnel_flags.csv"]
+
+
+def test_every_page_says_what_its_data_is_as_at_and_the_framework_version(publication, pages):
+    version = publication.framework.sha256[:12]
+    for name, text in pages.items():
+        found = re.search(r'<p class="edition">Data as at \d{1,2} [A-Z][a-z]+ \d{4}\. '
+                          r'Framework version ([0-9a-f]+)\.</p>', text)
+        assert found and found.group(1) == version, name
+
+
+def test_the_restricted_edition_links_to_no_public_file(home, tmp_path):
+    from dashboards.restricted import write_restricted_site
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        write_restricted_site(con, tmp_path / "restricted" / "site")
+    finally:
+        con.close()
+    for path in (tmp_path / "restricted" / "site").glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "../exports" not in text and 'class="download' not in text, path.name
+        assert '<p class="edition">Data as at' in text

@@ -246,8 +246,8 @@ def test_export_cells_that_a_spreadsheet_would_run_are_prefixed_in_csv_only(tiny
     first = dataclasses.replace(fw.indicators[0], title=formula, question="@SUM(1+1)*cmd|' /C calc'!A0")
     publication = dataclasses.replace(tiny_publication, framework=dataclasses.replace(
         fw, indicators=(first, *fw.indicators[1:])))
-    monkeypatch.setattr(exports_module, "DICTIONARY", [*exports_module.DICTIONARY,
-                                                       ("indicators", "note", "-2+3 in a description")])
+    monkeypatch.setattr(exports_module, "FILES_DICTIONARY", [*exports_module.FILES_DICTIONARY,
+                                                             ("indicators", "note", "string", "-2+3 in a description")])
     out = tmp_path / "exports"
     write_exports(publication, out)
     csv = pd.read_csv(out / "indicators.csv", dtype=str, keep_default_na=False)
@@ -257,7 +257,7 @@ def test_export_cells_that_a_spreadsheet_would_run_are_prefixed_in_csv_only(tiny
     parquet = pd.read_parquet(out / "indicators.parquet")
     assert parquet.loc[0, "title"] == formula
     dictionary = pd.read_csv(out / "data_dictionary.csv", dtype=str)
-    assert dictionary["description"].iloc[-1] == "'-2+3 in a description"
+    assert dictionary.loc[dictionary["column"] == "note", "description"].tolist() == ["'-2+3 in a description"]
     rates = pd.read_csv(out / "indicator_rates.csv", dtype=str, keep_default_na=False)
     assert not rates.apply(lambda column: column.str.startswith("'")).any().any()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from assets.audits import audit_tool
 from dashboards.figures import quarter_label
 from dashboards.publication import Publication
-from dashboards.views.common import count, la_file, link, text
+from dashboards.views.common import count, la_file, link, page_exports, text
 
 WITHHELD = "not shown (none given, or it held a number or a name)"
 
@@ -16,7 +16,7 @@ def audits_view(pub: Publication) -> dict:
     tool = audit_tool()
     audits = pub.audits if pub.audits is not None else None
     if audits is None or audits.empty:
-        return {"audits": None}
+        return {"audits": None, **page_exports(pub)}
     rows = [[text(str(a["number"])), link(la_file(a["la_code"]), a["la_name"]), text(quarter_label(a["period"])),
              text(a["theme"] if isinstance(a["theme"], str) else WITHHELD),
              count(a["cases"], a["cases_suppressed"]), count(a["actions"], a["actions_suppressed"]),
@@ -36,4 +36,5 @@ def audits_view(pub: Publication) -> dict:
             cells.append(count(cell["count"], cell["count_suppressed"]))
         grade_rows.append([text(str(number)), text(tool.domains[domain])] + cells)
     return {"audits": rows, "grades": grade_rows,
-            "grade_headers": ["Audit", "Domain"] + [c.replace("_", " ") for c in codes] + ["all answers"]}
+            "grade_headers": ["Audit", "Domain"] + [c.replace("_", " ") for c in codes] + ["all answers"],
+            **page_exports(pub, "case_audits", "audit_grades")}

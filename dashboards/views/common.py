@@ -15,6 +15,26 @@ from dashboards.disclosure import shown
 from dashboards.figures import percent, quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
 
+# Where the exports are from the site: both are folders of the audit home (<home>/site,
+# <home>/exports), and the site is opened from the file system, so links are relative.
+EXPORTS_FROM_SITE = "../exports"
+
+
+def export_links(pub: Publication) -> dict[str, str]:
+    """Each open-data file's link from a page, by dataset name. None in the restricted edition:
+    its numbers are not the exports' (nothing is suppressed), and it never links to public files."""
+    from dashboards.open_data import export_config
+
+    names = [*export_config()["datasets"], "indicators"]
+    return {name: "" if pub.restricted else f"{EXPORTS_FROM_SITE}/{name}.csv" for name in names}
+
+
+def page_exports(pub: Publication, *names: str) -> dict:
+    """What a view adds so that its page links to its numbers: every file by name (`exports`, for
+    the charts and tables) and the page's own list (`downloads`, shown under its title)."""
+    links = export_links(pub)
+    return {"exports": links, "downloads": [links[name] for name in names if links[name]]}
+
 
 def indicator_file(indicator_id: str) -> str:
     return f"indicator-{file_part(indicator_id)}.html"

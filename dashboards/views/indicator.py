@@ -12,6 +12,7 @@ from dashboards.views.common import (
     funnels,
     las_by_name,
     number,
+    page_exports,
     quarter_rates,
     rate_cells,
     series,
@@ -29,7 +30,8 @@ def indicator_view(pub: Publication, indicator: Indicator, partnership: str) -> 
     view = {"indicator": {"id": indicator.id, "title": indicator.title, "question": indicator.question,
                           "direction": indicator.direction, "informational": indicator.informational,
                           "domain": domain, "one": noun[0], "many": noun[1]},
-            "definition": definition(pub.framework, indicator), "latest": None}
+            "definition": definition(pub.framework, indicator), "latest": None,
+            **page_exports(pub, "funnel_flags", "spc_signals", "indicator_rates", "indicators")}
     if pub.periods:
         view |= {"latest": quarter_label(pub.periods[-1]), "funnel": funnel(pub, indicator, partnership),
                  "trend": trend(pub, indicator), "history": history(pub, indicator, partnership)}

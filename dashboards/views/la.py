@@ -14,6 +14,7 @@ from dashboards.views.common import (
     indicator_link,
     link,
     lookup,
+    page_exports,
     quarter_rates,
     rate,
     rate_cells,
@@ -32,7 +33,9 @@ def la_view(pub: Publication, code: str, name: str, partnership: str) -> dict:
     return {"code": code, "name": name, "partnership": partnership, "latest": quarter_label(pub.periods[-1]),
             "rates": rates(pub, code, name, partnership), "trends": trends(pub, code),
             "quarter_count": len(pub.periods), "packs": packs(pub, code), "breaches": breaches(pub, code),
-            "contexts": la_contexts(pub, code)}
+            "contexts": la_contexts(pub, code),
+            **page_exports(pub, "indicator_rates", "funnel_flags", "spc_signals", "scores", "context_networks",
+                           "submissions", "quarantine_rules")}
 
 
 def rates(pub: Publication, code: str, name: str, partnership: str) -> dict | None:

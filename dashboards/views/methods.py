@@ -6,12 +6,12 @@ from __future__ import annotations
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards.figures import funnel_levels, level_label
 from dashboards.publication import Publication
-from dashboards.views.common import indicator_groups
+from dashboards.views.common import indicator_groups, page_exports
 
 
 def methods_view(pub: Publication) -> dict:
     levels = funnel_levels()
     return {"domains": indicator_groups(pub.framework), "narrow": level_label(levels[0]),
             "wide": level_label(levels[-1]), "run": RUN_LENGTH, "trend": TREND_LENGTH, "threshold": pub.limit,
-            "restricted": pub.restricted,
+            "restricted": pub.restricted, **page_exports(pub, "indicators"),
             "sources": [" ".join(str(words).split()) for words in pub.framework.sources.values()]}

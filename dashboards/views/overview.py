@@ -22,6 +22,7 @@ from dashboards.views.common import (
     link,
     missing_count,
     number,
+    page_exports,
     quarter_rates,
     rate,
     score,
@@ -48,6 +49,8 @@ def overview_view(pub: Publication, partnership: str) -> dict:
         "sources": sources(pub, partnership),
         "domains": indicator_groups(pub.framework),
         "las": [{"href": la_file(code), "name": name, "code": code} for code, name in las],
+        **page_exports(pub, "scores", "indicator_rates", "spc_signals", "context_networks", "submissions",
+                       "indicators"),
     }
 
 

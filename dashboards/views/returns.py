@@ -8,7 +8,7 @@ import pandas as pd
 
 from assets.benchmarks import benchmark_spec
 from dashboards.publication import PARTNERSHIP_CODE, Publication, la_name
-from dashboards.views.common import Cell, count, interval, number, rate, text
+from dashboards.views.common import Cell, count, interval, number, page_exports, rate, text
 
 
 def year_label(period: str) -> str:
@@ -20,7 +20,7 @@ def statutory_view(pub: Publication) -> dict:
     """Each statutory indicator with published rates, by LA and year."""
     rates = pub.statutory_rates
     if rates is None or rates.empty:
-        return {"indicators": None}
+        return {"indicators": None, **page_exports(pub)}
     indicators = []
     for indicator in pub.statutory_framework.indicators:
         mine = rates[rates["indicator_id"] == indicator.id]
@@ -39,7 +39,7 @@ def statutory_view(pub: Publication) -> dict:
         indicators.append({"id": indicator.id, "title": indicator.title, "question": indicator.question,
                            "direction": indicator.direction, "citation": indicator.citation,
                            "has_mean": bool(indicator.value), "rows": rows})
-    return {"indicators": indicators}
+    return {"indicators": indicators, **page_exports(pub, "statutory_rates")}
 
 
 def mean_text(row: pd.Series) -> str:
@@ -53,7 +53,7 @@ def benchmarks_view(pub: Publication) -> dict:
     England, and the audit cohort against the LA's published assessments."""
     bench = pub.benchmarks
     if bench is None or bench.empty:
-        return {"year": None}
+        return {"year": None, **page_exports(pub)}
     names = benchmark_spec()["efh_factors"]
     latest = bench["time_period"].max()
     las = []
@@ -71,7 +71,8 @@ def benchmarks_view(pub: Publication) -> dict:
                  number("[c]" if r["coverage_suppressed"] else ("[x]" if pd.isna(r["coverage"])
                                                                 else f"{r['coverage'] * 100:.1f}%"))]
                 for _, r in coverage.iterrows() if r["la_code"] != PARTNERSHIP_CODE]
-    return {"year": year_label(latest), "las": las, "coverage": rows}
+    return {"year": year_label(latest), "las": las, "coverage": rows,
+            **page_exports(pub, "benchmarks", "audit_coverage")}
 
 
 def published_count(value, marker) -> Cell:
