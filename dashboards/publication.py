@@ -295,7 +295,7 @@ def published_networks(con: duckdb.DuckDBPyConnection, limit: int, rates: pd.Dat
     own = ~frame["measure"].isin(list(twins))
     few_left = pd.Series(False, index=frame.index)
     values = frame.set_index(["la_code", "period", "measure"])["value"]
-    for pair in wording["part_of"]:
+    for pair in wording["part_of"] if len(frame) else []:
         whole = values.xs(pair["of"], level="measure").rename("whole")
         rest = frame.join(whole, on=["la_code", "period"])["whole"] - frame["value"]
         few_left |= (frame["measure"] == pair["part"]) & rest.between(1, limit)
