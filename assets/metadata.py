@@ -147,3 +147,11 @@ def benchmark_metadata(con: duckdb.DuckDBPyConnection, rows: int) -> dict:
                             LIMIT 12""").fetchall()
     return {"dagster/row_count": rows, "dagster/column_schema": columns_of(con, "dfe_c3"),
             "preview": markdown_table(latest, ("factor", "England"))}
+
+
+def benchmark_reference_metadata(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> dict:
+    """The `dfe_benchmarks` step: rows of each table it loaded, England's child population by year."""
+    population = con.execute("""SELECT time_period, population FROM dfe_population WHERE geographic_level = 'National'
+                                ORDER BY time_period DESC LIMIT 5""").fetchall()
+    return {"dagster/row_count": sum(rows.values()), **{f"{table} rows": count for table, count in rows.items()},
+            "preview": markdown_table(population, ("mid-year", "England, children aged 0 to 17"))}

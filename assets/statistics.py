@@ -7,7 +7,8 @@ Methods (docs/methods.md says more):
   public health technical guidance ("Confidence intervals for proportions").
 - Funnel plot limits: Spiegelhalter (2005), "Funnel plots for comparing institutional
   performance", Statistics in Medicine 24:1185-1202, exact binomial limits with the interpolation of
-  its appendix A.1.1, so limits are smooth in the denominator.
+  its appendix A.1.1, so limits are smooth in the denominator; for rates of events per person
+  (per 10,000 children), exact Poisson limits interpolated the same way (its A.1.2).
 - SPC: a p-chart as in NHS England's "Making Data Count": centre line the pooled proportion,
   process limits at three sigma for each point's own denominator; special cause when a point is
   outside the limits, when a run of 7 points sits on one side of the centre line, or when 7
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom, norm
+from scipy.stats import binom, norm, poisson
 
 Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal distribution
 FUNNEL_LEVELS = (0.95, 0.998)
@@ -163,3 +164,23 @@ def normal_funnel_limits(target: float, denominators, level: float):
     z = norm.ppf(1 - (1 - level) / 2)
     spread = z * np.sqrt(target * (1 - target) / n)
     return np.clip(target - spread, 0, 1), np.clip(target + spread, 0, 1)
+
+
+def poisson_funnel_limits(rate, populations, level: float):
+    """Lower and upper control limits for a rate (events per person) around `rate` at coverage
+    `level`, for each population n: exact Poisson quantiles of the expected count rate·n,
+    interpolated as the binomial limits are (Spiegelhalter 2005, A.1.2), divided by n. For counts
+    of events in a population (episodes, plans) rather than of cases out of a known total."""
+    n = np.asarray(populations, dtype=float)
+    mean = np.asarray(rate, dtype=float) * n
+    tail = (1 - level) / 2
+
+    def limit(p):
+        r = poisson.ppf(p, mean)  # smallest r with P(R <= r) >= p
+        above = poisson.cdf(r, mean)
+        below = poisson.cdf(r - 1, mean)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.where(above > below, (above - p) / (above - below), 0.0)
+            return np.where(n > 0, np.clip(r - alpha, 0.0, None) / n, np.nan)
+
+    return limit(tail), limit(1 - tail)

@@ -26,6 +26,7 @@ from dashboards.open_data import (
     write_csv,
     write_dataset,
 )
+from dashboards.benchmarks import NEIGHBOURS_LEVEL, benchmarks_export
 from dashboards.publication import PARTNERSHIP_CODE, Publication, network_wording, replace_folder
 
 FILES_DICTIONARY = [
@@ -128,34 +129,31 @@ def statutory_rates(pub: Publication) -> pd.DataFrame:
 
 
 def benchmarks(pub: Publication) -> pd.DataFrame:
-    """DfE table C3 as published (this release's benchmarks: LA, region and England side by side)
-    in the tidy layout: one row per area, year and factor."""
+    """The extra-familial harm benchmarks (docs/benchmarks.md) in the layout the benchmarks
+    contract fixes: one row per area, year and factor for the partnership's LAs, their regions and
+    England, each LA followed by its statistical neighbours' median (a row at level 'Statistical
+    neighbours (median)' with the LA's codes: the one level of these files outside EES's list)."""
     bench = pub.benchmarks
     if bench is None or bench.empty:
         return empty("benchmarks")
-    las = local_authorities()
-    region = bench["la_code"].map(lambda code: las[code].region_code)
-    parts = []
-    for level, code, count, share, marker in (
-            ("Local authority", bench["la_code"], "la_count", "la_share", "la_marker"),
-            ("Regional", region, "region_count", "region_share", None),
-            ("National", pd.Series("E92000001", index=bench.index), "england_count", "england_share", None)):
-        part = pd.DataFrame({"la_code": code.to_numpy(), "area_level": level,
-                             "time_period": bench["time_period"].astype(int).to_numpy(),
-                             "factor": bench["factor"].to_numpy(), "count": bench[count].to_numpy(dtype=float),
-                             "share": bench[share].to_numpy(dtype=float),
-                             "marker": bench[marker].to_numpy() if marker else None})
-        parts.append(part.drop_duplicates(["la_code", "time_period", "factor"]))
-    tidy = pd.concat(parts, ignore_index=True)
-    out = tidy[["la_code", "area_level", "time_period", "factor"]].copy()
-    published(out, "episodes_count", tidy["count"])
-    published(out, "episodes_percent", tidy["share"], scale=100)
-    out.loc[out["episodes_count"].isna(), "episodes_count_status"] = "x"
-    out.loc[out["episodes_percent"].isna(), "episodes_percent_status"] = "x"
-    dfe_symbol = tidy["marker"].notna() & tidy["marker"].astype(str).isin(["c", "x", "z", "low", "u"])
-    for column in ("episodes_count_status", "episodes_percent_status"):
-        out.loc[dfe_symbol, column] = tidy.loc[dfe_symbol, "marker"].astype(str)
-    return out.sort_values(["time_period", "area_level", "la_code", "factor"], ignore_index=True)
+    rows = benchmarks_export(bench, pub.benchmark_las or None)
+    level = rows["geographic_level"]
+    code = rows["new_la_code"].where(level.isin(["Local authority", NEIGHBOURS_LEVEL]),
+                                     rows["region_code"].where(level == "Regional", rows["country_code"]))
+    out = pd.DataFrame({"la_code": code.astype(str), "area_level": level.astype(str),
+                        "time_period": rows["time_period"].astype(int), "factor": rows["factor"].astype(str)})
+    why = rows["status"].fillna("x").astype(str)  # DfE's marker, or x: no population or neighbour value
+    on_neighbour_row = level.eq(NEIGHBOURS_LEVEL)
+    for column in ("number", "population_0_to_17", "rate_per_10000", "comparator_count"):
+        values = rows[column].astype("float64")
+        published(out, column, values)
+        missing = values.isna()
+        # A neighbour row has no number of its own, an LA row no comparator: not applicable (z).
+        applicable = ~on_neighbour_row if column in ("number", "population_0_to_17") else (
+            on_neighbour_row if column == "comparator_count" else pd.Series(True, index=rows.index))
+        out[f"{column}_status"] = pd.Series(pd.NA, index=out.index, dtype="string").mask(
+            missing & applicable, why).mask(missing & ~applicable, "z")
+    return out.reset_index(drop=True)
 
 
 def audit_coverage(pub: Publication) -> pd.DataFrame:

@@ -35,6 +35,9 @@ LEVEL_COLUMNS = {
     "Police force area": ("pfa_code", "pfa_name"),
     "English devolved area": ("english_devolved_area_code", "english_devolved_area_name"),
     "Local authority district": ("lad_code", "lad_name"),
+    # The benchmarks contract's one level outside EES's list (docs/open-data.md): the median over an
+    # LA's statistical neighbours, on a row carrying that LA's codes and name.
+    "Statistical neighbours (median)": ("new_la_code", "la_name"),
 }
 GEOGRAPHY_ORDER = ["country_code", "country_name", "region_code", "region_name", "new_la_code", "old_la_code",
                    "la_name", "pfa_code", "pfa_name", "english_devolved_area_code", "english_devolved_area_name",
@@ -138,13 +141,13 @@ def geography(frame: pd.DataFrame, member_las: list[str]) -> pd.DataFrame:
             row["country_code"], row["country_name"] = country_of([code])
             row["region_code"], row["region_name"] = la.region_code, la.region_name
             row["new_la_code"], row["old_la_code"], row["la_name"] = code, old_la_codes()[code], la.name
-            rows.append({"geographic_level": "Local authority", **row})
+            rows.append({"geographic_level": level if level in LEVEL_COLUMNS else "Local authority", **row})
     out = pd.DataFrame(rows, index=frame.index, columns=["geographic_level", *GEOGRAPHY_ORDER])
     # Only the columns some level of this file needs: a file with no partnership row has no pfa_*.
     wanted = {"country_code", "country_name", "region_code", "region_name"}
     for level in set(out["geographic_level"]):
         wanted |= set(LEVEL_COLUMNS[level])
-        if level == "Local authority":
+        if LEVEL_COLUMNS[level] == LEVEL_COLUMNS["Local authority"]:
             wanted |= {"old_la_code"}
     return out[["geographic_level", *[c for c in GEOGRAPHY_ORDER if c in wanted]]]
 

@@ -25,12 +25,13 @@ from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards import figures
 from dashboards.publication import Publication, partnership_name
 from dashboards.views.audits import audits_view
+from dashboards.views.benchmarks import benchmark_las, benchmarks_file, benchmarks_index_view, benchmarks_la_view
 from dashboards.views.common import file_part, indicator_file, la_file, las_by_name
 from dashboards.views.indicator import indicator_view
 from dashboards.views.la import la_view
 from dashboards.views.methods import methods_view
 from dashboards.views.overview import overview_view
-from dashboards.views.returns import benchmarks_view, statutory_view
+from dashboards.views.returns import statutory_view
 
 # What autoescape does to every value a template writes (quotes included).
 esc = escape
@@ -152,7 +153,11 @@ def statutory_page(pub: Publication) -> Page:
 
 
 def benchmarks_page(pub: Publication) -> Page:
-    return page("benchmarks.html", "benchmarks.html", benchmarks_view(pub))
+    return page("benchmarks.html", "benchmarks.html", benchmarks_index_view(pub))
+
+
+def benchmarks_la_page(pub: Publication, code: str) -> Page:
+    return page(benchmarks_file(code), "benchmarks_la.html", benchmarks_la_view(pub, code))
 
 
 def partnership_pages(pub: Publication) -> list[Page]:
@@ -167,10 +172,12 @@ def la_pages(pub: Publication, las: list[tuple[str, str]]) -> list[Page]:
 
 
 def returns_pages(pub: Publication) -> list[Page]:
-    """The statutory returns, the national benchmarks and the case audits held."""
-    return [statutory_page(pub), benchmarks_page(pub), audits_page(pub)]
+    """The statutory returns, the national benchmarks (an index and a page per LA) and the case
+    audits held."""
+    return [statutory_page(pub), benchmarks_page(pub),
+            *[benchmarks_la_page(pub, code) for code, _ in benchmark_las(pub)], audits_page(pub)]
 
 
-__all__ = ["ENVIRONMENT", "Page", "audits_page", "benchmarks_page", "esc", "file_part", "indicator_file",
-           "indicator_page", "la_file", "la_page", "la_pages", "las_by_name", "methods_page", "overview_page",
-           "partnership_pages", "returns_pages", "statutory_page"]
+__all__ = ["ENVIRONMENT", "Page", "audits_page", "benchmarks_la_page", "benchmarks_page", "esc", "file_part",
+           "indicator_file", "indicator_page", "la_file", "la_page", "la_pages", "las_by_name", "methods_page",
+           "overview_page", "partnership_pages", "returns_pages", "statutory_page"]

@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from assets.benchmarks import audit_coverage, benchmarks
+from assets.benchmark_measures import cp_plan_measures, efh_measures
+from assets.benchmarks import audit_coverage
 from assets.config import load_yaml, local_authorities
 from assets.metadata import Columns, markdown_table
 from assets.scoring import Framework, framework, pooled_rates, scores_sql
@@ -82,7 +83,10 @@ class Publication:
     framework: Framework
     limit: int  # the disclosure threshold these tables were suppressed with
     statutory_rates: pd.DataFrame = None  # per CIN year, statutory indicator and LA (plus partnership rows)
-    benchmarks: pd.DataFrame = None  # DfE C3 figures for the partnership's LAs, their regions and England
+    benchmarks: pd.DataFrame = None  # DfE C3 EFH factors per area and year: counts, rates, neighbours, funnel
+    cp_plans: pd.DataFrame = None  # DfE D3 / D5 child protection plans per area and year, the same way
+    neighbours: pd.DataFrame = None  # DfE's statistical neighbour model: old codes, rank, closeness
+    benchmark_las: list[str] = None  # the partnership's LAs, each with its benchmarks page
     coverage: pd.DataFrame = None  # per LA and C3 year: audit cases against published EFH factor counts
     statutory_framework: Framework = None
     restricted: bool = False  # the restricted edition: nothing suppressed, for the partnership's auditors
@@ -108,7 +112,7 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
         quarantine_rules=published_quarantine_rules(con, limit),
         limit=limit,
         statutory_rates=published_statutory_rates(con, limit),
-        benchmarks=benchmarks(con, partnership_las(con)),
+        **published_benchmarks(con),
         coverage=published_coverage(con, limit),
         **published_audits(con, limit),
         networks=published_networks(con, limit, rates),
@@ -234,6 +238,14 @@ def published_statutory_rates(con: duckdb.DuckDBPyConnection, limit: int) -> pd.
     frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"), limit=limit)
     frame = suppress_rates(frame, rate_columns=("rate", "ci_low", "ci_high", "mean_value"))
     return with_names(frame).sort_values(["period", "indicator_id", "is_total", "la_code"], ignore_index=True)
+
+
+def published_benchmarks(con: duckdb.DuckDBPyConnection) -> dict:
+    """The national benchmarks (assets/benchmark_measures.py), for every area: official statistics,
+    withheld exactly where DfE withheld them. Pages are drawn for the partnership's LAs."""
+    return {"benchmarks": efh_measures(con), "cp_plans": cp_plan_measures(con),
+            "neighbours": con.execute("SELECT * FROM dfe_neighbours ORDER BY old_la_code, rank").df(),
+            "benchmark_las": partnership_las(con)}
 
 
 def published_coverage(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:

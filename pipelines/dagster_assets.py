@@ -17,7 +17,7 @@ import dagster as dg
 from assets.audit_actions import ingest_action_trackers
 from assets.audit_findings import compute_all_findings
 from assets.audit_returns import ingest_audit_returns
-from assets.benchmarks import load_c3
+from assets.benchmarks import load_c3, load_reference
 from assets.ingest import forced_packs, ingest_inbox
 from assets.metadata import (
     PACK_TABLES,
@@ -29,6 +29,7 @@ from assets.metadata import (
     audit_findings_metadata,
     audit_returns_metadata,
     benchmark_metadata,
+    benchmark_reference_metadata,
     entries_metadata,
     pack_metadata,
     period_pack_metadata,
@@ -248,7 +249,16 @@ def dfe_c3(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> N
     context.add_output_metadata(dagster_metadata(metadata))
 
 
-PUBLISHED_FROM = ["packs", "inbox_entries", "scored_packs", "statutory_rates", "dfe_c3"]
+@dg.asset(kinds={"duckdb"}, group_name="statutory")
+def dfe_benchmarks(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> None:
+    """The rest of the national benchmarks as published: ONS child population (the denominators of
+    rates per 10,000), DfE's statistical neighbour model, and child protection plans (D3, D5)."""
+    with warehouse.get_connection() as con:
+        metadata = benchmark_reference_metadata(con, load_reference(con))
+    context.add_output_metadata(dagster_metadata(metadata))
+
+
+PUBLISHED_FROM = ["packs", "inbox_entries", "scored_packs", "statutory_rates", "dfe_c3", "dfe_benchmarks"]
 
 
 @dg.multi_asset(

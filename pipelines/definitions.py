@@ -8,6 +8,7 @@ import dagster as dg
 from pipelines.dagster_assets import (
     audit_findings,
     audit_returns,
+    dfe_benchmarks,
     dfe_c3,
     inbox_entries,
     packs,
@@ -34,7 +35,8 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
         description="Ingest the packs of the chosen quarters (skipping unchanged ones), score them, publish.")
     publish_job = dg.define_asset_job(
         PUBLISH_JOB, selection=dg.AssetSelection.assets(inbox_entries, statutory_returns, statutory_scoring, dfe_c3,
-                                                        audit_findings, publication, restricted_edition),
+                                                        dfe_benchmarks, audit_findings, publication,
+                                                        restricted_edition),
         description="Refuse inbox entries that are not packs, load new statutory returns and the benchmarks, "
                     "then republish the site and the exports.")
     returns_job = dg.define_asset_job(
@@ -43,7 +45,7 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
         description="Load the chosen audits' new or changed returns and action trackers, then work out the "
                     "findings and rewrite the restricted edition.")
     return dg.Definitions(assets=[packs, inbox_entries, scored_packs, statutory_returns, statutory_scoring, dfe_c3,
-                                  audit_returns, audit_findings, publication, restricted_edition],
+                                  dfe_benchmarks, audit_returns, audit_findings, publication, restricted_edition],
                           jobs=[audit_job, publish_job, returns_job],
                           sensors=[inbox_sensor(audit_job, publish_job, returns_job)],
                           schedules=[quarterly_republish(publish_job)],

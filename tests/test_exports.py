@@ -73,6 +73,9 @@ MAY_FILL = {
                                                 "Police force area"},
     ("pfa_code", "pfa_name"): {"Police force area"},
 }
+# The benchmarks contract (rows of an LA's statistical neighbours' median, carrying the LA's codes)
+# needs a level EES does not have; it is allowed in benchmarks.csv only.
+CONTRACT_LEVEL = "Statistical neighbours (median)"
 META = ["col_name", "col_type", "label", "indicator_grouping", "indicator_unit", "indicator_dp", "filter_hint",
         "filter_grouping_column"]
 UNITS = {"", "%", "pp", "£", "£m", "numberstring"}
@@ -104,18 +107,23 @@ def ees_problems(data: pd.DataFrame, meta: pd.DataFrame, name: str) -> list[str]
         problems.append(f"time_identifier {sorted(identifiers)}")
     elif not data["time_period"].str.fullmatch(rf"\d{{{group[1]}}}").all():
         problems.append("time_period is not all numeric with the right digits")
-    for level in set(data["geographic_level"]) - set(LEVELS):
+    levels, may_fill = LEVELS, MAY_FILL
+    if name == "benchmarks":  # the benchmarks contract's own level, documented in docs/open-data.md
+        levels = {**LEVELS, CONTRACT_LEVEL: ("new_la_code", "old_la_code", "la_name")}
+        may_fill = {group: allowed | ({CONTRACT_LEVEL} if "la_name" in group or "region_code" in group else set())
+                    for group, allowed in MAY_FILL.items()}
+    for level in set(data["geographic_level"]) - set(levels):
         problems.append(f"geographic_level {level!r} is not allowed")
     if (data["country_code"] == "").any() or (data["country_name"] == "").any():
         problems.append("country columns blank")
-    for level, needed in LEVELS.items():
+    for level, needed in levels.items():
         rows = data[data["geographic_level"] == level]
         for column in needed:
             if len(rows) and (column not in data or (rows[column] == "").any()):
                 problems.append(f"{level} rows without {column}")
-    for group, levels in MAY_FILL.items():
+    for group, allowed in may_fill.items():
         for column in (c for c in group if c in data):
-            if (data.loc[~data["geographic_level"].isin(levels), column] != "").any():
+            if (data.loc[~data["geographic_level"].isin(allowed), column] != "").any():
                 problems.append(f"{column} filled on rows of another level")
     if list(meta.columns) != META:
         problems.append(f"meta columns {list(meta.columns)}")

@@ -75,6 +75,9 @@ def test_every_page_type_is_written(home, publication, pages):
     assert set(publication.la_codes) < named
     expected |= {f"la-{code}.html" for code in named}
     assert len(publication.la_codes) == 3
+    # Each LA that sent a pack or a return has its benchmarks page.
+    assert set(publication.benchmark_las) >= set(publication.la_codes)
+    expected |= {f"benchmarks-{code}.html" for code in publication.benchmark_las}
     assert set(pages) == expected
     assert not (home / "site.new").exists()
 

@@ -273,6 +273,32 @@ CREATE TABLE IF NOT EXISTS dfe_c3 (
     time_period VARCHAR, geographic_level VARCHAR, region_code VARCHAR, region_name VARCHAR,
     la_code VARCHAR, la_name VARCHAR, factor VARCHAR, value BIGINT, marker VARCHAR
 );
+-- The codes and country the benchmark exports repeat; old_la_code (3-digit) links the neighbour model.
+ALTER TABLE dfe_c3 ADD COLUMN IF NOT EXISTS old_la_code VARCHAR;
+ALTER TABLE dfe_c3 ADD COLUMN IF NOT EXISTS country_code VARCHAR;
+ALTER TABLE dfe_c3 ADD COLUMN IF NOT EXISTS country_name VARCHAR;
+
+-- DfE tables D3 and D5, tidy: child protection plans started, second or subsequent plans, and plans
+-- at 31 March, one row per year, area and measure; markers as in dfe_c3.
+CREATE TABLE IF NOT EXISTS dfe_cp_plans (
+    time_period VARCHAR, geographic_level VARCHAR, country_code VARCHAR, country_name VARCHAR,
+    region_code VARCHAR, region_name VARCHAR, old_la_code VARCHAR, la_code VARCHAR, la_name VARCHAR,
+    measure VARCHAR, value BIGINT, marker VARCHAR
+);
+
+-- ONS mid-year estimates of children aged 0 to 17 (DfE's tidy table), by mid-year, for England, its
+-- regions and LAs: the denominators of rates per 10,000 children. `population` NULL where `marker`.
+CREATE TABLE IF NOT EXISTS dfe_population (
+    time_period VARCHAR, geographic_level VARCHAR, country_code VARCHAR, country_name VARCHAR,
+    region_code VARCHAR, region_name VARCHAR, old_la_code VARCHAR, la_code VARCHAR, la_name VARCHAR,
+    population BIGINT, marker VARCHAR
+);
+
+-- DfE's statistical neighbour model (2025): each LA's ten neighbours by 3-digit old code, rank 1 the
+-- nearest, with the model's closeness band.
+CREATE TABLE IF NOT EXISTS dfe_neighbours (
+    old_la_code VARCHAR, la_name VARCHAR, rank INTEGER, neighbour_old_la_code VARCHAR, closeness VARCHAR
+);
 
 -- Multi-agency case audits (docs/audits.md). Restricted: case_keys and auditors' comments stay here
 -- and in the restricted edition, never in the public site or exports.

@@ -3,7 +3,9 @@ control prose quotes (funnel limits, SPC rule lengths, the threshold)."""
 
 from __future__ import annotations
 
+from assets.benchmarks import benchmark_spec
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
+from dashboards.benchmarks import marker_legend
 from dashboards.figures import funnel_levels, level_label
 from dashboards.publication import Publication
 from dashboards.views.common import indicator_groups, page_exports
@@ -13,5 +15,14 @@ def methods_view(pub: Publication) -> dict:
     levels = funnel_levels()
     return {"domains": indicator_groups(pub.framework), "narrow": level_label(levels[0]),
             "wide": level_label(levels[-1]), "run": RUN_LENGTH, "trend": TREND_LENGTH, "threshold": pub.limit,
-            "restricted": pub.restricted, **page_exports(pub, "indicators"),
+            "restricted": pub.restricted, "benchmarks": benchmarks_method(), **page_exports(pub, "indicators"),
             "sources": [" ".join(str(words).split()) for words in pub.framework.sources.values()]}
+
+
+def benchmarks_method() -> dict:
+    """The numbers and words the benchmarks section quotes (config/benchmarks.yaml)."""
+    spec = benchmark_spec()
+    levels = [f"{100 * float(level):g}%" for level in sorted(spec["funnel_levels"])]
+    return {"rate_per": f"{spec['rate_per']:,}", "rounding": " ".join(spec["sources"]["rounding"].split()),
+            "levels": " and ".join(levels), "markers": marker_legend(),
+            "any_efh_factor": " ".join(spec["any_efh_factor"].split())}
