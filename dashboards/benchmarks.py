@@ -66,7 +66,8 @@ def benchmarks_export(measures: pd.DataFrame, la_codes: list[str] | None = None)
         "rate_per_10000": rows["rate"].astype("float64").round(1),
         "comparator_count": rows["comparator_count"].astype("Int64"),
         "status": rows["status"].astype("string"),
-        "funnel_position": rows["funnel_position"].astype("string"),
+        "funnel_position": (rows["funnel_position"] if "funnel_position" in rows
+                            else pd.Series(pd.NA, index=rows.index)).astype("string"),
     })
     return out[EXPORT_COLUMNS].reset_index(drop=True)
 

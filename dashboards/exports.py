@@ -18,6 +18,7 @@ import pandas as pd
 from assets.config import local_authorities
 from assets.metadata import Columns, markdown_table
 from dashboards import figures
+from dashboards.benchmarks import NEIGHBOURS_LEVEL, benchmarks_export
 from dashboards.open_data import (
     dataset_columns,
     export_config,
@@ -26,7 +27,6 @@ from dashboards.open_data import (
     write_csv,
     write_dataset,
 )
-from dashboards.benchmarks import NEIGHBOURS_LEVEL, benchmarks_export
 from dashboards.publication import PARTNERSHIP_CODE, Publication, network_wording, replace_folder
 
 FILES_DICTIONARY = [
@@ -133,15 +133,24 @@ def benchmarks(pub: Publication) -> pd.DataFrame:
     contract fixes: one row per area, year and factor for the partnership's LAs, their regions and
     England, each LA followed by its statistical neighbours' median (a row at level 'Statistical
     neighbours (median)' with the LA's codes: the one level of these files outside EES's list)."""
-    bench = pub.benchmarks
-    if bench is None or bench.empty:
-        return empty("benchmarks")
-    rows = benchmarks_export(bench, pub.benchmark_las or None)
+    return benchmark_rows(pub, "benchmarks", pub.benchmarks, "factor")
+
+
+def cp_plans(pub: Publication) -> pd.DataFrame:
+    """DfE's child protection plan tables D3 and D5 per 10,000 children (and second or subsequent
+    plans as a share of those started), laid out as the benchmarks are."""
+    return benchmark_rows(pub, "cp_plans", pub.cp_plans, "measure")
+
+
+def benchmark_rows(pub: Publication, name: str, measures: pd.DataFrame | None, filter_name: str) -> pd.DataFrame:
+    if measures is None or measures.empty:
+        return empty(name)
+    rows = benchmarks_export(measures.rename(columns={filter_name: "factor"}), pub.benchmark_las or None)
     level = rows["geographic_level"]
     code = rows["new_la_code"].where(level.isin(["Local authority", NEIGHBOURS_LEVEL]),
                                      rows["region_code"].where(level == "Regional", rows["country_code"]))
     out = pd.DataFrame({"la_code": code.astype(str), "area_level": level.astype(str),
-                        "time_period": rows["time_period"].astype(int), "factor": rows["factor"].astype(str)})
+                        "time_period": rows["time_period"].astype(int), filter_name: rows["factor"].astype(str)})
     why = rows["status"].fillna("x").astype(str)  # DfE's marker, or x: no population or neighbour value
     on_neighbour_row = level.eq(NEIGHBOURS_LEVEL)
     for column in ("number", "population_0_to_17", "rate_per_10000", "comparator_count"):
@@ -306,6 +315,7 @@ DATASETS: dict[str, Callable[[Publication], pd.DataFrame]] = {
     "scores": scores,
     "statutory_rates": statutory_rates,
     "benchmarks": benchmarks,
+    "cp_plans": cp_plans,
     "audit_coverage": audit_coverage,
     "funnel_flags": funnel_flags,
     "spc_signals": spc_signals,

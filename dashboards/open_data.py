@@ -59,6 +59,7 @@ class Column:
     dp: int | None = None
     hint: str = ""
     grouped_by: str = ""
+    places: int | None = None  # decimal places written in the CSV (default dp + 3: the file keeps the precision)
 
 
 @cache
@@ -78,7 +79,8 @@ def dataset_columns(name: str, words: dict[str, str] | None = None) -> list[Colu
                               grouped_by=entry.get("grouped_by", "")))
     for key, entry in (spec.get("indicators") or {}).items():
         columns.append(Column(key, "Indicator", fill(entry["label"]), " ".join(fill(entry["description"]).split()),
-                              dtype=entry["dtype"], unit=entry.get("unit", ""), dp=entry.get("dp")))
+                              dtype=entry["dtype"], unit=entry.get("unit", ""), dp=entry.get("dp"),
+                              places=entry.get("places")))
     return columns
 
 
@@ -192,7 +194,7 @@ def csv_table(table: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
         if column.dtype == "Int64":
             text = [None if pd.isna(v) else str(int(v)) for v in values]
         else:
-            places = (column.dp if column.dp is not None else 2) + 3
+            places = column.places if column.places is not None else (column.dp if column.dp is not None else 2) + 3
             text = [None if pd.isna(v) else f"{v:.{places}f}" for v in values]
         out[column.name] = [s if not pd.isna(s) else t for s, t in zip(status, text, strict=True)]
     return out.fillna("")

@@ -108,7 +108,7 @@ def ees_problems(data: pd.DataFrame, meta: pd.DataFrame, name: str) -> list[str]
     elif not data["time_period"].str.fullmatch(rf"\d{{{group[1]}}}").all():
         problems.append("time_period is not all numeric with the right digits")
     levels, may_fill = LEVELS, MAY_FILL
-    if name == "benchmarks":  # the benchmarks contract's own level, documented in docs/open-data.md
+    if name in ("benchmarks", "cp_plans"):  # the benchmarks contract's own level, in docs/open-data.md
         levels = {**LEVELS, CONTRACT_LEVEL: ("new_la_code", "old_la_code", "la_name")}
         may_fill = {group: allowed | ({CONTRACT_LEVEL} if "la_name" in group or "region_code" in group else set())
                     for group, allowed in MAY_FILL.items()}
@@ -182,7 +182,7 @@ def read_csv(path: Path) -> pd.DataFrame:
 def test_every_published_table_is_a_dataset_with_its_meta_and_parquet(small_home):
     folder = small_home / "exports"
     names = datasets(folder)
-    assert set(names) == {"indicator_rates", "scores", "statutory_rates", "benchmarks", "audit_coverage",
+    assert set(names) == {"indicator_rates", "scores", "statutory_rates", "benchmarks", "cp_plans", "audit_coverage",
                           "funnel_flags", "spc_signals", "context_networks", "case_audits", "audit_grades",
                           "submissions", "quarantine_rules"}
     for name in names:

@@ -15,7 +15,7 @@ from assets.config import local_authorities
 from dashboards.benchmark_figures import benchmark_figure
 from dashboards.benchmarks import marker_legend, marker_symbol, marker_words
 from dashboards.publication import PARTNERSHIP_CODE, Publication, la_name
-from dashboards.views.common import Cell, count, file_part, link, lookup, number, plain_rows, text
+from dashboards.views.common import Cell, count, file_part, link, lookup, number, page_exports, plain_rows, text
 from dashboards.views.returns import year_label
 
 
@@ -124,7 +124,7 @@ def benchmarks_index_view(pub: Publication) -> dict:
                     text(year_label(year) if year else "none: DfE's tables cover England only"),
                     text(", ".join(flagged) if flagged else ("none" if year else ""))])
     return {"las": las, "coverage": coverage_rows(pub), "any_efh_factor": " ".join(
-        benchmark_spec()["any_efh_factor"].split())}
+        benchmark_spec()["any_efh_factor"].split()), **page_exports(pub, "benchmarks", "audit_coverage")}
 
 
 def coverage_rows(pub: Publication) -> list | None:
@@ -149,7 +149,7 @@ def benchmarks_la_view(pub: Publication, code: str) -> dict:
     spec, name = benchmark_spec(), la_name(code)
     year = latest_year(pub, code)
     if year is None:
-        return {"name": name, "code": code, "year": None}
+        return {"name": name, "code": code, "year": None, **page_exports(pub)}
     found, of = figures_of(pub), spec["neighbours_per_la"]
     efh = found["efh"]
     factors = spec["efh_factors"]
@@ -185,7 +185,8 @@ def benchmarks_la_view(pub: Publication, code: str) -> dict:
         "DfE statistical neighbour model (2025).",
         "DfE rounds national and regional counts to the nearest 10."])
     region_name = first["region_name"]
-    return {"name": name, "code": code, "year": year_label(year), "year_end": year, "region": region_name,
+    return {**page_exports(pub, "benchmarks", "cp_plans"),
+            "name": name, "code": code, "year": year_label(year), "year_end": year, "region": region_name,
             "population": f"{int(first['population_0_to_17']):,}" if first["population_0_to_17"] else "[x]",
             "population_year": population_year, "rows": rows,
             "figure": benchmark_figure(chart_rows, name, region_name, footnote),
