@@ -18,6 +18,7 @@ import pandas as pd
 
 from assets.benchmarks import audit_coverage, benchmarks
 from assets.config import load_yaml, local_authorities
+from assets.efh_pathway import pathway_counts
 from assets.metadata import Columns, markdown_table
 from assets.scoring import Framework, framework, pooled_rates, scores_sql
 from assets.statutory import statutory_framework
@@ -29,6 +30,7 @@ from dashboards.disclosure import (
     suppress_scores,
     threshold,
 )
+from dashboards.efh_pathway import labelled, pathway_export_frame, suppress_pathway, with_partnership
 
 PARTNERSHIP_CODE = ""  # la_code of partnership rows (no LA)
 
@@ -89,6 +91,7 @@ class Publication:
     audits: pd.DataFrame = None  # per case audit: LA, quarter, theme, cases audited, actions (published_audits)
     audit_grades: pd.DataFrame = None  # per audit, domain and grade: moderated answers (suppressed)
     networks: pd.DataFrame = None  # per quarter, LA (plus partnership) and measure: shared contexts, networks
+    efh_pathway: pd.DataFrame = None  # per CIN year, LA (plus partnership pool) and stage of the EFH pathway
     # Look-ups the pages make again and again (one area's series, one quarter's funnels), built
     # once: with 153 LAs, filtering the whole rates table per LA and indicator dominated rendering.
     lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -108,6 +111,7 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
         quarantine_rules=published_quarantine_rules(con, limit),
         limit=limit,
         statutory_rates=published_statutory_rates(con, limit),
+        efh_pathway=published_efh_pathway(con, limit),
         benchmarks=benchmarks(con, partnership_las(con)),
         coverage=published_coverage(con, limit),
         **published_audits(con, limit),
@@ -234,6 +238,19 @@ def published_statutory_rates(con: duckdb.DuckDBPyConnection, limit: int) -> pd.
     frame = suppress_counts(frame, relation=Relation(("period", "indicator_id"), "is_total"), limit=limit)
     frame = suppress_rates(frame, rate_columns=("rate", "ci_low", "ci_high", "mean_value"))
     return with_names(frame).sort_values(["period", "indicator_id", "is_total", "la_code"], ignore_index=True)
+
+
+def published_efh_pathway(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
+    """The EFH pathway per LA and CIN year and for the partnership pool: children at each stage and
+    category, each as a share of the stage before with its Wilson interval, suppressed along the
+    chain of stages, across LAs and across the categories (dashboards/efh_pathway.py)."""
+    frame = suppress_pathway(with_partnership(pathway_counts(con), PARTNERSHIP_CODE), limit)
+    return with_names(labelled(frame))
+
+
+def efh_pathway_export(publication: Publication) -> pd.DataFrame:
+    """The published EFH pathway as a tidy frame for the exports (see pathway_export_frame)."""
+    return pathway_export_frame(publication.efh_pathway)
 
 
 def published_coverage(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
@@ -395,4 +412,4 @@ def tidy_export(publication: Publication) -> pd.DataFrame:
     return out
 
 
-__all__ = ["Publication", "build_publication", "tidy_export", "threshold", "PARTNERSHIP_CODE"]
+__all__ = ["Publication", "build_publication", "efh_pathway_export", "tidy_export", "threshold", "PARTNERSHIP_CODE"]

@@ -4,14 +4,18 @@ tidy export frame, and the statutory page's flow chart and table."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linprog
 
 from assets.cin_census import read_cin_census
-from assets.efh_pathway import pathway_children, pathway_counts
+from assets.efh_pathway import categories, pathway_children, pathway_counts, stages
 from assets.standardise import case_key
 from assets.statutory import ingest_statutory, score_statutory
 from assets.warehouse import connect
+from dashboards.efh_pathway import pathway_export_frame, suppress_pathway, with_partnership
+from dashboards.publication import published_efh_pathway
 
 SECRET = b"test-key"
 CITY = "E09000001"  # LEA 201
@@ -162,3 +166,111 @@ def test_pathway_counts_equal_hand_worked_values(pathway_con):
     st1 = pathway_con.execute("SELECT numerator, denominator FROM statutory_rates WHERE indicator_id = 'ST1'"
                               ).fetchone()
     assert st1[1] == EXPECTED_COUNTS["efh_only"] and st1[0] >= EXPECTED_COUNTS["plan_started"]
+
+
+# ---------------------------------------------------------------- disclosure control
+
+def random_counts(rng: np.random.Generator, las: int) -> pd.DataFrame:
+    """Pathway counts for `las` LAs, each stage a random part of the one before, the plans split
+    into categories at random: small numbers on purpose, so that much has to be hidden."""
+    rows = []
+    for la in range(las):
+        count = int(rng.integers(0, 60))
+        for position, step in enumerate(s.id for s in stages()):
+            count = count if position == 0 else int(rng.binomial(count, rng.uniform(0.3, 1.0)))
+            rows.append((f"E0900000{la}", "2025", step, "stage", position, count))
+        split = rng.multinomial(count, rng.dirichlet(np.ones(len(categories()))))
+        rows += [(f"E0900000{la}", "2025", c.id, "category", len(stages()) + i, int(n))
+                 for i, (c, n) in enumerate(zip(categories(), split, strict=True))]
+    return pd.DataFrame(rows, columns=["la_code", "period", "step", "kind", "position", "count"])
+
+
+def feasible_range(frame: pd.DataFrame, objective: np.ndarray) -> tuple[float, float]:
+    """The least and greatest value of `objective` . cells that a reader could get from what is
+    published and the relations between the cells (LP relaxation: if it pins a value, so would
+    integers)."""
+    n = len(frame)
+    equalities, targets = [], []
+    for row in np.flatnonzero(~frame["count_suppressed"].to_numpy()):
+        equalities.append(np.eye(n)[row])
+        targets.append(frame["count"].iloc[row])
+    for _, group in frame.groupby(["period", "step"]):
+        equalities.append(np.isin(np.arange(n), group.index[~group["is_total"]]) * 1.0
+                          - np.isin(np.arange(n), group.index[group["is_total"]]))
+        targets.append(0.0)
+    bounds = []
+    for _, area in frame.groupby(["la_code", "period"]):
+        split = np.isin(np.arange(n), area.index[area["kind"] == "category"]) * 1.0
+        split[area.index[area["step"] == stages()[-1].id]] = -1.0
+        equalities.append(split)
+        targets.append(0.0)
+        chain = area[area["kind"] == "stage"].sort_values("position").index
+        for earlier, later in zip(chain, chain[1:], strict=False):
+            bounds.append(np.eye(n)[later] - np.eye(n)[earlier])  # later <= earlier
+    result = [linprog(sign * objective, A_ub=np.array(bounds), b_ub=np.zeros(len(bounds)), A_eq=np.array(equalities),
+                      b_eq=np.array(targets), bounds=(0, None), method="highs") for sign in (1, -1)]
+    assert all(r.status in (0, 3) for r in result)  # solved, or unbounded: nothing above a first stage
+    low, high = (r.fun if r.status == 0 else -np.inf for r in result)
+    return low, -high
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_small_count_or_drop_out_can_be_recovered(seed):
+    frame = with_partnership(random_counts(np.random.default_rng(seed), las=3), "")
+    published = suppress_pathway(frame, limit=5)
+    for row in range(len(published)):
+        if 1 <= published["count"].iloc[row] <= 5:  # [c], and not to be worked out from the rest
+            assert published["count_suppressed"].iloc[row]
+            low, high = feasible_range(published, np.eye(len(published))[row])
+            assert high - low > 0.5, (seed, published.iloc[row].to_dict())
+    for _, area in published[published["kind"] == "stage"].groupby(["la_code", "period"]):
+        rows = area.sort_values("position").index
+        for earlier, later in zip(rows, rows[1:], strict=False):
+            left = published.at[earlier, "count"] - published.at[later, "count"]
+            if 1 <= left <= 5:  # the children leaving between two stages, when few
+                low, high = feasible_range(published, np.eye(len(published))[earlier] - np.eye(len(published))[later])
+                assert high - low > 0.5, (seed, earlier, later)
+
+
+def test_shares_hide_with_their_counts_and_the_first_stage_has_none():
+    frame = with_partnership(random_counts(np.random.default_rng(3), las=2), "")
+    published = suppress_pathway(frame, limit=5)
+    first = published[published["step"] == stages()[0].id]
+    later = published[published["step"] != stages()[0].id]
+    assert (later["share_suppressed"] == (later["count_suppressed"] | later["previous_suppressed"])).all()
+    assert first["share"].isna().all() and not first["share_suppressed"].any()
+    shown = published[~published["share_suppressed"] & published["previous"].gt(0)]
+    assert np.allclose(shown["share"], shown["count"] / shown["previous"])
+    assert (shown["ci_low"] <= shown["share"]).all() and (shown["share"] <= shown["ci_high"]).all()
+
+
+def test_the_hand_worked_return_is_published_with_its_small_stages_hidden(pathway_con):
+    published = published_efh_pathway(pathway_con, limit=5)
+    city = published[published["la_code"] == CITY].set_index("step")
+    assert city.loc["assessed_efh", "count"] == 10 and not city.loc["assessed_efh", "count_suppressed"]
+    # 8 of 10 would show that 2 children had an intra-familial factor: hidden, and every later stage.
+    assert city.loc[["efh_only", "s47_started", "icpc_held", "plan_started"], "count_suppressed"].all()
+    # Each category of 1 is hidden; a true zero is published as 0.
+    assert city.loc[["category_neglect", "category_emotional", "category_multiple"], "count_suppressed"].all()
+    assert not city.loc[["category_physical", "category_sexual"], "count_suppressed"].any()
+    assert city.loc["category_neglect", "share_suppressed"] and city.loc["efh_only", "share_suppressed"]
+    unsuppressed = published_efh_pathway(pathway_con, limit=0)
+    assert dict(zip(unsuppressed.loc[unsuppressed["la_code"] == CITY, "step"],
+                    unsuppressed.loc[unsuppressed["la_code"] == CITY, "count"], strict=True)) == EXPECTED_COUNTS
+    pool = unsuppressed[unsuppressed["la_code"] == ""].set_index("step")
+    assert pool.loc["s47_started", "share"] == pytest.approx(5 / 8)
+    assert pool.loc["category_multiple", "share"] == pytest.approx(1 / 3)
+
+
+def test_the_export_frame_is_typed_with_suppressed_values_missing(pathway_con):
+    frame = pathway_export_frame(published_efh_pathway(pathway_con, limit=5))
+    assert list(frame.columns) == ["time_period", "time_identifier", "geographic_level", "la_code", "la_name", "stage",
+                                   "stage_kind", "stage_order", "stage_label", "count", "count_suppressed", "share",
+                                   "ci_low", "ci_high", "share_suppressed", "share_status"]
+    assert str(frame["count"].dtype) == "Int64" and str(frame["share"].dtype) == "Float64"
+    assert frame.loc[frame["count_suppressed"], "count"].isna().all()
+    assert frame.loc[frame["share_suppressed"], ["share", "ci_low", "ci_high"]].isna().all().all()
+    assert set(frame["share_status"]) <= {"", "c", "z"}
+    assert (frame.loc[frame["stage"] == "assessed_efh", "share_status"] == "z").all()
+    assert set(frame["geographic_level"]) == {"Local authority", "Partnership"}
+    assert pathway_export_frame(None).empty
