@@ -274,3 +274,27 @@ def test_the_export_frame_is_typed_with_suppressed_values_missing(pathway_con):
     assert (frame.loc[frame["stage"] == "assessed_efh", "share_status"] == "z").all()
     assert set(frame["geographic_level"]) == {"Local authority", "Partnership"}
     assert pathway_export_frame(None).empty
+
+
+def test_the_statutory_page_shows_the_flow_chart_and_its_table(tmp_path):
+    from dashboards.pages import statutory_page
+    from dashboards.publication import build_publication
+
+    hartlepool = census("805", child("H1", episode("2024-05-01", assessment("2024-05-01", ["24A"]))))
+    city = census("201", "".join(c for c, _, _ in PATHWAY_CHILDREN.values()))
+    con = load(tmp_path, {f"{CITY}_2025_cin_census.xml": city, f"{HARTLEPOOL}_2025_cin_census.xml": hartlepool})
+    page = statutory_page(build_publication(con))
+    body = page.body
+    assert '"type": "funnel"' in body and "The EFH pathway" in body
+    assert "EFH pathway, City of London, 2024-25" in body and "EFH pathway, Hartlepool, 2024-25" in body
+    assert "Partnership pool share" in body and "No statistical-neighbour comparison" in body
+    # LAs in alphabetical order of name, then the partnership pool.
+    assert body.index("<h3 id=\"pathway-2025-E09000001\">") < body.index("<h3 id=\"pathway-2025-E06000001\">") \
+        < body.index("<h3 id=\"pathway-2025-all\">")
+    # Hidden counts never travel inside a chart: City of London's 8 EFH-only children are [c] (and,
+    # with Hartlepool's one child hidden, its 10 assessed too).
+    start = body.index('id="pathway-2025-E09000001-chart"')
+    city_chart = body[start:body.index("<table", start)]
+    assert '"type": "funnel", "x": [null, null, null, null, null]' in city_chart and "EFH only [c]" in city_chart
+    assert body.count('class="chart"') >= 3 + len([i for i in ("ST1", "ST2") if f'id="{i}"' in body])
+    con.close()
