@@ -38,11 +38,11 @@ def pathway_figure(rows: pd.DataFrame) -> dict:
     data.append({"type": "bar", "orientation": "h", "x": counts, "y": labels, "text": texts,
                  "textposition": "outside", "name": "Plans started by initial category", "cliponaxis": False,
                  "marker": {"color": COLOURS[2]}, "xaxis": "x2", "yaxis": "y2", "hoverinfo": "y+text"})
-    return figure(data, 520, showlegend=False, margin={"l": 200, "r": 90, "t": 30, "b": 40},
+    return figure(data, 520, showlegend=False, margin={"l": 10, "r": 60, "t": 30, "b": 40},
                   xaxis={"visible": False, "domain": [0, 1]},
                   yaxis={"domain": [0.42, 1], "autorange": "reversed", "automargin": True},
                   xaxis2={"anchor": "y2", "domain": [0, 0.8], "rangemode": "tozero",
-                          "title": {"text": "Children whose plan started, by initial category of abuse"}},
+                          "title": {"text": "Plans started, by initial category"}},
                   yaxis2={"domain": [0, 0.3], "anchor": "x2", "autorange": "reversed", "automargin": True})
 
 
@@ -72,10 +72,9 @@ def indicator_figure(rows: pd.DataFrame) -> dict:
                      "hovertext": [f"{row.la_name}: {percent(row.rate)} ({int(row.numerator)} of "
                                    f"{int(row.denominator)}), 95% CI {percent(row.ci_low)} to {percent(row.ci_high)}"
                                    for row in mine.itertuples()], "hoverinfo": "text"})
-    # The legend above the plot: under it, the house place, it overprints the axis title of a short chart.
-    return figure(data, 160 + 36 * len(names), margin={"l": 200, "r": 30, "t": 50, "b": 60},
-                  legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-                  xaxis={"title": {"text": "Share of children (%), with 95% confidence interval"},
+    # No legend: the partnership is named on its row, and on a phone a legend overprints the chart.
+    return figure(data, 120 + 36 * len(names), showlegend=False, margin={"l": 10, "r": 20, "t": 20, "b": 60},
+                  xaxis={"title": {"text": "Share of children (95% CI)"},
                          "range": [0, 100], "ticksuffix": "%"},
                   yaxis={"categoryorder": "array", "categoryarray": [labels[n] for n in names],
                          "autorange": "reversed", "automargin": True})
