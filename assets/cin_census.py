@@ -1,4 +1,4 @@
-"""Children in Need (CIN) census return: the DfE's XML file, read as a stream into four tables.
+"""Children in Need (CIN) census return: the DfE's XML file, read as a stream into five tables.
 
 `read_cin_census(path, secret)` reads one LA's CIN census XML as a stream: the file is fed in
 chunks to an `xml.etree.ElementTree.XMLParser` whose target builds one `Child` at a time, hands it
@@ -6,7 +6,8 @@ to the reader and lets it go, so memory does not grow with the number of childre
 the output tables do). Nor can one child, or one element, take more than the limits of
 config/limits.yaml (section statutory) allow: the file's size, the depth of nesting, the text in one
 element, the attributes of one element and the elements in one Child are checked as the file is
-parsed, and a file over any of them is refused, naming the limit.
+parsed, and a file over any of them is refused, naming the limit. The parser's target and the
+typed frames are in assets/cin_census_stream.py.
 
 Which elements are read, their code lists, which are required, and how the layout changed between
 collection years (GenderCurrent up to the 2024 census, Sex from the 2025 census, a
@@ -18,9 +19,11 @@ as the DfE names censuses and as the benchmark tables count years.
 
 What is kept, degraded and dropped (the YAML marks every element with its `use`):
 - kept: the header's LEA (as the 9-character GSS la_code) and ReferenceDate; ethnicity; dates of
-  referral, closure, assessment start and authorisation, child protection plan start and end;
-  referral source, primary need, reason for closure, ReferralNFA, assessment factor codes and
-  categories of abuse, as the codes of the census code lists (never as free text from the file);
+  referral, closure, assessment start and authorisation, child protection plan start and end,
+  section 47 enquiry start, initial child protection conference target and date, and whether a
+  conference was not required (ICPCnotRequired); referral source, primary need, reason for
+  closure, ReferralNFA, assessment factor codes and categories of abuse, as the codes of the
+  census code lists (never as free text from the file);
 - normalised: GenderCurrent (1/2/0/9) or Sex (M/F/U) becomes sex: male, female, unknown,
   indeterminate;
 - pseudonymised: LAchildID becomes child_key, the keyed HMAC of "<la_code>:<LAchildID>" that
@@ -30,8 +33,9 @@ What is kept, degraded and dropped (the YAML marks every element with its `use`)
 - dropped, never copied into any table or message: UPN, FormerUPN, UPNunknown, LAchildID itself,
   PersonBirthDate, ExpectedPersonBirthDate and PersonDeathDate;
 - read but not used (accepted, not reported as unknown, neither checked nor output): CIN plan
-  dates, section 47 enquiries, DateOfInitialCPC, AssessmentInternalReviewDate, the number of
-  previous plans, plan reviews, and the PreProceedingsandFGDM block.
+  dates, the episode's own DateOfInitialCPC (the conference date of the Section47 block is used),
+  AssessmentInternalReviewDate, the number of previous plans, plan reviews, and the
+  PreProceedingsandFGDM block.
 
 Problems are of two kinds.
 - The whole file is refused with `PackRejected` when it is not well-formed XML, declares an encoding
@@ -40,11 +44,11 @@ Problems are of two kinds.
   not in config/la_codes.csv, has no valid ReferenceDate before its children, or belongs to another
   LA than the one expected.
 - Anything else is quarantined, one row per problem: the child's position in the file (row 0 is
-  the header), the table (cin_children, cin_episodes, cin_assessments, cin_cp_plans, the warehouse
-  tables of the four frames, or cin_header), the XML element and the rule, with a plain-English
+  the header), the table (cin_children, cin_episodes, cin_assessments, cin_section47, cin_cp_plans,
+  the warehouse tables of the five frames, or cin_header), the XML element and the rule, with a plain-English
   message for the person who fixes the data. A message never shows a value from the file. The offending value is
   dropped (an invalid code left out of a list, an invalid date made NULL) and the rest of the child
-  loads; an assessment or plan without a usable start date is not loaded, nor is a child without
+  loads; an assessment, section 47 enquiry or plan without a usable start date is not loaded, nor is a child without
   LAchildID (it cannot be keyed) or a second Child with the same LAchildID.
 """
 
@@ -76,11 +80,10 @@ from assets.cin_census_spec import (
     whole_years,
     yes_no,
 )
+from assets.cin_census_stream import DATE, READ_CHUNK_BYTES, BoundedTarget, typed_frame
 from assets.reading import PackRejected
 from assets.standardise import case_key
 from assets.statutory_rejections import statutory_rejection
-
-DATE = "datetime64[us]"
 
 CHILD_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "age": "Int64",
                  "sex": "str", "ethnicity": "str", "disabled": "bool", "source_row": "int64"}
@@ -91,7 +94,12 @@ ASSESSMENT_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key":
                       "start_date": DATE, "authorisation_date": DATE, "factors": "object"}
 CP_PLAN_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "episode": "int64",
                    "start_date": DATE, "end_date": DATE, "initial_category": "str", "latest_category": "str"}
-READ_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
+SECTION47_COLUMNS = {"la_code": "str", "collection_year": "int64", "child_key": "str", "episode": "int64",
+                     "start_date": DATE, "icpc_target_date": DATE, "icpc_date": DATE, "icpc_not_required": "boolean"}
+READ_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_section47", "cin_cp_plans")
+# The records kept from the blocks inside an episode (CINdetails), by warehouse table.
+RECORD_COLUMNS = {"cin_assessments": ASSESSMENT_COLUMNS, "cin_section47": SECTION47_COLUMNS,
+                  "cin_cp_plans": CP_PLAN_COLUMNS}
 QUARANTINE_COLUMNS = {"la_code": "str", "period": "str", "source_file": "str", "table_name": "str",
                       "row_number": "int64", "column_name": "str", "rule": "str", "message": "str"}
 
@@ -109,6 +117,7 @@ class CinReturn:
     #                            closure_date, reason_for_closure, referral_nfa
     assessments: pd.DataFrame  # ... child_key, episode, start_date, authorisation_date, factors
     cp_plans: pd.DataFrame     # ... child_key, episode, start_date, end_date, initial_category, latest_category
+    section47: pd.DataFrame    # ... child_key, episode, start_date, icpc_target_date, icpc_date, icpc_not_required
     quarantine: pd.DataFrame   # la_code, period, source_file, table_name, row_number, column_name, rule, message
     # Blocks read per table (Child, CINdetails, Assessments, ChildProtectionPlans), loaded or not:
     # a problem may leave a value out and the row still loads, so quarantine rows do not count rows.
@@ -120,98 +129,6 @@ def read_cin_census(path: Path, secret: bytes, la_code: str | None = None, name:
     `la_code`, when given, is the LA the file must belong to; `name` is how the file is named in
     messages and quarantine rows (default: its file name)."""
     return _Reader(Path(path), secret, la_code.strip().upper() if la_code else None, name).read()
-
-
-# --- the parser's target -----------------------------------------------------------------------
-
-READ_CHUNK_BYTES = 1 << 20  # fed to the parser at a time
-
-
-class _BoundedTarget:
-    """What the XML parser calls as it reads. Builds elements (with ET.TreeBuilder) only for the
-    Header and for one Child at a time, hands each to the reader when it ends and keeps nothing of
-    it, so memory does not grow with the number of children; and refuses the file as soon as it goes
-    over a limit of config/limits.yaml (statutory), before the part over the limit is held: depth
-    and attributes when an element starts, elements when one more starts inside a Child, and text as
-    each piece of it arrives, before the pieces are joined."""
-
-    def __init__(self, reader: _Reader, limits: dict):
-        self.reader = reader
-        self.max_depth = limits["xml_depth"]
-        self.max_attributes = limits["xml_attributes"]
-        self.max_text = limits["xml_text_chars"]
-        self.max_elements = limits["xml_elements_per_child"]
-        self.root = spec()["root"]
-        self.open: list[str] = []        # tags of the open elements, outermost first
-        self.text_chars: list[int] = []  # characters of text so far directly inside each of them
-        self.builder: ET.TreeBuilder | None = None  # while inside the Header or a Child
-        self.block_depth = 0             # the depth of that Header or Child
-        self.elements = 0                # elements in it so far, itself included
-        self.children = 0                # Child elements so far: the position of each in the file
-        self.events = 0                  # calls so far, so that the feeder can tell the parser is holding
-        self.started = False             # whether the first element has started
-
-    def start(self, tag: str, attrs: dict) -> None:
-        self.events += 1
-        self.started = True
-        depth = len(self.open) + 1
-        if depth > self.max_depth:
-            raise self.reader.over_limit("xml_depth")
-        if len(attrs) > self.max_attributes:
-            raise self.reader.over_limit("xml_attributes")
-        if depth <= 3:  # Message, its Header and Children, and each Child: where the layout is checked
-            self.open_block(local_name(tag), depth)
-        self.open.append(tag)
-        self.text_chars.append(0)
-        if self.builder is not None:
-            self.elements += 1
-            if self.elements > self.max_elements:
-                raise self.reader.over_limit("xml_elements_per_child",
-                                             block=local_name(self.open[self.block_depth - 1]))
-            self.builder.start(tag, attrs)
-
-    def open_block(self, name: str, depth: int) -> None:
-        """Check an element of the outer layout, and start building when it is the Header or a Child."""
-        if depth == 1 and name != self.root:
-            raise self.reader.reject("not_cin_census", f"this is not a CIN census return: the root element "
-                                     f"must be {self.root}.")
-        if depth == 2 and name not in ("Header", "Children"):
-            raise self.reader.reject("not_cin_census", f"this is not a CIN census return: {self.root} may "
-                                     "hold only Header and Children.")
-        if self.builder is None and ((name == "Header" and depth == 2)
-                                     or (name == "Child" and depth == 3 and local_name(self.open[1]) == "Children")):
-            self.builder, self.block_depth, self.elements = ET.TreeBuilder(), depth, 0
-
-    def data(self, text: str) -> None:
-        self.events += 1
-        if self.builder is None:
-            return  # text directly in Message or Children (the file's indentation) is not kept
-        self.text_chars[-1] += len(text)
-        if self.text_chars[-1] > self.max_text:
-            raise self.reader.over_limit("xml_text_chars")
-        self.builder.data(text)
-
-    def end(self, tag: str) -> None:
-        self.events += 1
-        self.open.pop()
-        self.text_chars.pop()
-        if self.builder is None:
-            return
-        elem = self.builder.end(tag)
-        if len(self.open) < self.block_depth:  # the Header or Child itself has ended
-            self.builder = None  # and with it the only reference to its elements
-            if self.block_depth == 2:
-                self.reader.header_ended(elem)
-            else:
-                self.children += 1
-                self.reader.child_ended(elem, self.children)
-
-    def doctype(self, name, pubid, system) -> None:
-        # Called where the declaration starts, before any entity in it is declared.
-        raise self.reader.rejection("doctype")
-
-    def close(self) -> None:
-        return None
 
 
 # --- the reader --------------------------------------------------------------------------------
@@ -226,8 +143,7 @@ class _Reader:
         self.problems: list[tuple] = []  # (table, row, element, rule, message)
         self.children: list[dict] = []
         self.episodes: list[dict] = []
-        self.assessments: list[dict] = []
-        self.cp_plans: list[dict] = []
+        self.records: dict[str, list[dict]] = {table: [] for table in RECORD_COLUMNS}  # by warehouse table
         self.keys_seen: set[str] = set()
         self.rows_read: Counter[str] = Counter()  # warehouse table -> blocks read for it, loaded or not
         self.limits = config.limits()["statutory"]
@@ -247,7 +163,7 @@ class _Reader:
     def read(self) -> CinReturn:
         if self.path.stat().st_size > self.limits["xml_file_bytes"]:
             raise self.over_limit("xml_file_bytes")
-        target = _BoundedTarget(self, self.limits)
+        target = BoundedTarget(self, self.limits)
         parser = ET.XMLParser(target=target)
         # The parser holds a tag, comment or processing instruction whole until it ends, reporting
         # nothing (text, by contrast, is reported as it arrives); so the bytes fed without any event
@@ -448,15 +364,14 @@ class _Reader:
             self.read_block(blocks[block][0], compiled[block], row) if block in blocks else {}
             for block in ("ChildIdentifiers", "ChildCharacteristics"))
         episodes: list[dict] = []
-        assessments, plans = compiled["Assessments"], compiled["ChildProtectionPlans"]
-        records: dict[str, list[dict]] = {assessments.table: [], plans.table: []}  # by the section's table
+        records: dict[str, list[dict]] = {table: [] for table in RECORD_COLUMNS}
         for number, details in enumerate(blocks.get("CINdetails", []), start=1):
             episode = self.read_block(details, compiled["CINdetails"], row)
             episodes.append({"episode": number, **episode})
             for sub in details:
                 section = compiled.get(local_name(sub.tag))
                 if section is None or not section.used or local_name(sub.tag) not in compiled["CINdetails"].sub_blocks:
-                    continue  # read but not used (CIN plans, section 47, pre-proceedings)
+                    continue  # read but not used (CIN plans, pre-proceedings)
                 self.rows_read[section.table] += 1
                 record = self.read_block(sub, section, row)
                 key_output = section.elements[section.key]["output"]
@@ -485,8 +400,8 @@ class _Reader:
             "source_row": row,
         })
         self.episodes.extend({**base, **episode} for episode in episodes)
-        self.assessments.extend({**base, **record} for record in records[assessments.table])
-        self.cp_plans.extend({**base, **record} for record in records[plans.table])
+        for table, kept in records.items():
+            self.records[table].extend({**base, **record} for record in kept)
 
     def result(self) -> CinReturn:
         quarantine = [{"la_code": self.la_code, "period": str(self.year), "source_file": self.name,
@@ -498,22 +413,12 @@ class _Reader:
             collection_year=self.year,
             reference_date=self.reference_date,
             source_file=self.name,
-            children=_frame(self.children, CHILD_COLUMNS),
-            episodes=_frame(self.episodes, EPISODE_COLUMNS),
-            assessments=_frame(self.assessments, ASSESSMENT_COLUMNS),
-            cp_plans=_frame(self.cp_plans, CP_PLAN_COLUMNS),
-            quarantine=_frame(quarantine, QUARANTINE_COLUMNS),
+            children=typed_frame(self.children, CHILD_COLUMNS),
+            episodes=typed_frame(self.episodes, EPISODE_COLUMNS),
+            assessments=typed_frame(self.records["cin_assessments"], ASSESSMENT_COLUMNS),
+            cp_plans=typed_frame(self.records["cin_cp_plans"], CP_PLAN_COLUMNS),
+            section47=typed_frame(self.records["cin_section47"], SECTION47_COLUMNS),
+            quarantine=typed_frame(quarantine, QUARANTINE_COLUMNS),
             rows_read={name: self.rows_read[name] for name in READ_TABLES},
         )
 
-
-def _frame(rows: list[dict], columns: dict[str, str]) -> pd.DataFrame:
-    """A table with exactly these columns and types, also when it has no rows."""
-    data = {}
-    for name, dtype in columns.items():
-        values = [row.get(name) for row in rows]
-        if dtype == DATE:
-            data[name] = pd.Series(pd.to_datetime(pd.Series(values, dtype="object")), dtype=DATE)
-        else:
-            data[name] = pd.Series(values, dtype=dtype)
-    return pd.DataFrame(data)

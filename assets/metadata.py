@@ -13,8 +13,8 @@ from assets.warehouse import PERIOD_SCOPE
 PACK_TABLES = ["submissions", "cases", "meetings", "actions", "contexts", "case_contexts", "quarantine"]
 SCORE_TABLES = ["case_indicators", "case_domain_scores", "context_indicators", "context_domain_scores",
                 "indicator_rates", "pack_scores", "context_networks"]
-STATUTORY_TABLES = ["statutory_submissions", "cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans",
-                    "ssda903_missing", "ssda903_children", "statutory_quarantine"]
+STATUTORY_TABLES = ["statutory_submissions", "cin_children", "cin_episodes", "cin_assessments", "cin_section47",
+                    "cin_cp_plans", "ssda903_missing", "ssda903_children", "statutory_quarantine"]
 STATUTORY_SCORE_TABLES = ["statutory_child_indicators", "statutory_rates"]
 
 

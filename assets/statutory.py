@@ -32,7 +32,7 @@ from assets.scoring import (
 from assets.statutory_rejections import unreadable
 from assets.warehouse import now, transaction
 
-CIN_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_cp_plans")
+CIN_TABLES = ("cin_children", "cin_episodes", "cin_assessments", "cin_section47", "cin_cp_plans")
 # Quarantine rows of a return are filed under its tables, and CIN header problems under cin_header.
 QUARANTINE_TABLES = {"cin_census": (*CIN_TABLES, "cin_header"), "ssda903": ("ssda903_missing", "ssda903_children")}
 SSDA903_TABLES = ("ssda903_missing", "ssda903_children")
@@ -94,7 +94,7 @@ def read_return(kind: str, path: Path, secret: bytes, name: str | None = None) -
         period = str(cin.collection_year)
         tables = {
             "cin_children": cin.children, "cin_episodes": with_previous_referral(cin.episodes),
-            "cin_assessments": cin.assessments, "cin_cp_plans": cin.cp_plans,
+            "cin_assessments": cin.assessments, "cin_section47": cin.section47, "cin_cp_plans": cin.cp_plans,
         }
         tables = {name: as_period(frame, period) for name, frame in tables.items()}
         return ReturnRead(cin.la_code, period, tables, cin.quarantine, cin.rows_read["cin_children"],

@@ -27,7 +27,13 @@ from dashboards.open_data import (
     write_csv,
     write_dataset,
 )
-from dashboards.publication import PARTNERSHIP_CODE, Publication, network_wording, replace_folder
+from dashboards.publication import (
+    PARTNERSHIP_CODE,
+    Publication,
+    efh_pathway_export,
+    network_wording,
+    replace_folder,
+)
 
 FILES_DICTIONARY = [
     # file, column, parquet type, description: the columns every dataset shares
@@ -163,6 +169,22 @@ def benchmark_rows(pub: Publication, name: str, measures: pd.DataFrame | None, f
         out[f"{column}_status"] = pd.Series(pd.NA, index=out.index, dtype="string").mask(
             missing & applicable, why).mask(missing & ~applicable, "z")
     return out.reset_index(drop=True)
+
+
+def efh_pathway(pub: Publication) -> pd.DataFrame:
+    """The EFH pathway from CIN census returns (docs/statutory-returns.md): children at each stage
+    and category per LA, census year and partnership pool, each a share of the stage before."""
+    rows = efh_pathway_export(pub)
+    if rows.empty:
+        return empty("efh_pathway")
+    code = rows["la_code"].where(rows["geographic_level"] != "Partnership", PARTNERSHIP_CODE)
+    out = pd.DataFrame({"la_code": code.astype(str), "time_period": rows["time_period"].astype(int),
+                        "stage": rows["stage"].astype(str), "stage_label": rows["stage_label"].astype(str)})
+    published(out, "children", rows["count"].astype("float64"), rows["count_suppressed"])
+    not_applicable = rows["share_status"].eq("z")
+    for column, source in (("share_percent", "share"), ("ci_lower_percent", "ci_low"), ("ci_upper_percent", "ci_high")):
+        published(out, column, rows[source].astype("float64"), rows["share_suppressed"] & ~not_applicable, scale=100)
+    return out
 
 
 def audit_coverage(pub: Publication) -> pd.DataFrame:
@@ -316,6 +338,7 @@ DATASETS: dict[str, Callable[[Publication], pd.DataFrame]] = {
     "statutory_rates": statutory_rates,
     "benchmarks": benchmarks,
     "cp_plans": cp_plans,
+    "efh_pathway": efh_pathway,
     "audit_coverage": audit_coverage,
     "funnel_flags": funnel_flags,
     "spc_signals": spc_signals,

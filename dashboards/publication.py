@@ -19,6 +19,7 @@ import pandas as pd
 from assets.benchmark_measures import cp_plan_measures, efh_measures
 from assets.benchmarks import audit_coverage
 from assets.config import load_yaml, local_authorities
+from assets.efh_pathway import pathway_counts
 from assets.metadata import Columns, markdown_table
 from assets.scoring import Framework, framework, pooled_rates, scores_sql
 from assets.statutory import statutory_framework
@@ -30,6 +31,7 @@ from dashboards.disclosure import (
     suppress_scores,
     threshold,
 )
+from dashboards.efh_pathway import labelled, pathway_export_frame, suppress_pathway, with_partnership
 
 PARTNERSHIP_CODE = ""  # la_code of partnership rows (no LA)
 
@@ -93,6 +95,7 @@ class Publication:
     audits: pd.DataFrame = None  # per case audit: LA, quarter, theme, cases audited, actions (published_audits)
     audit_grades: pd.DataFrame = None  # per audit, domain and grade: moderated answers (suppressed)
     networks: pd.DataFrame = None  # per quarter, LA (plus partnership) and measure: shared contexts, networks
+    efh_pathway: pd.DataFrame = None  # per CIN year, LA (plus partnership pool) and stage of the EFH pathway
     # Look-ups the pages make again and again (one area's series, one quarter's funnels), built
     # once: with 153 LAs, filtering the whole rates table per LA and indicator dominated rendering.
     lookups: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -113,6 +116,7 @@ def build_publication(con: duckdb.DuckDBPyConnection, fw: Framework | None = Non
         limit=limit,
         statutory_rates=published_statutory_rates(con, limit),
         **published_benchmarks(con),
+        efh_pathway=published_efh_pathway(con, limit),
         coverage=published_coverage(con, limit),
         **published_audits(con, limit),
         networks=published_networks(con, limit, rates),
@@ -246,6 +250,19 @@ def published_benchmarks(con: duckdb.DuckDBPyConnection) -> dict:
     return {"benchmarks": efh_measures(con), "cp_plans": cp_plan_measures(con),
             "neighbours": con.execute("SELECT * FROM dfe_neighbours ORDER BY old_la_code, rank").df(),
             "benchmark_las": partnership_las(con)}
+
+
+def published_efh_pathway(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:
+    """The EFH pathway per LA and CIN year and for the partnership pool: children at each stage and
+    category, each as a share of the stage before with its Wilson interval, suppressed along the
+    chain of stages, across LAs and across the categories (dashboards/efh_pathway.py)."""
+    frame = suppress_pathway(with_partnership(pathway_counts(con), PARTNERSHIP_CODE), limit)
+    return with_names(labelled(frame))
+
+
+def efh_pathway_export(publication: Publication) -> pd.DataFrame:
+    """The published EFH pathway as a tidy frame for the exports (see pathway_export_frame)."""
+    return pathway_export_frame(publication.efh_pathway)
 
 
 def published_coverage(con: duckdb.DuckDBPyConnection, limit: int) -> pd.DataFrame:

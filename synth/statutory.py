@@ -29,6 +29,8 @@ def write_statutory(out_dir: Path, la_codes: list[str], year: int = 2025, childr
     written = []
     for la_code in la_codes:
         rng = random.Random(f"statutory:{seed}:{la_code}")
+        # Section 47 enquiries draw from their own sequence, so the rest of the return is as before.
+        enquiries = random.Random(f"section47:{seed}:{la_code}")
         old_code = lea_code(la_code)
         if not old_code:
             continue  # Welsh authorities make no CIN census
@@ -45,7 +47,8 @@ def write_statutory(out_dir: Path, la_codes: list[str], year: int = 2025, childr
                 referrals.append(referrals[0] + dt.timedelta(days=rng.randrange(30, 300)))
             plan = rng.choice(CATEGORIES) if rng.random() < cp_habit else None
             records.append(child_xml(child_id, day_in(rng, dt.date(year - 17, 4, 1), dt.date(year - 10, 3, 31)),
-                                     [r for r in referrals if r <= end - dt.timedelta(days=45)], factors, plan))
+                                     [r for r in referrals if r <= end - dt.timedelta(days=45)], factors, plan,
+                                     enquiry_outcome(enquiries, plan)))
             if rng.random() < 0.35:
                 in_care.append(child_id)
                 for _ in range(rng.choice([0, 1, 2, 3]) if rng.random() < missing_habit else 0):
@@ -75,7 +78,27 @@ def lea_code(la_code: str) -> str:
     return next((lea for lea, code in lea_codes().items() if code == la_code), "")
 
 
-def child_xml(child_id: str, born: dt.date, referrals: list[dt.date], factors: list[str], plan: str | None) -> str:
+def enquiry_outcome(rng: random.Random, plan: str | None) -> str | None:
+    """Whether the first episode has a section 47 enquiry and how it ended: 'plan' (a conference
+    and the plan), 'conference' (a conference, no plan), 'not_required', or None (no enquiry)."""
+    if plan:
+        return "plan"
+    draw = rng.random()
+    return "conference" if draw < 0.1 else "not_required" if draw < 0.25 else None
+
+
+def section47_xml(assessed: dt.date, outcome: str | None) -> str:
+    if outcome is None:
+        return ""
+    conference = f"<DateOfInitialCPC>{assessed + dt.timedelta(days=30)}</DateOfInitialCPC>" \
+        if outcome != "not_required" else ""
+    return (f"<Section47><S47ActualStartDate>{assessed + dt.timedelta(days=5)}</S47ActualStartDate>"
+            f"<InitialCPCtarget>{assessed + dt.timedelta(days=20)}</InitialCPCtarget>{conference}"
+            f"<ICPCnotRequired>{'true' if outcome == 'not_required' else 'false'}</ICPCnotRequired></Section47>")
+
+
+def child_xml(child_id: str, born: dt.date, referrals: list[dt.date], factors: list[str], plan: str | None,
+              enquiry: str | None = None) -> str:
     episodes = []
     for number, referral in enumerate(referrals):
         assessed = referral + dt.timedelta(days=10)
@@ -90,6 +113,7 @@ def child_xml(child_id: str, born: dt.date, referrals: list[dt.date], factors: l
               if plan and number == 0 else "")
         episodes.append(f"<CINdetails><CINreferralDate>{referral}</CINreferralDate><ReferralSource>1A"
                         "</ReferralSource><PrimaryNeedCode>N1</PrimaryNeedCode>" + assessment
+                        + (section47_xml(assessed, enquiry) if number == 0 else "")
                         + "<ReferralNFA>false</ReferralNFA>" + cp + "</CINdetails>")
     return (f"<Child><ChildIdentifiers><LAchildID>{escape(child_id)}</LAchildID><UPNunknown>UN1</UPNunknown>"
             f"<PersonBirthDate>{born}</PersonBirthDate><Sex>U</Sex></ChildIdentifiers><ChildCharacteristics>"

@@ -236,6 +236,14 @@ CREATE TABLE IF NOT EXISTS cin_assessments (
     start_date DATE, authorisation_date DATE, factors VARCHAR[]
 );
 
+CREATE TABLE IF NOT EXISTS cin_section47 (
+    la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL, episode BIGINT,
+    start_date DATE,                  -- S47ActualStartDate
+    icpc_target_date DATE,            -- InitialCPCtarget
+    icpc_date DATE,                   -- DateOfInitialCPC of this enquiry's conference
+    icpc_not_required BOOLEAN         -- ICPCnotRequired
+);
+
 CREATE TABLE IF NOT EXISTS cin_cp_plans (
     la_code VARCHAR NOT NULL, period VARCHAR NOT NULL, child_key VARCHAR NOT NULL, episode BIGINT,
     start_date DATE, end_date DATE, initial_category VARCHAR, latest_category VARCHAR
