@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assets.benchmarks import benchmark_spec
 from dashboards.efh_pathway import neighbour_pathway, no_neighbours_text
 from dashboards.publication import PARTNERSHIP_CODE, Publication, la_name, partnership_name
 from dashboards.statutory_figures import indicator_figure, pathway_figure
@@ -51,7 +50,8 @@ def statutory_view(pub: Publication) -> dict:
                            "has_mean": bool(indicator.value), "rows": rows,
                            "chart_id": f"chart-{file_part(indicator.id)}",
                            "chart_year": year_label(latest["period"].iloc[0]), "figure": indicator_figure(latest)})
-    return {"indicators": indicators, "pathway": pathway_view(pub), **page_exports(pub, "statutory_rates", "efh_pathway")}
+    return {"indicators": indicators, "pathway": pathway_view(pub),
+            **page_exports(pub, "statutory_rates", "efh_pathway")}
 
 
 def pathway_view(pub: Publication) -> dict | None:
