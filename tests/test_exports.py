@@ -183,7 +183,8 @@ def test_every_published_table_is_a_dataset_with_its_meta_and_parquet(small_home
     folder = small_home / "exports"
     names = datasets(folder)
     assert set(names) == {"indicator_rates", "scores", "statutory_rates", "benchmarks", "cp_plans", "efh_pathway",
-                          "audit_coverage", "funnel_flags", "spc_signals", "context_networks", "case_audits", "audit_grades",
+                          "audit_coverage", "funnel_flags", "spc_signals", "context_networks", "case_audits",
+                          "audit_grades",
                           "submissions", "quarantine_rules"}
     for name in names:
         assert (folder / f"{name}.csv").exists() and (folder / f"{name}.parquet").exists()
