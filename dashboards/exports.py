@@ -34,6 +34,7 @@ from dashboards.publication import (
     network_wording,
     replace_folder,
 )
+from dashboards.views.common import funnels, quarter_rates, spc
 
 FILES_DICTIONARY = [
     # file, column, parquet type, description: the columns every dataset shares
@@ -206,26 +207,30 @@ def funnel_flags(pub: Publication) -> pd.DataFrame:
     whether a flag is better or worse given the indicator's direction."""
     inner, outer = figures.funnel_levels()[0], figures.funnel_levels()[-1]
     facts, rows = indicator_facts(pub), []
-    for (period, indicator_id), group in pub.rates.groupby(["period", "indicator_id"], sort=True):
-        funnel = figures.funnel_data(group, period)
-        points = funnel.points.set_index("la_code") if len(funnel.points) and funnel.target is not None else None
-        direction = facts[indicator_id].direction
-        total = group[group["is_total"]]
-        for row in group[~group["is_total"]].sort_values("la_code").itertuples():
-            point = points.loc[row.la_code] if points is not None and row.la_code in points.index else None
-            flag = int(point["flag"]) if point is not None else 0
-            rows.append({
-                "la_code": row.la_code, "period": period, "domain": facts[indicator_id].domain,
-                "indicator": indicator_id, "direction": direction,
-                "position": point["position"] if point is not None else "not plotted",
-                "flag": {1: "above", -1: "below"}.get(flag, "none"),
-                "assessment": ("better" if (flag > 0) == (direction == "higher") else "worse") if flag
-                else "not flagged",
-                "denominator": row.denominator, "denominator_suppressed": row.denominator_suppressed,
-                "not_available": row.not_available, "rate": row.rate, "rate_suppressed": row.rate_suppressed,
-                "target": funnel.target, "target_suppressed": bool(total["rate_suppressed"].all()),
-                **{f"{side}_{name}": (point[f"{side}_{level}"] if point is not None else np.nan)
-                   for side in ("lower", "upper") for name, level in (("inner", inner), ("outer", outer))}})
+    # The funnels and rows the site's pages drew from (built once per publication, and shared).
+    for period in pub.periods:
+        quarter = quarter_rates(pub, period)
+        for indicator_id, funnel in funnels(pub, period).items():
+            points = ({r["la_code"]: r for r in funnel.points.to_dict("records")}
+                      if len(funnel.points) and funnel.target is not None else {})
+            direction = facts[indicator_id].direction
+            total = quarter.get((PARTNERSHIP_CODE, indicator_id))
+            for code in sorted(c for c, i in quarter if i == indicator_id and c != PARTNERSHIP_CODE):
+                row, point = quarter[(code, indicator_id)], points.get(code)
+                flag = int(point["flag"]) if point is not None else 0
+                rows.append({
+                    "la_code": code, "period": period, "domain": facts[indicator_id].domain,
+                    "indicator": indicator_id, "direction": direction,
+                    "position": point["position"] if point is not None else "not plotted",
+                    "flag": {1: "above", -1: "below"}.get(flag, "none"),
+                    "assessment": ("better" if (flag > 0) == (direction == "higher") else "worse") if flag
+                    else "not flagged",
+                    "denominator": row["denominator"], "denominator_suppressed": row["denominator_suppressed"],
+                    "not_available": row["not_available"], "rate": row["rate"],
+                    "rate_suppressed": row["rate_suppressed"],
+                    "target": funnel.target, "target_suppressed": bool(total is None or total["rate_suppressed"]),
+                    **{f"{side}_{name}": (point[f"{side}_{level}"] if point is not None else np.nan)
+                       for side in ("lower", "upper") for name, level in (("inner", inner), ("outer", outer))}})
     if not rows:
         return empty("funnel_flags")
     frame = pd.DataFrame(rows)
@@ -244,13 +249,16 @@ def funnel_flags(pub: Publication) -> pd.DataFrame:
 def spc_signals(pub: Publication) -> pd.DataFrame:
     """Every area's p-chart points (published quarters only) with their special-cause signals."""
     facts, rows = indicator_facts(pub), []
-    for (la_code, indicator_id), group in pub.rates.groupby(["la_code", "indicator_id"], sort=True):
-        for point in figures.spc_data(group.to_dict("records"), facts[indicator_id].direction):
-            rows.append({"la_code": la_code, "period": point.period, "domain": facts[indicator_id].domain,
-                         "indicator": indicator_id, "signal": point.signal or "common cause",
-                         "rules": point.rules or "none", "numerator": point.numerator,
-                         "denominator": point.denominator, "rate": point.rate, "centre": point.centre,
-                         "lower": point.lower, "upper": point.upper})
+    areas = sorted({code for code in pub.rates["la_code"].unique() if code != PARTNERSHIP_CODE}) + [PARTNERSHIP_CODE]
+    for indicator_id, indicator in facts.items():
+        for la_code in areas:
+            # The p-chart numbers the site drew (built once per publication, and shared).
+            for point in spc(pub, indicator, None if la_code == PARTNERSHIP_CODE else la_code):
+                rows.append({"la_code": la_code, "period": point.period, "domain": indicator.domain,
+                             "indicator": indicator_id, "signal": point.signal or "common cause",
+                             "rules": point.rules or "none", "numerator": point.numerator,
+                             "denominator": point.denominator, "rate": point.rate, "centre": point.centre,
+                             "lower": point.lower, "upper": point.upper})
     if not rows:
         return empty("spc_signals")
     frame = pd.DataFrame(rows)
