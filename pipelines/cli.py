@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="safeguarding-audit",
         description="Measure whether practice with children harmed outside the family treats parents as "
                     "partners, targets offenders and changes contexts.")
+    parser.add_argument("--version", action=ShowVersion, nargs=0,
+                        help="show the version, the export pack contract and the framework, then exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -113,6 +115,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_home(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--home", type=Path, help="the audit home (default ./var or $SAFEGUARDING_AUDIT_HOME)")
+
+
+class ShowVersion(argparse.Action):
+    """--version on one line (argparse's own version action wraps it to the terminal's width), and
+    worked out only when asked: it loads the framework."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """The installed package's version, the contract version and the framework's fingerprint (as
+    the site's footer gives it), so a report can say exactly what produced it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from assets.config import contract
+    from assets.scoring import framework
+
+    try:
+        package = version("safeguarding-audit")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        package = "not installed"
+    return (f"safeguarding-audit {package} (export pack contract {contract()['version']}, "
+            f"indicator framework {framework().sha256[:12]})")
 
 
 def quarter(text: str) -> str:

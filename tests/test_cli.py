@@ -35,6 +35,18 @@ def test_help_lists_only_working_commands():
         assert run_cli(command, "--help").returncode == 0
 
 
+def test_version_names_the_package_the_contract_and_the_framework():
+    from importlib.metadata import version
+
+    from assets.scoring import framework
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith(f"safeguarding-audit {version('safeguarding-audit')} (export pack contract 1.1, "
+                                    "indicator framework ")
+    assert framework().sha256[:12] in result.stdout and result.stdout.count("\n") == 1
+
+
 def test_run_loads_scores_publishes_and_a_rerun_changes_nothing(audit_home, tiny_inbox):
     first = run_cli("run", "--home", str(audit_home))
     assert first.returncode == 0, first.stderr
