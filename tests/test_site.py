@@ -171,6 +171,21 @@ def test_methods_page_explains_the_statistics_and_disclosure(pages):
     assert all(f'href="indicator-{i.id}.html"' in methods for i in framework().indicators)
 
 
+def test_methods_page_spells_out_every_abbreviation_and_says_what_a_quarter_is(pages):
+    import yaml
+
+    from assets.config import CONFIG_DIR
+
+    glossary = yaml.safe_load((CONFIG_DIR / "glossary.yaml").read_text(encoding="utf-8"))
+    methods = pages["methods.html"]
+    section = methods[methods.index('id="glossary"'):methods.index('id="symbols"')]
+    assert "2025 Q1 is January to March 2025" in section and "1 April 2024 to 31 March 2025" in section
+    terms = re.findall(r"<dt>([^<]*)</dt>", section)
+    assert terms == sorted(glossary["terms"], key=str.casefold)
+    for term in ("EFH", "MACE", "NRM"):
+        assert f"<dt>{term}</dt>" in section
+
+
 def test_an_empty_warehouse_still_publishes(tmp_path):
     con = duckdb.connect()
     con.execute(SCHEMA_SQL)

@@ -4,6 +4,7 @@ control prose quotes (funnel limits, SPC rule lengths, the threshold)."""
 from __future__ import annotations
 
 from assets.benchmarks import benchmark_spec
+from assets.config import load_yaml
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards.benchmarks import marker_legend
 from dashboards.figures import funnel_levels, level_label
@@ -16,6 +17,7 @@ def methods_view(pub: Publication) -> dict:
     return {"domains": indicator_groups(pub.framework), "narrow": level_label(levels[0]),
             "wide": level_label(levels[-1]), "run": RUN_LENGTH, "trend": TREND_LENGTH, "threshold": pub.limit,
             "restricted": pub.restricted, "benchmarks": benchmarks_method(), **page_exports(pub, "indicators"),
+            "glossary": glossary(),
             "sources": [" ".join(str(words).split()) for words in pub.framework.sources.values()]}
 
 
@@ -26,3 +28,12 @@ def benchmarks_method() -> dict:
     return {"rate_per": f"{spec['rate_per']:,}", "rounding": " ".join(spec["sources"]["rounding"].split()),
             "levels": " and ".join(levels), "markers": marker_legend(),
             "any_efh_factor": " ".join(spec["any_efh_factor"].split())}
+
+
+def glossary() -> dict:
+    """The site's words and abbreviations spelled out, and what a quarter is (config/glossary.yaml),
+    terms in alphabetical order."""
+    data = load_yaml("glossary.yaml")
+    return {"quarters": " ".join(str(data["quarters"]).split()),
+            "terms": sorted(((str(term), " ".join(str(words).split())) for term, words in data["terms"].items()),
+                            key=lambda item: item[0].casefold())}
