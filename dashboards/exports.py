@@ -223,8 +223,7 @@ def funnel_flags(pub: Publication) -> pd.DataFrame:
                     "indicator": indicator_id, "direction": direction,
                     "position": point["position"] if point is not None else "not plotted",
                     "flag": {1: "above", -1: "below"}.get(flag, "none"),
-                    "assessment": ("better" if (flag > 0) == (direction == "higher") else "worse") if flag
-                    else "not flagged",
+                    "assessment": figures.flag_verdict(flag, direction) or "not flagged",
                     "denominator": row["denominator"], "denominator_suppressed": row["denominator_suppressed"],
                     "not_available": row["not_available"], "rate": row["rate"],
                     "rate_suppressed": row["rate_suppressed"],

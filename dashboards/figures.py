@@ -256,7 +256,21 @@ def published_score(lookup: dict, code: str, domain: str, period: str) -> float 
     return None if suppressed or pd.isna(value) else round(float(value), 4)
 
 
-def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases") -> dict:
+def flag_verdict(flag: int, direction: str) -> str | None:
+    """A funnel flag as good or bad news: 'better' above the limit where higher is better (or below
+    it where lower is), 'worse' the other way; None when not flagged. The one place this is decided."""
+    if not flag:
+        return None
+    return "better" if (flag > 0) == (direction == "higher") else "worse"
+
+
+@cache
+def flag_styles() -> dict[str, dict]:
+    """How each verdict is drawn and said (config/publication.yaml funnel.flags)."""
+    return load_yaml("publication.yaml")["funnel"]["flags"]
+
+
+def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases", direction: str = "higher") -> dict:
     """LAs' rates against their denominators inside the partnership's control limits. Points
     outside the widest limits get a distinct shape and a label; with few LAs every point is named."""
     data = []
@@ -272,14 +286,19 @@ def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases") -> dict:
         x=[1, float(curve["n"].max())], y=[100 * funnel.target] * 2, mode="lines", hoverinfo="skip",
         name=f"Partnership rate {percent(funnel.target)}", line={"color": BLACK, "width": 2}))
     points = funnel.points
-    for flagged, name, symbol, colour in ((False, "Local authority", "circle", "#1d70b8"),
-                                          (True, "Outside the widest limits: flagged", "diamond", "#d4351c")):
-        chosen = points[(points["flag"] != 0) == flagged]
+    verdicts = [flag_verdict(int(flag), direction) for flag in points["flag"]]
+    styles = flag_styles()
+    groups = [(None, "Local authority", "circle", "#1d70b8")] + [
+        (verdict, f"Outside the widest limits: {styles[verdict]['words']}", styles[verdict]["symbol"],
+         styles[verdict]["colour"]) for verdict in ("better", "worse")]
+    for verdict, name, symbol, colour in groups:
+        chosen = points[[v == verdict for v in verdicts]]
         if chosen.empty:
             continue
         chosen = chosen.sort_values("denominator")
-        labels = [f"{row.la_name} ({'above' if row.flag > 0 else 'below'} the limit)" if flagged else row.la_name
-                  for row in chosen.itertuples()]
+        flagged = verdict is not None
+        labels = [f"{row.la_name} ({'above' if row.flag > 0 else 'below'} the limit: {styles[verdict]['words']})"
+                  if flagged else row.la_name for row in chosen.itertuples()]
         # Neighbouring labels alternate above and below their points so they do not overprint.
         places = ["top center" if number % 2 == 0 else "bottom center" for number in range(len(chosen))]
         data.append(scatter(

@@ -327,3 +327,27 @@ def test_the_restricted_edition_links_to_no_public_file(home, tmp_path):
         text = path.read_text(encoding="utf-8")
         assert "../exports" not in text and 'class="download' not in text, path.name
         assert '<p class="edition">Data as at' in text
+
+
+def test_a_funnel_flag_is_told_apart_as_good_news_or_a_concern_by_the_indicators_direction():
+    """Above the limit is better where higher is better and a concern where lower is: each kind has
+    its own colour, shape and words on the chart."""
+    import pandas as pd
+
+    from dashboards.figures import Funnel, flag_styles, flag_verdict, funnel_figure
+
+    assert [flag_verdict(f, d) for f, d in ((1, "higher"), (-1, "higher"), (1, "lower"), (-1, "lower"), (0, "lower"))
+            ] == ["better", "worse", "worse", "better", None]
+    points = pd.DataFrame({"la_code": ["A", "B", "C"], "la_name": ["Ayton", "Beeby", "Ceston"],
+                           "numerator": [40, 2, 20], "denominator": [50, 50, 50], "rate": [0.8, 0.04, 0.4],
+                           "flag": [1, -1, 0]})
+    funnel = Funnel("2025Q3", 0.4, points, [], [])
+    styles = flag_styles()
+    for direction, above, below in (("higher", "better", "worse"), ("lower", "worse", "better")):
+        traces = {t["name"]: t for t in funnel_figure(funnel, label_all=True, direction=direction)["data"]}
+        for name, verdict in (("Ayton", above), ("Beeby", below)):
+            trace = traces[f"Outside the widest limits: {styles[verdict]['words']}"]
+            assert trace["marker"]["symbol"] == styles[verdict]["symbol"]
+            assert trace["marker"]["color"] == styles[verdict]["colour"]
+            assert any(label.startswith(name) and styles[verdict]["words"] in label for label in trace["text"])
+        assert styles["better"]["symbol"] != styles["worse"]["symbol"]

@@ -53,10 +53,13 @@ def funnel(pub: Publication, indicator: Indicator, partnership: str) -> dict:
         return view
     flagged = found.points[found.points["flag"] != 0]
     return view | {
-        "figure": figures.funnel_figure(found, label_all=len(found.points) <= LABEL_ALL_LAS, many=noun[1]),
+        "figure": figures.funnel_figure(found, label_all=len(found.points) <= LABEL_ALL_LAS, many=noun[1],
+                                        direction=indicator.direction),
         "target": percent(found.target),
-        "flagged": [{"name": name, "position": position.removesuffix(": flagged")}
-                    for name, position in zip(flagged["la_name"], flagged["position"], strict=True)],
+        "flagged": [{"name": name, "position": position.removesuffix(": flagged"),
+                     "verdict": figures.flag_styles()[figures.flag_verdict(int(flag), indicator.direction)]["words"]}
+                    for name, position, flag in zip(flagged["la_name"], flagged["position"], flagged["flag"],
+                                                    strict=True)],
         "rows": funnel_rows(pub, indicator.id, found, partnership),
     }
 

@@ -55,7 +55,13 @@ def rates(pub: Publication, code: str, name: str, partnership: str) -> dict | No
     labels = {i.id: f"{i.id} {i.title}" for i in fw.indicators}
     return {"figure": figures.la_rates_figure(frame, labels, name, partnership), "rows": rows,
             "not_plotted": sum(1 for row in frame if row["rate_suppressed"] or not row["denominator"] > 0),
-            "flagged": [row["indicator_id"] for row in frame if row["flag"] != 0]}
+            "better": flagged(frame, fw, "better"), "worse": flagged(frame, fw, "worse")}
+
+
+def flagged(frame: list[dict], fw, verdict: str) -> list[str]:
+    """The indicators whose funnel flag is good news ('better') or a concern ('worse')."""
+    return [row["indicator_id"] for row in frame
+            if figures.flag_verdict(int(row["flag"]), fw.indicator(row["indicator_id"]).direction) == verdict]
 
 
 def trends(pub: Publication, code: str) -> dict | None:
