@@ -297,10 +297,13 @@ def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases", directio
             continue
         chosen = chosen.sort_values("denominator")
         flagged = verdict is not None
-        labels = [f"{row.la_name} ({'above' if row.flag > 0 else 'below'} the limit: {styles[verdict]['words']})"
-                  if flagged else row.la_name for row in chosen.itertuples()]
-        # Neighbouring labels alternate above and below their points so they do not overprint.
-        places = ["top center" if number % 2 == 0 else "bottom center" for number in range(len(chosen))]
+        labels = [f"{row.la_name} ({styles[verdict]['label']})" if flagged else row.la_name
+                  for row in chosen.itertuples()]
+        # Neighbouring labels alternate above and below their points so they do not overprint; a
+        # point in the right third of the chart is labelled to its left, so the label stays inside.
+        right = float(curve["n"].max()) * 2 / 3
+        places = [("top " if number % 2 == 0 else "bottom ") + ("left" if n > right else "center")
+                  for number, n in enumerate(chosen["denominator"])]
         data.append(scatter(
             x=numbers(chosen["denominator"]), y=numbers(100 * chosen["rate"]), name=name,
             mode="markers+text" if flagged or label_all else "markers",

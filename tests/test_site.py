@@ -349,5 +349,5 @@ def test_a_funnel_flag_is_told_apart_as_good_news_or_a_concern_by_the_indicators
             trace = traces[f"Outside the widest limits: {styles[verdict]['words']}"]
             assert trace["marker"]["symbol"] == styles[verdict]["symbol"]
             assert trace["marker"]["color"] == styles[verdict]["colour"]
-            assert any(label.startswith(name) and styles[verdict]["words"] in label for label in trace["text"])
+            assert any(label.startswith(name) and styles[verdict]["label"] in label for label in trace["text"])
         assert styles["better"]["symbol"] != styles["worse"]["symbol"]
