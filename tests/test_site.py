@@ -158,8 +158,10 @@ def test_local_authorities_are_listed_by_name_never_ranked(publication, pages):
     funnel_tables = [re.search(r"<caption>Rates and control limits.*?</table>", page, re.S)
                      for name, page in pages.items() if name.startswith("indicator-")]
     for found in filter(None, funnel_tables):
-        las = re.findall(r'<tr><th scope="row">([^<]+)</th>', found.group(0))[:-1]  # the partnership is last
+        rows = re.findall(r'<tr><th scope="row">(?:<a href="([^"]+)">)?([^<]+)(?:</a>)?</th>', found.group(0))
+        las = [name for _, name in rows[:-1]]  # the partnership is last, and not linked
         assert las == sorted(las) and len(las) == 3
+        assert all(href.startswith("la-") for href, _ in rows[:-1]) and rows[-1][0] == ""  # drill-down to the LA
     assert any(funnel_tables)
 
 
@@ -351,3 +353,17 @@ def test_a_funnel_flag_is_told_apart_as_good_news_or_a_concern_by_the_indicators
             assert trace["marker"]["color"] == styles[verdict]["colour"]
             assert any(label.startswith(name) and styles[verdict]["label"] in label for label in trace["text"])
         assert styles["better"]["symbol"] != styles["worse"]["symbol"]
+
+
+def test_every_la_named_at_the_head_of_a_table_row_links_to_its_page(home, publication, pages):
+    names = set(publication.submissions.loc[~publication.submissions["is_total"], "la_name"])
+    checked = 0
+    for name, page in pages.items():
+        if not (name == "index.html" or name.startswith(("indicator-", "statutory", "benchmarks"))):
+            continue
+        for href, text in re.findall(r'<th scope="row">(?:<a href="([^"]+)">)?([^<]+)', page):
+            if text in names:
+                # To the LA's page (the benchmarks index: to the LA's benchmarks page).
+                assert href.startswith(("la-", "benchmarks-")) and (home / "site" / href).exists(), (name, text)
+                checked += 1
+    assert checked > 50

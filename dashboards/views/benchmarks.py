@@ -15,7 +15,19 @@ from assets.config import local_authorities
 from dashboards.benchmark_figures import benchmark_figure
 from dashboards.benchmarks import marker_legend, marker_symbol, marker_words
 from dashboards.publication import PARTNERSHIP_CODE, Publication, la_name
-from dashboards.views.common import Cell, count, file_part, link, lookup, number, page_exports, plain_rows, text
+from dashboards.views.common import (
+    Cell,
+    area_cell,
+    count,
+    file_part,
+    la_names,
+    link,
+    lookup,
+    number,
+    page_exports,
+    plain_rows,
+    text,
+)
 from dashboards.views.returns import year_label
 
 
@@ -138,7 +150,8 @@ def coverage_rows(pub: Publication) -> list | None:
         mentions = "[x]" if pd.isna(r["efh_factor_mentions"]) else f"{int(r['efh_factor_mentions']):,}"
         share = "[c]" if r["coverage_suppressed"] else ("[x]" if pd.isna(r["coverage"]) else
                                                          f"{r['coverage'] * 100:.1f}%")
-        rows.append([text(r["la_name"]), text(year_label(r["time_period"])), text(str(r["quarters"])),
+        rows.append([area_cell(r["la_code"], r["la_name"], r["la_code"] in la_names(pub)),
+                     text(year_label(r["time_period"])), text(str(r["quarters"])),
                      count(r["audit_cases"], r["audit_cases_suppressed"]), number(mentions), number(share)])
     return rows
 

@@ -109,6 +109,13 @@ def link(href: str, label: str) -> Cell:
     return Cell(label, href=href)
 
 
+def area_cell(code: str | None, name: str, has_page: bool = True) -> Cell:
+    """An area's name heading a table row: an LA's links to its page (drill-down from every table)
+    where it has one (an LA that sent only statutory returns has none); the partnership's is plain
+    text (its page is the overview)."""
+    return link(la_file(code), name) if code and code != PARTNERSHIP_CODE and has_page else text(name)
+
+
 def indicator_link(indicator: Indicator) -> Cell:
     return link(indicator_file(indicator.id), f"{indicator.id}: {indicator.title}")
 

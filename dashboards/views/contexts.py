@@ -9,6 +9,7 @@ from dashboards.figures import quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication, network_wording
 from dashboards.views.common import (
     Cell,
+    area_cell,
     count,
     indicator_link,
     las_by_name,
@@ -73,13 +74,15 @@ def overview_contexts(pub: Publication, partnership: str) -> dict | None:
     networks = networks_by_area(pub)
     return {
         "figure": figures.scores_figure(pub.scores, [(CONTEXT_SCORE, "Context score")], areas, pub.periods),
-        "score_rows": [[text(name)] + [context_score_cell(pub, code, p) for p in pub.periods] for code, name in areas],
+        "score_rows": [[area_cell(code, name)] + [context_score_cell(pub, code, p) for p in pub.periods]
+                       for code, name in areas],
         "quarters": [quarter_label(p) for p in pub.periods],
         "rates": [[indicator_link(i)] + (rate_cells(row) if row else [unavailable()] * 4)
                   for i, row in zip(indicators, total, strict=True)],
         "available": any(row and row["denominator"] > 0 for row in total),
         "labels": labels,
-        "networks": [[text(name)] + network_cells(networks.get((code, latest)), measures) for code, name in areas],
+        "networks": [[area_cell(code, name)] + network_cells(networks.get((code, latest)), measures)
+                     for code, name in areas],
         "band_labels": band_labels,
         "bands": [[text(quarter_label(p))] + network_cells(networks.get((PARTNERSHIP_CODE, p)), band_measures)
                   for p in pub.periods],

@@ -8,6 +8,7 @@ from dashboards import figures
 from dashboards.figures import funnel_levels, level_label, percent, quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
 from dashboards.views.common import (
+    area_cell,
     definition,
     funnels,
     las_by_name,
@@ -74,7 +75,7 @@ def funnel_rows(pub: Publication, indicator_id: str, found: figures.Funnel, part
         mine = rows.get((code, indicator_id))
         if mine is None:
             continue
-        cells = [text(name)] + rate_cells(mine)
+        cells = [area_cell(code, name)] + rate_cells(mine)
         if code in points:
             point = points[code]
             cells += [number(f"{percent(point[f'lower_{level}'])} to {percent(point[f'upper_{level}'])}")
@@ -105,5 +106,5 @@ def history(pub: Publication, indicator: Indicator, partnership: str) -> list:
     rows = []
     for code, name in las_by_name(pub) + [(None, partnership)]:
         for row in series(pub, indicator.id, code):
-            rows.append([text(name), text(quarter_label(row["period"]))] + rate_cells(row))
+            rows.append([area_cell(code, name), text(quarter_label(row["period"]))] + rate_cells(row))
     return rows

@@ -14,6 +14,7 @@ from dashboards.publication import PARTNERSHIP_CODE, Publication
 from dashboards.views.common import (
     Cell,
     all_periods,
+    area_cell,
     count,
     indicator_groups,
     indicator_link,
@@ -63,7 +64,7 @@ def scores(pub: Publication, partnership: str) -> dict:
     rows = []
     for code, name in areas:
         for period in pub.periods:
-            cells = [text(name), text(quarter_label(period))]
+            cells = [area_cell(code, name), text(quarter_label(period))]
             for domain, _ in panels:
                 found = lookup.get((code, domain, period))
                 cells.append(score(*found) if found else unavailable())
@@ -150,9 +151,9 @@ def sources(pub: Publication, partnership: str) -> dict | None:
         "loaded": int((subs["status"] == "loaded").sum()) if len(subs) else 0,
         "expected": len(las) * len(periods),
         "quarters": [quarter_label(p) for p in periods],
-        "cases": [[text(name)] + [cases_cell(submission(pub, code, period), code) for period in periods]
+        "cases": [[area_cell(code, name)] + [cases_cell(submission(pub, code, period), code) for period in periods]
                   for code, name in areas],
-        "packs": [[text(name), text(quarter_label(period))]
+        "packs": [[area_cell(code, name), text(quarter_label(period))]
                   + submission_cells(submission(pub, code, period), code == PARTNERSHIP_CODE)
                   for code, name in areas for period in periods],
     }

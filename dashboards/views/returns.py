@@ -8,7 +8,18 @@ import pandas as pd
 from dashboards.efh_pathway import neighbour_pathway, no_neighbours_text
 from dashboards.publication import PARTNERSHIP_CODE, Publication, la_name, partnership_name
 from dashboards.statutory_figures import indicator_figure, pathway_figure
-from dashboards.views.common import Cell, count, file_part, interval, number, page_exports, rate, text
+from dashboards.views.common import (
+    Cell,
+    area_cell,
+    count,
+    file_part,
+    interval,
+    la_names,
+    number,
+    page_exports,
+    rate,
+    text,
+)
 
 
 def year_label(period: str) -> str:
@@ -37,7 +48,8 @@ def statutory_view(pub: Publication) -> dict:
         latest = mine[mine["period"] == mine["period"].max()]
         rows = []
         for _, row in mine.iterrows():
-            cells = [text(row["la_name"]), text(year_label(row["period"])),
+            cells = [area_cell(row["la_code"], row["la_name"], row["la_code"] in la_names(pub)),
+                     text(year_label(row["period"])),
                      count(row["numerator"], row["numerator_suppressed"]),
                      count(row["denominator"], row["denominator_suppressed"]),
                      rate(row["rate"], row["rate_suppressed"]),
