@@ -44,7 +44,8 @@ def test_audit_coverage_sets_the_cohort_against_published_assessments(site):
     assert row["audit_cases"] == 4 and row["quarters"] == 1
     assert row.isna()["efh_factor_mentions"] and row.isna()["coverage"]  # no 2026 figures yet: shown [x]
     page = (site / "site" / "benchmarks.html").read_text(encoding="utf-8")
-    assert re.search(r'<th scope="row"><a href="la-E06000001.html">Hartlepool</a></th><td>2025-26</td><td>1</td><td class="num count">\[c\]</td>'
+    assert re.search(r'<th scope="row"><a href="la-E06000001.html">Hartlepool</a></th><td>2025-26</td><td>1</td>'
+                     r'<td class="num count">\[c\]</td>'
                      r'<td class="num">\[x\]</td><td class="num">\[c\]</td>', page)  # 4 cases: hidden
 
 
