@@ -365,30 +365,25 @@ SELECT pack_id, table_name, row_number, column_name, rule FROM reader_problems S
 # A row whose case (or context) was quarantined cannot load either: what it belongs to is not there.
 # Contexts first, so that a link of a quarantined case to a quarantined context is quarantined
 # for both reasons.
-CASCADE_SQL = """
+def cascade_sql(parent: str, reference: str, rule: str) -> str:
+    """Quarantine every row of the tables that refer to `parent` through `reference` whose parent
+    row was quarantined."""
+    children = " UNION ALL ".join(
+        f"SELECT pack_id, '{table}' AS table_name, row_number, x_{reference} FROM p_{table}"
+        for table, spec in contract()["tables"].items()
+        if spec["columns"].get(reference, {}).get("references") == f"{parent}.{reference}")
+    return f"""
 INSERT INTO violations
-SELECT child.pack_id, child.table_name, child.row_number, 'context_id', 'context_quarantined'
-FROM (
-    SELECT pack_id, 'meetings' AS table_name, row_number, x_context_id FROM p_meetings
-    UNION ALL SELECT pack_id, 'actions', row_number, x_context_id FROM p_actions
-    UNION ALL SELECT pack_id, 'case_contexts', row_number, x_context_id FROM p_case_contexts
-) child
+SELECT child.pack_id, child.table_name, child.row_number, '{reference}', '{rule}'
+FROM ({children}) child
 SEMI JOIN (
-    SELECT c.pack_id, c.x_context_id FROM p_contexts c
-    SEMI JOIN violations v ON v.table_name = 'contexts' AND v.pack_id = c.pack_id AND v.row_number = c.row_number
-) broken ON broken.pack_id = child.pack_id AND broken.x_context_id = child.x_context_id;
-INSERT INTO violations
-SELECT child.pack_id, child.table_name, child.row_number, 'case_id', 'case_quarantined'
-FROM (
-    SELECT pack_id, 'meetings' AS table_name, row_number, x_case_id FROM p_meetings
-    UNION ALL SELECT pack_id, 'actions', row_number, x_case_id FROM p_actions
-    UNION ALL SELECT pack_id, 'case_contexts', row_number, x_case_id FROM p_case_contexts
-) child
-SEMI JOIN (
-    SELECT c.pack_id, c.x_case_id FROM p_cases c
-    SEMI JOIN violations v ON v.table_name = 'cases' AND v.pack_id = c.pack_id AND v.row_number = c.row_number
-) broken ON broken.pack_id = child.pack_id AND broken.x_case_id = child.x_case_id
-"""
+    SELECT c.pack_id, c.x_{reference} FROM p_{parent} c
+    SEMI JOIN violations v ON v.table_name = '{parent}' AND v.pack_id = c.pack_id AND v.row_number = c.row_number
+) broken ON broken.pack_id = child.pack_id AND broken.x_{reference} = child.x_{reference};"""
+
+
+CASCADE_SQL = cascade_sql("contexts", "context_id", "context_quarantined") + cascade_sql("cases", "case_id",
+                                                                                        "case_quarantined")
 
 # A row loads when no rule quarantined it.
 NOT_QUARANTINED = ("SELECT 1 FROM violations v WHERE v.table_name = '{table}' AND v.pack_id = p.pack_id "

@@ -18,7 +18,7 @@ from synth.activity import (
     meeting_row,
 )
 from synth.contexts import ContextNetwork
-from synth.draws import age_on, chance, pick, random_date
+from synth.draws import age_on, chance, next_risk_level, pick, random_date
 from synth.population import PracticeProfile, Quarter, practice_trajectory
 from synth.vocabulary import OPTIONAL_TABLES, TABLES, codes, contract_columns
 
@@ -203,14 +203,8 @@ class CaseFactory:
         risk_start = child.risk_level
         risk_end = None
         if risk_start is not None and not chance(rng, 0.25):
-            levels = codes("cases", "risk_level_end")  # low, medium, high
-            index = levels.index(risk_start)
-            roll = rng.random()
-            if roll < 0.15 + 0.35 * practice.quality:
-                index = max(0, index - 1)
-            elif roll > 0.97 - 0.15 * (1 - practice.quality):
-                index = min(len(levels) - 1, index + 1)
-            risk_end = levels[index]
+            risk_end = next_risk_level(rng, codes("cases", "risk_level_end"), risk_start,
+                                       0.15 + 0.35 * practice.quality, 0.97 - 0.15 * (1 - practice.quality))
         child.risk_level = risk_end or risk_start
 
         missing_episodes: int | None

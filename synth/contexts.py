@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from synth.draws import chance, pick, random_date
+from synth.draws import chance, next_risk_level, pick, random_date
 from synth.population import NEUTRAL_PRACTICE, PracticeProfile, Quarter
 from synth.vocabulary import action_types_by_target, codes
 
@@ -290,14 +290,8 @@ class ContextNetwork:
             start = pick(rng, "contexts", "risk_level_start", RISK_WEIGHTS)
         end = None
         if start is not None and (assessed_now or context.assessed) and chance(rng, RISK_END_SHARE):
-            levels = codes("contexts", "risk_level_end")  # low, medium, high
-            index = levels.index(start)
-            roll = rng.random()
-            if roll < 0.1 + 0.4 * practice.context_work:
-                index = max(0, index - 1)
-            elif roll > 0.95 - 0.15 * (1 - practice.context_work):
-                index = min(len(levels) - 1, index + 1)
-            end = levels[index]
+            end = next_risk_level(rng, codes("contexts", "risk_level_end"), start,
+                                  0.1 + 0.4 * practice.context_work, 0.95 - 0.15 * (1 - practice.context_work))
         context.risk_level = end or start
         context.assessed = context.assessed or assessed_now
         return {"context_id": context.context_id, "context_type": context.context_type,

@@ -43,3 +43,16 @@ def age_on(birth_date: dt.date, on: dt.date) -> int:
     """Age in whole years on a date."""
     before_birthday = (on.month, on.day) < (birth_date.month, birth_date.day)
     return on.year - birth_date.year - before_birthday
+
+
+def next_risk_level(rng: random.Random, levels: Sequence[str], start: str, fall_below: float,
+                    rise_above: float) -> str:
+    """A risk level a quarter on from `start` (levels low to high): one step down when a roll is
+    under `fall_below`, one step up when it is over `rise_above`, else the same. One roll."""
+    index = levels.index(start)
+    roll = rng.random()
+    if roll < fall_below:
+        index = max(0, index - 1)
+    elif roll > rise_above:
+        index = min(len(levels) - 1, index + 1)
+    return levels[index]

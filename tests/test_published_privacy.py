@@ -79,20 +79,7 @@ def test_no_case_key_or_case_id_is_published(demo_home):
     con = duckdb.connect(str(demo_home / "warehouse.duckdb"), read_only=True)
     keys = {row[0] for row in con.execute("SELECT case_key FROM cases").fetchall()}
     con.close()
-    case_ids = set()
-    for cases in (demo_home / "inbox").rglob("cases.*"):
-        if cases.suffix == ".csv":
-            for encoding in ("utf-8-sig", "cp1252"):
-                try:
-                    frame = pd.read_csv(cases, dtype=str, sep=None, engine="python", encoding=encoding)
-                    break
-                except UnicodeDecodeError:
-                    continue
-        elif cases.suffix == ".parquet":
-            frame = pd.read_parquet(cases)
-        else:
-            frame = pd.read_excel(cases, dtype=str)
-        case_ids |= set(frame["case_id"].astype(str).str.strip())
+    case_ids = inbox_references(demo_home, "cases", "case_id")
     assert len(keys) > 50 and len(case_ids) > 50
     for file in published_files(demo_home):
         data = file.read_bytes()
