@@ -5,6 +5,10 @@ numpy, used by the data layer (rates) and the dashboards alike.
 Methods (docs/methods.md says more):
 - Wilson score interval: Wilson (1927), as in the Office for Health Improvement and Disparities'
   public health technical guidance ("Confidence intervals for proportions").
+- The difference between two proportions: Newcombe (1998), "Interval estimation for the difference
+  between independent proportions", Statistics in Medicine 17:873-890, method 10 (the hybrid score
+  interval built from each proportion's Wilson interval). A change is clear when this interval
+  leaves out 0, which is less conservative than asking that the two Wilson intervals not overlap.
 - Funnel plot limits: Spiegelhalter (2005), "Funnel plots for comparing institutional
   performance", Statistics in Medicine 24:1185-1202, exact binomial limits with the interpolation of
   its appendix A.1.1, so limits are smooth in the denominator; for rates of events per person
@@ -45,6 +49,14 @@ def wilson_interval(numerator, denominator, z: float = Z95):
     lower = np.where((k == 0) & (n > 0), 0.0, lower)
     upper = np.where((k == n) & (n > 0), 1.0, upper)
     return p, lower, upper
+
+
+def difference_interval(before: tuple[float, float, float], after: tuple[float, float, float]) -> tuple[float, float]:
+    """The 95% interval of after - before, two independent proportions each given as (rate, lower,
+    upper) with its Wilson interval (Newcombe 1998, method 10)."""
+    (p1, l1, u1), (p2, l2, u2) = before, after
+    difference = p2 - p1
+    return (difference - float(np.hypot(p2 - l2, u1 - p1)), difference + float(np.hypot(u2 - p2, p1 - l1)))
 
 
 def funnel_limits(target: float, denominators, level: float):

@@ -27,6 +27,7 @@ from dashboards.publication import Publication, partnership_name
 from dashboards.views.audits import audits_view
 from dashboards.views.benchmarks import benchmark_las, benchmarks_file, benchmarks_index_view, benchmarks_la_view
 from dashboards.views.common import file_part, indicator_file, la_file, las_by_name
+from dashboards.views.headlines import headlines_view
 from dashboards.views.indicator import indicator_view
 from dashboards.views.la import la_view
 from dashboards.views.methods import methods_view
@@ -128,8 +129,13 @@ def page(filename: str, template: str, view: dict) -> Page:
     return Page(filename, template, view)
 
 
+def headlines_page(pub: Publication) -> Page:
+    """The site's front page (index.html): what is better and worse in the latest quarter."""
+    return page("index.html", "headlines.html", headlines_view(pub, partnership_name()))
+
+
 def overview_page(pub: Publication) -> Page:
-    return page("index.html", "overview.html", overview_view(pub, partnership_name()))
+    return page("overview.html", "overview.html", overview_view(pub, partnership_name()))
 
 
 def indicator_page(pub: Publication, indicator: Indicator) -> Page:
@@ -161,9 +167,9 @@ def benchmarks_la_page(pub: Publication, code: str) -> Page:
 
 
 def partnership_pages(pub: Publication) -> list[Page]:
-    """The overview, one page per indicator, and methods."""
-    return [overview_page(pub), *[indicator_page(pub, indicator) for indicator in pub.framework.indicators],
-            methods_page(pub)]
+    """The headlines, the overview, one page per indicator, and methods."""
+    return [headlines_page(pub), overview_page(pub),
+            *[indicator_page(pub, indicator) for indicator in pub.framework.indicators], methods_page(pub)]
 
 
 def la_pages(pub: Publication, las: list[tuple[str, str]]) -> list[Page]:
@@ -179,5 +185,6 @@ def returns_pages(pub: Publication) -> list[Page]:
 
 
 __all__ = ["ENVIRONMENT", "Page", "audits_page", "benchmarks_la_page", "benchmarks_page", "esc", "file_part",
+           "headlines_page",
            "indicator_file", "indicator_page", "la_file", "la_page", "la_pages", "las_by_name", "methods_page",
            "overview_page", "partnership_pages", "returns_pages", "statutory_page"]

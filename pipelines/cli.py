@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--pack", type=Path, help="with --case-id or --context-id: the LA's own copy of the pack "
                          "holding the case or context")
 
+    report = command("report", cmd_board_report, "Print the board's summary of the latest quarter (the site's "
+                     "headlines page) to PDF.")
+    add_home(report)
+    report.add_argument("--board", action="store_true", required=True,
+                        help="the board's one-page summary (the only report so far; audits have `audit report`)")
+    report.add_argument("--out", type=Path, help="the PDF to write (default <home>/reports/board-<quarter>.pdf)")
+
     from pipelines.audit_cli import add_audit_commands
 
     add_audit_commands(command, add_home, la_code, quarter, positive)
@@ -206,6 +213,25 @@ def cmd_export(args) -> int:
     for path in written:
         say(f"  {path.name}")
     print(out)
+    return EXIT_OK
+
+
+def cmd_board_report(args) -> int:
+    from assets import warehouse
+    from dashboards.audit_report import ReportError
+    from dashboards.board_report import board_report_name, write_board_report
+
+    home = AuditHome.resolve(args.home)
+    if not home.warehouse.exists():
+        raise UsageError(f"there is no warehouse at {home.warehouse}: run `safeguarding-audit run` first.")
+    with warehouse.reading(home.warehouse) as con:
+        latest = con.execute("SELECT max(period) FROM submissions WHERE status = 'loaded'").fetchone()[0]
+    out = (args.out or home.root / "reports" / board_report_name(latest)).resolve()
+    say(f"printing the headlines of {home.site / 'index.html'} to PDF")
+    try:
+        print(write_board_report(home.site, out))
+    except ReportError as error:
+        raise UsageError(str(error)) from error
     return EXIT_OK
 
 

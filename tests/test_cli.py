@@ -105,7 +105,8 @@ def test_demo_prints_the_index_page_holding_a_chart(tmp_path):
     assert result.returncode == 0, result.stderr
     index = Path(result.stdout.strip().splitlines()[-1])
     assert index == home / "site" / "index.html"
-    assert "Plotly.newPlot" in index.read_text()
+    assert "<h1>Headlines for 2025 Q4</h1>" in index.read_text() and "Plotly.newPlot" in (
+        index.parent / "overview.html").read_text()
     statutory = (home / "site" / "statutory.html").read_text()  # the demo's statutory returns loaded too
     assert "ST1 EFH-only children started on a child protection plan" in statutory
     assert "No statutory returns loaded yet" not in statutory

@@ -113,7 +113,7 @@ def test_warehouse_holds_no_raw_case_reference(materialised, audit_home):
 
 
 def test_site_has_an_offline_chart(materialised, audit_home):
-    index = (audit_home / "site" / "index.html").read_text()
+    index = (audit_home / "site" / "overview.html").read_text()
     assert '<script src="plotly.min.js"></script>' in index
     assert "Plotly.newPlot" in index
     assert "cdn" not in index.lower()

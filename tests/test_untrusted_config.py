@@ -225,7 +225,7 @@ def test_names_and_titles_from_config_are_escaped_in_every_page(tiny_publication
     parts.feed(la_page)
     assert parts.h1 == f"LA {HOSTILE_TEXT}"  # shown as the text it is
     assert f'aria-label="Dot chart of LA {pages_module.esc(HOSTILE_TEXT)}' in la_page
-    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    index = (tmp_path / "site" / "overview.html").read_text(encoding="utf-8")
     assert f"Title {pages_module.esc(HOSTILE_TEXT)}" in index and "Partnership &lt;/script&gt;" in index
 
 

@@ -3,14 +3,10 @@ arrived, and links to every indicator and local authority."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pandas as pd
-
-from assets.scoring import Indicator
 from dashboards import figures
 from dashboards.figures import quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
+from dashboards.views.changes import rate_change
 from dashboards.views.common import (
     Cell,
     all_periods,
@@ -95,33 +91,6 @@ def changes(pub: Publication) -> dict:
 
 def rate_of(row: dict | None) -> Cell:
     return unavailable() if row is None or row.get("not_available") else rate(row["rate"], row["rate_suppressed"])
-
-
-@dataclass(frozen=True)
-class Change:
-    points: str  # the change in percentage points, or the symbol saying why there is none
-    verdict: str  # "better", "worse", "no clear change" or "" (cannot say)
-
-    def words(self) -> str:
-        if self.verdict in ("better", "worse"):
-            return f"clear change: {self.verdict}"
-        return self.verdict or "cannot say: a rate is not available"
-
-
-def rate_change(indicator: Indicator, before: dict | None, now: dict | None) -> Change:
-    """The change between two quarters' rates, called clear when their 95% intervals do not overlap
-    and then better or worse by the indicator's direction."""
-    if before is None or now is None or before.get("not_available") or now.get("not_available"):
-        return Change("[x]", "")
-    if before["rate_suppressed"] or now["rate_suppressed"]:
-        return Change("[c]", "")  # a change from a hidden rate would give the rate away
-    if pd.isna(before["rate"]) or pd.isna(now["rate"]):
-        return Change("[z]", "")
-    points = 100 * (now["rate"] - before["rate"])
-    if now["ci_low"] > before["ci_high"] or now["ci_high"] < before["ci_low"]:
-        better = (points > 0) == (indicator.direction == "higher")
-        return Change(f"{points:+.1f}", "better" if better else "worse")
-    return Change(f"{points:+.1f}", "no clear change")
 
 
 def latest_signals(pub: Publication, partnership: str) -> list[list[Cell]]:
