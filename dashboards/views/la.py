@@ -31,36 +31,41 @@ from dashboards.views.contexts import la_contexts
 
 def la_view(pub: Publication, code: str, name: str, partnership: str) -> dict:
     return {"code": code, "name": name, "partnership": partnership, "latest": quarter_label(pub.periods[-1]),
-            "rates": rates(pub, code, name, partnership), "trends": trends(pub, code),
+            "rates": rates(pub, code, name, partnership, pub.periods[-1]),
+            "earlier_rates": [found for period in reversed(pub.periods[:-1])
+                              if (found := rates(pub, code, name, partnership, period))],
+            "trends": trends(pub, code),
             "quarter_count": len(pub.periods), "packs": packs(pub, code), "breaches": breaches(pub, code),
             "contexts": la_contexts(pub, code),
             **page_exports(pub, "indicator_rates", "funnel_flags", "spc_signals", "scores", "context_networks",
                            "submissions", "quarantine_rules")}
 
 
-def rates(pub: Publication, code: str, name: str, partnership: str) -> dict | None:
-    """The LA's rate for each indicator beside the partnership's (None: no pack this quarter)."""
-    latest = pub.periods[-1]
+def rates(pub: Publication, code: str, name: str, partnership: str, period: str) -> dict | None:
+    """The LA's rate for each indicator in one quarter beside the partnership's (None: no pack
+    that quarter). The page shows the latest and lets the reader choose an earlier quarter."""
     fw = pub.framework
     ids = [i.id for i in fw.indicators]
-    quarter = quarter_rates(pub, latest)
+    quarter = quarter_rates(pub, period)
     frame = figures.la_comparison({i: quarter[(code, i)] for i in ids if (code, i) in quarter},
                                   {i: quarter[(PARTNERSHIP_CODE, i)] for i in ids if (PARTNERSHIP_CODE, i) in quarter},
-                                  ids, funnels(pub, latest))
+                                  ids, funnels(pub, period))
     if not frame:
         return None
     rows = [[indicator_link(fw.indicator(row["indicator_id"]))] + rate_cells(row)
             + [rate(row["total_rate"], row["total_rate_suppressed"]), text(row["position"] or "not plotted")]
             for row in frame]
     labels = {i.id: f"{i.id} {i.title}" for i in fw.indicators}
-    return {"figure": figures.la_rates_figure(frame, labels, name, partnership), "rows": rows,
+    return {"quarter": quarter_label(period), "period": period,
+            "figure": figures.la_rates_figure(frame, labels, name, partnership), "rows": rows,
             "not_plotted": sum(1 for row in frame if row["rate_suppressed"] or not row["denominator"] > 0),
             "better": flagged(frame, fw, "better"), "worse": flagged(frame, fw, "worse")}
 
 
-def flagged(frame: list[dict], fw, verdict: str) -> list[str]:
-    """The indicators whose funnel flag is good news ('better') or a concern ('worse')."""
-    return [row["indicator_id"] for row in frame
+def flagged(frame: list[dict], fw, verdict: str) -> list[dict]:
+    """The indicators whose funnel flag is good news ('better') or a concern ('worse'), each with
+    the link to its page."""
+    return [{"id": row["indicator_id"], "href": indicator_file(row["indicator_id"])} for row in frame
             if figures.flag_verdict(int(row["flag"]), fw.indicator(row["indicator_id"]).direction) == verdict]
 
 
