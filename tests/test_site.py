@@ -140,7 +140,7 @@ def test_charts_plot_only_published_rates(publication, pages):
     plotted = 0
     for name, page in pages.items():
         for div_id, data, _ in NEW_PLOT.findall(page):
-            if div_id != "funnel-chart":
+            if not div_id.startswith("funnel-chart"):
                 continue
             for trace in json.loads(data):
                 if trace.get("mode", "").startswith("markers"):

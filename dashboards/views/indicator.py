@@ -11,6 +11,7 @@ from dashboards.views.common import (
     area_cell,
     definition,
     funnels,
+    la_file,
     las_by_name,
     number,
     page_exports,
@@ -34,18 +35,21 @@ def indicator_view(pub: Publication, indicator: Indicator, partnership: str) -> 
             "definition": definition(pub.framework, indicator), "latest": None,
             **page_exports(pub, "funnel_flags", "spc_signals", "indicator_rates", "indicators")}
     if pub.periods:
-        view |= {"latest": quarter_label(pub.periods[-1]), "funnel": funnel(pub, indicator, partnership),
+        view |= {"latest": quarter_label(pub.periods[-1]),
+                 "funnels": [funnel(pub, indicator, partnership, period) for period in reversed(pub.periods)],
                  "trend": trend(pub, indicator), "history": history(pub, indicator, partnership)}
     return view
 
 
-def funnel(pub: Publication, indicator: Indicator, partnership: str) -> dict:
-    """The latest quarter's funnel plot: the figure (None when there is nothing to draw), the LAs
-    left out of it and why, and the table of what it plots."""
-    found = funnels(pub, pub.periods[-1])[indicator.id]
+def funnel(pub: Publication, indicator: Indicator, partnership: str, period: str) -> dict:
+    """One quarter's funnel plot: the figure (None when there is nothing to draw), the LAs left out
+    of it and why, and the table of what it plots. The page shows the latest quarter's and lets the
+    reader choose an earlier one."""
+    found = funnels(pub, period)[indicator.id]
     noun = pub.framework.units[indicator.unit].noun
     levels = funnel_levels()
-    view = {"narrow": level_label(levels[0]), "wide": level_label(levels[-1]),
+    view = {"period": period, "quarter": quarter_label(period),
+            "narrow": level_label(levels[0]), "wide": level_label(levels[-1]),
             "levels": [level_label(level) for level in levels], "has_target": found.target is not None,
             "plotted": len(found.points), "suppressed": found.suppressed, "no_cases": found.no_cases,
             "not_available": found.not_available,
@@ -57,10 +61,10 @@ def funnel(pub: Publication, indicator: Indicator, partnership: str) -> dict:
         "figure": figures.funnel_figure(found, label_all=len(found.points) <= LABEL_ALL_LAS, many=noun[1],
                                         direction=indicator.direction),
         "target": percent(found.target),
-        "flagged": [{"name": name, "position": position.removesuffix(": flagged"),
+        "flagged": [{"name": name, "href": la_file(code), "position": position.removesuffix(": flagged"),
                      "verdict": figures.flag_styles()[figures.flag_verdict(int(flag), indicator.direction)]["words"]}
-                    for name, position, flag in zip(flagged["la_name"], flagged["position"], flagged["flag"],
-                                                    strict=True)],
+                    for code, name, position, flag in zip(flagged["la_code"], flagged["la_name"], flagged["position"],
+                                                          flagged["flag"], strict=True)],
         "rows": funnel_rows(pub, indicator.id, found, partnership),
     }
 
