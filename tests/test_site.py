@@ -368,3 +368,24 @@ def test_every_la_named_at_the_head_of_a_table_row_links_to_its_page(home, publi
                 assert href.startswith(("la-", "benchmarks-")) and (home / "site" / href).exists(), (name, text)
                 checked += 1
     assert checked > 50
+
+
+def test_every_la_and_indicator_named_in_a_chart_caption_links_to_its_page(home, publication, pages):
+    """Drill-down from the words under a chart: another LA's name, or an indicator's id in a list of
+    flags or signals, is a link to its page (an LA's own page does not link to itself)."""
+    names = {row.la_code: row.la_name for row in publication.submissions.itertuples() if not row.is_total}
+    ids = [i.id for i in framework().indicators]
+    linked = 0
+    for name, page in pages.items():
+        for caption in re.findall(r"<figcaption>(.*?)</figcaption>", page, re.S):
+            links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', caption)
+            for href, text in links:
+                assert (home / "site" / href).exists(), (name, href)
+                linked += 1
+            plain = re.sub(r"<a [^>]*>.*?</a>", "", caption, flags=re.S)
+            for code, la in names.items():
+                if name != f"la-{code}.html" and (home / "site" / f"la-{code}.html").exists():
+                    assert not re.search(rf"\b{re.escape(la)}\b", plain), (name, la)
+            for flag_list in re.findall(r"(?:better than expected|a concern|Special causes):([^.]*)\.", plain):
+                assert not any(re.search(rf"\b{i}\b", flag_list) for i in ids), (name, flag_list)
+    assert linked > 5

@@ -77,7 +77,8 @@ def trends(pub: Publication, code: str) -> dict | None:
         skipped += len(series(pub, indicator.id, code)) - len(frame)
         panels.append((wrap(f"{indicator.id}: {indicator.title}"), frame))
         rows += [[link(indicator_file(indicator.id), indicator.id)] + cells for cells in spc_rows(frame)]
-        signals += [{"id": indicator.id, "quarter": quarter_label(r.period), "signal": r.signal, "rules": r.rules}
+        signals += [{"id": indicator.id, "href": indicator_file(indicator.id), "quarter": quarter_label(r.period),
+                     "signal": r.signal, "rules": r.rules}
                     for r in frame if r.signal]
     if not rows:
         return None

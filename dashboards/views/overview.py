@@ -12,6 +12,7 @@ from dashboards.views.common import (
     all_periods,
     area_cell,
     count,
+    indicator_file,
     indicator_groups,
     indicator_link,
     la_file,
@@ -82,7 +83,8 @@ def changes(pub: Publication) -> dict:
         before, now = (quarter_rates(pub, p).get((PARTNERSHIP_CODE, indicator.id)) for p in (previous, latest))
         change = rate_change(indicator, before, now)
         if change.verdict in ("better", "worse"):
-            moved.append({"id": indicator.id, "title": indicator.title, "points": change.points,
+            moved.append({"id": indicator.id, "title": indicator.title, "href": indicator_file(indicator.id),
+                          "points": change.points,
                           "verdict": change.verdict})
         rows.append([indicator_link(indicator), rate_of(before), rate_of(now), number(change.points),
                      text(change.words())])
