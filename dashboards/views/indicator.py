@@ -51,8 +51,8 @@ def funnel(pub: Publication, indicator: Indicator, partnership: str, period: str
     view = {"period": period, "quarter": quarter_label(period),
             "narrow": level_label(levels[0]), "wide": level_label(levels[-1]),
             "levels": [level_label(level) for level in levels], "has_target": found.target is not None,
-            "plotted": len(found.points), "suppressed": found.suppressed, "no_cases": found.no_cases,
-            "not_available": found.not_available,
+            "plotted": len(found.points), "suppressed": linked(pub, found.suppressed),
+            "no_cases": linked(pub, found.no_cases), "not_available": linked(pub, found.not_available),
             "figure": None}
     if found.target is None or found.points.empty:
         return view
@@ -67,6 +67,12 @@ def funnel(pub: Publication, indicator: Indicator, partnership: str, period: str
                                                           flagged["flag"], strict=True)],
         "rows": funnel_rows(pub, indicator.id, found, partnership),
     }
+
+
+def linked(pub: Publication, names: list[str]) -> list[dict]:
+    """LAs named in a caption, each with the link to its page."""
+    codes = {name: code for code, name in las_by_name(pub)}
+    return [{"name": name, "href": la_file(codes[name])} for name in names]
 
 
 def funnel_rows(pub: Publication, indicator_id: str, found: figures.Funnel, partnership: str) -> list:
