@@ -6,6 +6,12 @@ STAMP := $(VENV)/.installed
 HOME_DIR ?= var
 export DAGSTER_HOME ?= $(abspath $(HOME_DIR))/dagster
 export DO_NOT_TRACK := 1
+DAGSTER_UI_PORT ?= 3000
+# `dagster dev` and `dagster definitions validate` are superseded by the `dg` command line (package
+# dagster-dg-cli, which this project does not install); both still work throughout Dagster 1.x and
+# would open with a SupersessionWarning saying so. Only that warning of each command is filtered.
+DAGSTER := $(BIN)/python -W 'ignore:Function `dev_command` is superseded:FutureWarning' \
+	-W 'ignore:Function `definitions_validate_command` is superseded:FutureWarning' -m dagster
 
 .PHONY: demo test install browser dagster-ui validate-defs clean docs template bench bench-hostile
 
@@ -30,12 +36,14 @@ browser:
 	@bash .ci/install-chromium
 
 validate-defs: $(STAMP)
-	$(BIN)/dagster definitions validate -m pipelines.definitions
+	@$(BIN)/python -m pipelines.settings >/dev/null
+	$(DAGSTER) definitions validate -m pipelines.definitions
 
 ## The Dagster UI on http://127.0.0.1:3000, sharing ./var/dagster with the command line
+## (its settings, written first: telemetry and the first-visit "join the community" dialog off)
 dagster-ui: $(STAMP)
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+	@$(BIN)/python -m pipelines.settings >/dev/null
+	$(DAGSTER) dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_UI_PORT)
 
 clean:
 	rm -rf $(VENV) var
