@@ -13,7 +13,7 @@ DAGSTER_UI_PORT ?= 3000
 DAGSTER := $(BIN)/python -W 'ignore:Function `dev_command` is superseded:FutureWarning' \
 	-W 'ignore:Function `definitions_validate_command` is superseded:FutureWarning' -m dagster
 
-.PHONY: demo test install browser dagster-ui validate-defs clean docs template bench bench-hostile
+.PHONY: demo test install browser dagster-ui validate-defs clean docs template screenshots bench bench-hostile
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,19 @@ dagster-ui: $(STAMP)
 	$(DAGSTER) dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_UI_PORT)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(SCREENSHOTS_HOME)
 
 ## Regenerate the reference docs that come from config/ (docs/export-pack.md, docs/indicators.md)
 docs: $(STAMP)
 	$(BIN)/python -m assets.reference_docs
+
+## The README's screenshots (docs/images/*.png, listed in docs/screenshots.py) in headless Chromium, of
+## a demo site under build/: made by `demo` the first time, republished by `run` with the present code after
+SCREENSHOTS_HOME ?= build/screenshots-home
+screenshots: $(STAMP) browser
+	@if [ -f $(SCREENSHOTS_HOME)/site/index.html ]; then $(BIN)/safeguarding-audit run --home $(SCREENSHOTS_HOME); \
+	else $(BIN)/safeguarding-audit demo --home $(SCREENSHOTS_HOME); fi >/dev/null
+	$(BIN)/python docs/screenshots.py $(SCREENSHOTS_HOME)/site docs/images
 
 ## The Excel template an LA data team fills in
 template: $(STAMP)
