@@ -6,8 +6,14 @@ STAMP := $(VENV)/.installed
 HOME_DIR ?= var
 export DAGSTER_HOME ?= $(abspath $(HOME_DIR))/dagster
 export DO_NOT_TRACK := 1
+DAGSTER_UI_PORT ?= 3000
+# `dagster dev` and `dagster definitions validate` are superseded by the `dg` command line (package
+# dagster-dg-cli, which this project does not install); both still work throughout Dagster 1.x and
+# would open with a SupersessionWarning saying so. Only that warning of each command is filtered.
+DAGSTER := $(BIN)/python -W 'ignore:Function `dev_command` is superseded:FutureWarning' \
+	-W 'ignore:Function `definitions_validate_command` is superseded:FutureWarning' -m dagster
 
-.PHONY: demo test install browser dagster-ui validate-defs clean docs template bench bench-hostile
+.PHONY: demo test install browser dagster-ui validate-defs clean docs template screenshots bench bench-hostile
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,19 +36,29 @@ browser:
 	@bash .ci/install-chromium
 
 validate-defs: $(STAMP)
-	$(BIN)/dagster definitions validate -m pipelines.definitions
+	@$(BIN)/python -m pipelines.settings >/dev/null
+	$(DAGSTER) definitions validate -m pipelines.definitions
 
 ## The Dagster UI on http://127.0.0.1:3000, sharing ./var/dagster with the command line
+## (its settings, written first: telemetry and the first-visit "join the community" dialog off)
 dagster-ui: $(STAMP)
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -m pipelines.definitions -h 127.0.0.1 -p 3000
+	@$(BIN)/python -m pipelines.settings >/dev/null
+	$(DAGSTER) dev -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_UI_PORT)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(SCREENSHOTS_HOME)
 
 ## Regenerate the reference docs that come from config/ (docs/export-pack.md, docs/indicators.md)
 docs: $(STAMP)
 	$(BIN)/python -m assets.reference_docs
+
+## The README's screenshots (docs/images/*.png, listed in docs/screenshots.py) in headless Chromium, of
+## a demo site under build/: made by `demo` the first time, republished by `run` with the present code after
+SCREENSHOTS_HOME ?= build/screenshots-home
+screenshots: $(STAMP) browser
+	@if [ -f $(SCREENSHOTS_HOME)/site/index.html ]; then $(BIN)/safeguarding-audit run --home $(SCREENSHOTS_HOME); \
+	else $(BIN)/safeguarding-audit demo --home $(SCREENSHOTS_HOME); fi >/dev/null
+	$(BIN)/python docs/screenshots.py $(SCREENSHOTS_HOME)/site docs/images
 
 ## The Excel template an LA data team fills in
 template: $(STAMP)

@@ -275,7 +275,7 @@ class Session:
         and row order, as a stream, so a load never holds them all in memory."""
         where = "" if pack_ids is None else f"WHERE pack_id IN ({', '.join(str(int(i)) for i in pack_ids)})"
         # Output tables were written in pack and row order, and DuckDB keeps insertion order.
-        return self.con.sql(f"SELECT * FROM out_{table} {where}").fetch_record_batch(65_536)
+        return self.con.sql(f"SELECT * FROM out_{table} {where}").to_arrow_reader(65_536)
 
     def reset(self) -> None:
         """Empty the session for the next batch."""

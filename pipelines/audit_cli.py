@@ -10,7 +10,7 @@ from pipelines.settings import AuditHome
 from pipelines.terminal import EXIT_OK, UsageError, say
 
 
-def add_audit_commands(command, add_home, la_code, quarter, positive) -> None:
+def add_audit_commands(command, add_home, la_code, quarter, positive, audit_id) -> None:
     """The `audit` command and its subcommands, built with the main parser's helpers."""
     audit = command("audit", None, "Multi-agency case audits: plan one, reidentify its sample, follow its returns.")
     steps = audit.add_subparsers(dest="audit_command", metavar="STEP", required=True)
@@ -35,12 +35,13 @@ def add_audit_commands(command, add_home, la_code, quarter, positive) -> None:
 
     status = step("status", cmd_status, "Which returns of each audit are in, missing or rejected, and why.")
     add_home(status)
-    status.add_argument("--audit", type=str.upper, help="one audit's id (default: every audit)")
+    status.add_argument("--audit", type=audit_id, help="one audit's id, e.g. E06000001_2025Q3_01 (default: every "
+                        "audit)")
 
     report = step("report", cmd_report, "Write the restricted board report of one audit under "
                   "<home>/restricted/ (HTML; with --pdf, a PDF too), marked OFFICIAL-SENSITIVE on every page.")
     add_home(report)
-    report.add_argument("--audit", required=True, type=str.upper, help="the audit's id, e.g. E06000001_2025Q3_01")
+    report.add_argument("--audit", required=True, type=audit_id, help="the audit's id, e.g. E06000001_2025Q3_01")
     report.add_argument("--pdf", action="store_true", help="also print it to PDF (needs Chromium: make browser)")
 
     again = step("reidentify", cmd_reidentify, "For the LA's own data team: print each sampled case_key with "

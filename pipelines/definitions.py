@@ -18,7 +18,6 @@ from pipelines.dagster_assets import (
     statutory_returns,
     statutory_scoring,
 )
-from pipelines.partitions import audit_partitions, period_partitions
 from pipelines.resources import build_resources
 from pipelines.schedules import quarterly_republish
 from pipelines.sensors import inbox_sensor
@@ -31,7 +30,6 @@ RETURNS_JOB = "case_audits"
 def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.Definitions:
     audit_job = dg.define_asset_job(
         AUDIT_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.assets(audit_returns),
-        partitions_def=period_partitions,
         description="Ingest the packs of the chosen quarters (skipping unchanged ones), score them, publish.")
     publish_job = dg.define_asset_job(
         PUBLISH_JOB, selection=dg.AssetSelection.assets(inbox_entries, statutory_returns, statutory_scoring, dfe_c3,
@@ -41,7 +39,6 @@ def build_definitions(home: str | None = None, inbox: str | None = None) -> dg.D
                     "then republish the site and the exports.")
     returns_job = dg.define_asset_job(
         RETURNS_JOB, selection=dg.AssetSelection.assets(audit_returns, audit_findings, restricted_edition),
-        partitions_def=audit_partitions,
         description="Load the chosen audits' new or changed returns and action trackers, then work out the "
                     "findings and rewrite the restricted edition.")
     return dg.Definitions(assets=[packs, inbox_entries, scored_packs, statutory_returns, statutory_scoring, dfe_c3,

@@ -6,12 +6,15 @@ Dagster's bookkeeping grows with quarters, not with packs.
 Case audits likewise: one dynamic partition per audit (its id, `<LA>_<period>_<NN>`), added by the
 command line for every audit in the warehouse and by the sensor when an audit's returns change."""
 
+import re
+
 import dagster as dg
 
 PERIODS = "periods"
 period_partitions = dg.DynamicPartitionsDefinition(name=PERIODS)
 AUDITS = "audits"
 audit_partitions = dg.DynamicPartitionsDefinition(name=AUDITS)
+AUDIT_ID = re.compile(r"^[EW]\d{8}_\d{4}Q[1-4]_\d{2}$")  # as `audit plan` names an audit (and its folder)
 
 # Tags that make one run cover a range of partitions (with the single-run backfill policy).
 RANGE_START_TAG = "dagster/asset_partition_range_start"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,7 +23,7 @@ import dagster as dg
 
 from assets import warehouse
 from assets.reading import content_sha256, discover_packs, open_pack, pack_files
-from pipelines.partitions import AUDITS, audit_partitions, period_partitions
+from pipelines.partitions import AUDIT_ID, AUDITS, audit_partitions, period_partitions
 from pipelines.resources import AuditHomeResource
 
 
@@ -98,9 +97,6 @@ def decide(inbox: Path, cursor: dict, known_partitions: set[str],
 RETURNS = "returns/"  # cursor keys of audit returns: returns/<audit_id>/<file name>
 
 
-AUDIT_FOLDER = re.compile(r"^[EW]\d{8}_\d{4}Q[1-4]_\d{2}$")  # an audit's id, as `audit plan` names its folder
-
-
 def decide_returns(audits_dir: Path, cursor: dict) -> tuple[list[tuple[str, str]], dict, list[str]]:
     """Audit returns (and action trackers) saved into an audit's folder, looked at as packs are:
     settled for one look, then by content hash. Returns (audit id, run key) of the audits with new
@@ -109,7 +105,7 @@ def decide_returns(audits_dir: Path, cursor: dict) -> tuple[list[tuple[str, str]
     from assets.audit_returns import file_sha256, return_files, stored_return_name
 
     entries, notes, changed = {}, [], {}
-    folders = sorted(p for p in audits_dir.iterdir() if p.is_dir() and AUDIT_FOLDER.match(p.name)) \
+    folders = sorted(p for p in audits_dir.iterdir() if p.is_dir() and AUDIT_ID.match(p.name)) \
         if audits_dir.is_dir() else []
     for folder in folders:
         tracker = folder / TRACKER_FILE

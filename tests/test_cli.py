@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
+
+from pipelines.cli import main
 
 CLI = str(Path(sys.executable).parent / "safeguarding-audit")
 TABLES = ("submissions", "cases", "meetings", "actions", "quarantine", "case_indicators", "indicator_rates",
           "pack_scores")
 
 
+# Every warning shown, each time it is raised: a library's warning must never reach a user's terminal.
+WARNINGS_SHOWN = {**os.environ, "PYTHONWARNINGS": "always"}
+# A warning as Python prints it (`file:line: DeprecationWarning: ...`), or a logged one (`- WARNING -`).
+A_WARNING = re.compile(r"[A-Za-z]*Warning\b|\bWARNING\b")
+
+
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def warnings_in(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in (result.stderr + result.stdout).splitlines() if A_WARNING.search(line)]
 
 
 def snapshot(warehouse: Path) -> dict:
@@ -99,10 +115,11 @@ def test_synth_then_run_from_another_inbox(tmp_path):
     assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 4 * 20
 
 
-def test_demo_prints_the_index_page_holding_a_chart(tmp_path):
+def test_demo_prints_the_index_page_holding_a_chart_and_no_command_prints_a_warning(tmp_path):
     home = tmp_path / "demo"
-    result = run_cli("demo", "--home", str(home), "--las", "2", "--quarters", "2")
+    result = run_cli("demo", "--home", str(home), "--las", "2", "--quarters", "2", env=WARNINGS_SHOWN)
     assert result.returncode == 0, result.stderr
+    assert warnings_in(result) == []
     index = Path(result.stdout.strip().splitlines()[-1])
     assert index == home / "site" / "index.html"
     assert "<h1>Headlines for 2025 Q4</h1>" in index.read_text() and "Plotly.newPlot" in (
@@ -117,6 +134,8 @@ def test_demo_prints_the_index_page_holding_a_chart(tmp_path):
                                           "value"]
     assert columns["indicator_rates"] == ["la_code", "period", "indicator_id", "numerator", "denominator",
                                           "rate", "ci_low", "ci_high"]
+    con.close()
+    every_command_on_the_demo_warns_nothing(home, tmp_path)
 
 
 def test_explain_shows_why_each_indicator_is_met(audit_home, tiny_inbox):
@@ -136,3 +155,78 @@ def test_explain_shows_why_each_indicator_is_met(audit_home, tiny_inbox):
     missing = run_cli("explain", "--home", str(audit_home), "--la", "E06000001", "--period", "2025Q3",
                       "--case-key", "0000000000000000")
     assert missing.returncode == 2 and "no case 0000000000000000" in missing.stderr
+
+
+def every_command_on_the_demo_warns_nothing(home: Path, tmp_path: Path) -> None:
+    """Each command, on the demo's home, with every warning shown: `run` again (nothing new), a new
+    audit, each of the demo's packs and statutory returns validated, an export, explanations, the
+    audit steps. (A single demo, as it takes a while.)"""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        audit = con.execute("SELECT audit_id FROM audits ORDER BY audit_id").fetchone()[0]
+        case_key = con.execute("SELECT case_key FROM cases WHERE la_code = 'E06000035' LIMIT 1").fetchone()[0]
+        context_key = con.execute("SELECT context_key FROM contexts LIMIT 1").fetchone()[0]
+        la, period = con.execute("SELECT la_code, period FROM contexts LIMIT 1").fetchone()
+    finally:
+        con.close()
+    h = ("--home", str(home))
+    writers = [("run", *h), ("audit", "plan", *h, "--la", la, "--period", period, "--size", "4"),
+               ("synth", "--out", str(tmp_path / "packs"), "--las", "1", "--quarters", "1", "--cases-per-la", "20")]
+    readers = [("--version",), *[("validate", str(path)) for path in sorted((home / "inbox").iterdir())],
+               *[("validate", str(path)) for path in sorted((home / "statutory").iterdir())],
+               ("validate", "--json", str(home / "inbox" / "E06000035_2025Q4")),
+               ("export", *h, "--out", str(tmp_path / "exports")),
+               ("explain", *h, "--la", "E06000035", "--period", "2025Q4", "--case-key", case_key),
+               ("explain", *h, "--la", la, "--period", period, "--context-key", context_key),
+               ("audit", "status", *h), ("audit", "report", *h, "--audit", audit),
+               ("audit", "reidentify", *h, "--sample", str(home / "audits" / audit / "sample.csv"),
+                "--pack", str(home / "inbox" / audit.rsplit("_", 1)[0]))]
+    results = [(args, run_cli(*args, env=WARNINGS_SHOWN)) for args in writers]
+    with ThreadPoolExecutor(4) as pool:
+        results += zip(readers, pool.map(lambda args: run_cli(*args, env=WARNINGS_SHOWN), readers), strict=True)
+    for args, result in results:
+        assert result.returncode in (0, 1), (args, result.stderr)  # validate: 1 when rows would be quarantined
+        assert warnings_in(result) == [], args
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["explain", "--la", "E06000001", "--period", "2025-Q4", "--case-key", "0" * 16],
+     "argument --period: '2025-Q4' is not a quarter: write it YYYYQn, for example 2025Q3"),
+    (["run", "--la", "E06000001", "--period", "2025Q5", "--force"], "'2025Q5' is not a quarter: write it YYYYQn"),
+    (["audit", "plan", "--la", "E06000001", "--period", "25Q3", "--size", "4"], "'25Q3' is not a quarter: write"),
+    (["explain", "--la", "E0600001", "--period", "2025Q4", "--case-key", "0" * 16],
+     "argument --la: 'E0600001' is not an English or Welsh LA code (a GSS code such as E06000001"),
+    (["run", "--la", "S12000033", "--period", "2025Q4", "--force"], "'S12000033' is not an English or Welsh LA code"),
+    (["audit", "plan", "--la", "x", "--period", "2025Q4", "--size", "4"], "'x' is not an English or Welsh LA code"),
+    (["audit", "status", "--audit", "bogus"], "argument --audit: 'bogus' is not an audit's id: write it "
+                                              "<LA code>_<quarter>_<number>, for example E06000001_2025Q3_01"),
+    (["audit", "report", "--audit", "E06000001_2025-Q3_01"], "'E06000001_2025-Q3_01' is not an audit's id"),
+    (["audit", "report", "--audit", "E99999999_2025Q3_01"], "'E99999999' is not an English or Welsh LA code"),
+    (["explain", "--la", "E06000001", "--period", "2025Q4", "--case-key", "short"],
+     "argument --case-key: 'short' is not a case_key: a case_key is 16 characters, the digits 0-9 and the letters a-f"),
+    (["explain", "--la", "E06000001", "--period", "2025Q4", "--context-key", "g" * 16], "is not a context_key"),
+    (["demo", "--las", "x"], "argument --las: 'x' is not a whole number"),
+    (["audit", "plan", "--la", "E06000001", "--period", "2025Q4", "--size", "0"], "argument --size: must be 1 or more"),
+])
+def test_an_argument_in_the_wrong_form_is_refused_with_its_form(args, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_arguments_are_read_in_any_case_and_with_spaces_around():
+    from pipelines.cli import build_parser
+
+    args = build_parser().parse_args(["explain", "--la", " e06000001", "--period", "2025q3 ", "--case-key",
+                                      "ABCDEF0123456789"])
+    assert (args.la, args.period, args.case_key) == ("E06000001", "2025Q3", "abcdef0123456789")
+    assert build_parser().parse_args(["audit", "status", "--audit", "e06000001_2025q3_01"]).audit == \
+        "E06000001_2025Q3_01"
+
+
+def test_a_bad_period_is_refused_through_the_entry_point(tmp_path):
+    result = run_cli("explain", "--home", str(tmp_path), "--la", "E06000001", "--period", "2025-Q4",
+                     "--case-key", "0" * 16)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'2025-Q4' is not a quarter: write it YYYYQn, for example 2025Q3" in result.stderr
