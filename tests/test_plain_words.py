@@ -163,7 +163,7 @@ def test_every_abbreviation_is_spelled_out_where_a_page_first_uses_it(pages):  #
                     assert before.endswith((f"{words} (".casefold(), f"({words}, ".casefold())), (
                         name, abbreviation, visible.text[max(0, use.start() - 80):use.end()])
             used |= {abbreviation} if found else set()
-    assert {"EFH", "SPC", "MACE", "RSM", "CIN", "CSV", "LA", "DfE"} <= used
+    assert {"EFH", "SPC", "RSM", "CIN", "CSV", "LA", "DfE"} <= used
 
 
 def test_every_page_that_shows_a_quarter_says_what_a_quarter_is(pages):  # noqa: F811
