@@ -25,6 +25,7 @@ LEFT_ALONE = ("head", "script", "style", "code", "pre", "abbr", "dfn", "dt", "te
 # Opening tags after which a word begins a sentence (its expansion then takes a capital).
 STARTS_TEXT = {"p", "li", "td", "th", "dd", "caption", "figcaption", "summary", "h1", "h2", "h3", "h4", "h5",
                "h6", "div", "main", "label", "legend", "blockquote"}
+INLINE = {"a", "strong", "em", "b", "i", "span"}  # an opening tag that may start a sentence's first word
 
 
 @dataclass(frozen=True)
@@ -106,18 +107,15 @@ def _pattern() -> re.Pattern:
 
 
 def starts_sentence(html: str, start: int) -> bool:
-    """Whether the word at `start` begins a sentence: after an opening tag of a block of text, or
-    after a full stop."""
-    before = html[max(0, start - 200):start].rstrip()
-    if not before:
-        return True
-    if before[-1] in ".!?":
-        return True
-    if before[-1] != ">":
-        return False
-    tag = before[before.rfind("<") + 1:]
-    name = re.match(r"[a-zA-Z0-9]+", tag)
-    return bool(name) and name.group(0).lower() in STARTS_TEXT
+    """Whether the word at `start` begins a sentence: after an opening tag of a block of text (a
+    link or emphasis at its start too), or after a full stop."""
+    before = html[max(0, start - 300):start].rstrip()
+    while before.endswith(">"):
+        name = re.match(r"[a-zA-Z0-9]+", before[before.rfind("<") + 1:])
+        if not name or name.group(0).lower() not in INLINE:
+            return bool(name) and name.group(0).lower() in STARTS_TEXT
+        before = before[:before.rfind("<")].rstrip()
+    return not before or before[-1] in ".!?"
 
 
 def spell_out(html: str) -> str:
