@@ -23,6 +23,9 @@ from assets.contract_rules import quote
 from assets.warehouse import PACK_SCOPE, SCHEMA_SQL
 
 REQUIRED_KEYS = ("id", "domain", "title", "question", "applicable", "met", "direction", "source")
+# The rules in plain English, for readers who do not read SQL: whom `applicable` counts, when `met`
+# holds, and (with a `value`) what the value is. Pages show these; the SQL sits behind them.
+WORDS_KEYS = {"applicable": "applies_to", "met": "met_when", "value": "value_is"}
 DIRECTIONS = ("higher", "lower")
 # The unit of a flag, tally, domain or indicator that names none; a framework with a single
 # `unit:` section (the statutory one) scores that unit under this name.
@@ -163,6 +166,9 @@ class Indicator:
     citation: str
     unit: str = DEFAULT_UNIT  # what the indicator is about: case, context (config/indicators.yaml `units`)
     needs: tuple[str, ...] = ()  # its own and its unit's: optional pack tables it cannot be measured without
+    applies_to: str = ""  # the rules in plain English (WORDS_KEYS): whom it applies to,
+    met_when: str = ""  # when it is met,
+    value_is: str = ""  # and what its value is, for an indicator with one
 
 
 @dataclass(frozen=True)
@@ -260,6 +266,19 @@ def parse_tallies(data: dict, units: dict[str, Unit]) -> dict:
     return tallies
 
 
+def plain_words(label: str, entry: dict) -> dict[str, str]:
+    """The indicator's rules in plain English (WORDS_KEYS), one line each; refused, naming the
+    indicator, where a rule has none."""
+    words = {key: " ".join(entry[key].split()) for key in WORDS_KEYS.values() if isinstance(entry.get(key), str)}
+    missing = [key for rule, key in WORDS_KEYS.items() if entry.get(rule) and not words.get(key)]
+    if missing:
+        raise FrameworkError(f"indicator {label}: missing {', '.join(missing)}: say in plain English what its rules "
+                             "do, for readers who do not read SQL (see docs/local-indicators.md)")
+    if words.get("value_is") and not entry.get("value"):
+        raise FrameworkError(f"indicator {label}: value_is describes a value, but the indicator has no value")
+    return words
+
+
 def parse_framework(data: dict) -> Framework:
     """Check the framework's structure; every problem names the indicator it is in."""
     domains = data.get("domains") or {}
@@ -282,6 +301,7 @@ def parse_framework(data: dict) -> Framework:
         missing = [k for k in REQUIRED_KEYS if not entry.get(k)]
         if missing:
             raise FrameworkError(f"indicator {label}: missing {', '.join(missing)}")
+        words = plain_words(label, entry)
         if label in seen:
             raise FrameworkError(f"indicator {label}: the id is used twice")
         seen.add(label)
@@ -304,7 +324,7 @@ def parse_framework(data: dict) -> Framework:
             value=str(entry["value"]) if entry.get("value") else None, direction=entry["direction"],
             informational=bool(entry.get("informational", False)) or not domains[entry["domain"]].get("scored"),
             source=entry["source"], citation=entry.get("citation", ""), unit=unit,
-            needs=tuple(dict.fromkeys(units[unit].needs + parse_needs(f"indicator {label}", entry))),
+            needs=tuple(dict.fromkeys(units[unit].needs + parse_needs(f"indicator {label}", entry))), **words,
         ))
     weights = data.get("practice_score_weights") or {}
     for domain in weights:

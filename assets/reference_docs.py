@@ -184,9 +184,11 @@ def render_indicators() -> str:
            "school or online space linked to cases. For each unit an indicator is either **not applicable**,",
            "or applicable and **met** or **not met**. Only meetings and actions dated inside the period count,",
            "and actions with status `not_done` never count as done.", "",
-           "Rules are DuckDB SQL over one unit: its own columns, the *flags* and *tallies* of its unit defined",
-           "below, and `value` for indicators that define one. `safeguarding-audit explain` shows them for a",
-           "case (`--case-key`) or a context (`--context-key`).", "",
+           "Each rule is written twice: in plain English, for readers who do not read SQL (the words the",
+           "site shows), and as the DuckDB SQL the engine runs, over one unit: its own columns, the *flags*",
+           "and *tallies* of its unit defined below, and `value` for indicators that define one.",
+           "`safeguarding-audit explain` shows the SQL at work for a case (`--case-key`) or a context",
+           "(`--context-key`).", "",
            "## Units", "",
            "| unit | one row of | key | tallies count over | results |", "|---|---|---|---|---|"]
     for unit in fw.units.values():
@@ -235,10 +237,10 @@ def render_indicators() -> str:
             out += [f"### {i.id} {i.title}", "",
                     f"*{i.question}*", "",
                     f"- Unit: {i.unit}",
-                    f"- Applicable when: `{i.applicable}`"]
+                    f"- Applies to: {i.applies_to}", f"  - rule: `{i.applicable}`"]
             if i.value:
-                out.append(f"- Value: `{i.value}`")
-            out += [f"- Met when: `{i.met}`",
+                out += [f"- Value: {i.value_is}", f"  - rule: `{i.value}`"]
+            out += [f"- Met when: {i.met_when}", f"  - rule: `{i.met}`",
                     f"- Direction: {i.direction} is better; {kind}",
                     f"- Source: {i.citation} ({fw.sources[i.source].strip()})", ""]
     out += ["## Flags", "", "| flag | unit | definition |", "|---|---|---|"]

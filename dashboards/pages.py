@@ -23,7 +23,8 @@ from markupsafe import Markup, escape
 from assets.scoring import Indicator
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards import figures
-from dashboards.publication import Publication, partnership_name
+from dashboards.glossary import quarter_note, spell_out, years_note
+from dashboards.publication import Publication, partnership_in_sentences, partnership_name
 from dashboards.views.audits import audits_view
 from dashboards.views.benchmarks import benchmark_las, benchmarks_file, benchmarks_index_view, benchmarks_la_view
 from dashboards.views.common import file_part, indicator_file, la_file, las_by_name
@@ -67,9 +68,12 @@ def plotly_chart(figure, div_id: str) -> Markup:
 
 ENVIRONMENT = Environment(loader=PackageLoader("dashboards", "templates"), autoescape=True,
                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENVIRONMENT.filters.update(plural=plural, names_list=names_list, cells=cells)
+ENVIRONMENT.filters.update(plural=plural, names_list=names_list, cells=cells, spell_out=spell_out)
 # Runs and trends take this many quarters before they can signal (assets/statistics.py).
 ENVIRONMENT.globals.update(plotly=plotly_chart, quarters_for_all_rules=max(RUN_LENGTH, TREND_LENGTH))
+# What a quarter and a year are, and the partnership as running text names it (config/glossary.yaml,
+# config/publication.yaml); dashboards/site.py draws every page again when they change.
+ENVIRONMENT.globals.update(quarter_note=quarter_note, years_note=years_note, the_partnership=partnership_in_sentences)
 
 
 class Page:

@@ -38,7 +38,16 @@ PARTNERSHIP_CODE = ""  # la_code of partnership rows (no LA)
 
 @cache
 def partnership_name() -> str:
+    """The partnership's name on its own, as a label: a table's row, a chart's legend, a heading."""
     return load_yaml("publication.yaml")["partnership"]["name"]
+
+
+@cache
+def partnership_in_sentences() -> str:
+    """The partnership as running text names it ("one of the local authorities in the ..."):
+    config/publication.yaml `in_sentences`, or "the" and its name."""
+    spec = load_yaml("publication.yaml")["partnership"]
+    return str(spec.get("in_sentences") or f"the {spec['name']}")
 
 
 @cache

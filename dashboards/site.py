@@ -27,8 +27,9 @@ import plotly
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from dashboards.glossary import glossary_digest, spell_out
 from dashboards.pages import ENVIRONMENT, Page, la_pages, las_by_name, partnership_pages, returns_pages
-from dashboards.publication import Publication, replace_folder, restricted_marking
+from dashboards.publication import Publication, partnership_in_sentences, replace_folder, restricted_marking
 
 PLOTLY_JS = "plotly.min.js"
 STYLESHEET = "site.css"
@@ -83,7 +84,8 @@ def write_site(publication: Publication, site_dir: Path, extra_pages: list[Page]
             # names another folder is refused rather than written there.
             if Path(page.filename).name != page.filename or page.filename.startswith("."):
                 raise ValueError(f"page file name {page.filename!r} is not a plain file name")
-            inputs = f"{page.digest}|{LEGEND}|{PLOTLY_JS}|{STYLESHEET}|{marking}|{sorted(edition.items())}"
+            inputs = (f"{page.digest}|{LEGEND}|{PLOTLY_JS}|{STYLESHEET}|{marking}|{sorted(edition.items())}|"
+                      f"{glossary_digest()}|{partnership_in_sentences()}")
             digest = hashlib.sha256(inputs.encode()).hexdigest()
             manifest[page.filename] = digest
             if not carry_over(site_dir, folder, page.filename, previous.get(page.filename) == digest):
@@ -142,8 +144,9 @@ def edition_of(publication: Publication) -> dict[str, str]:
 
 def render_page(page: Page, marking: str | None = None, edition: dict | None = None) -> str:
     """A page in the shared layout (base.html): head, header navigation, title, symbols legend,
-    the page's own content, footer; and, in the restricted edition, its marking above and below."""
+    the page's own content, footer; and, in the restricted edition, its marking above and below.
+    Every abbreviation is spelled out at its first use on the page (dashboards/glossary.py)."""
     # The content was written by an autoescaped template: it is markup already.
-    return ENVIRONMENT.get_template("base.html").render(page=page, content=Markup(page.body), legend=LEGEND,
-                                                        plotly_js=PLOTLY_JS, stylesheet=STYLESHEET, marking=marking,
-                                                        edition=edition or UNKNOWN_EDITION)
+    return spell_out(ENVIRONMENT.get_template("base.html").render(
+        page=page, content=Markup(page.body), legend=LEGEND, plotly_js=PLOTLY_JS, stylesheet=STYLESHEET,
+        marking=marking, edition=edition or UNKNOWN_EDITION))

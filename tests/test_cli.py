@@ -125,7 +125,8 @@ def test_demo_prints_the_index_page_holding_a_chart_and_no_command_prints_a_warn
     assert "<h1>Headlines for 2025 Q4</h1>" in index.read_text() and "Plotly.newPlot" in (
         index.parent / "overview.html").read_text()
     statutory = (home / "site" / "statutory.html").read_text()  # the demo's statutory returns loaded too
-    assert "ST1 EFH-only children started on a child protection plan" in statutory
+    assert ('ST1 <abbr title="extra-familial harm">EFH</abbr>-only children started on a child protection plan'
+            in statutory)
     assert "No statutory returns loaded yet" not in statutory
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     columns = {t: [c[0] for c in con.execute(f"DESCRIBE {t}").fetchall()]
@@ -150,7 +151,7 @@ def test_explain_shows_why_each_indicator_is_met(audit_home, tiny_inbox):
     assert "PI4 Parents told the outcome of every meeting: not met" in out
     assert "meetings_any = 3 (meetings rows 1, 2, 3); meetings_parent_informed = 2 (meetings rows 1, 2)" in out
     assert "PF1 Plan targets contexts and offenders: MET (value 0.500)" in out
-    assert "OF4 Trafficking victims referred to the NRM: not applicable" in out
+    assert "OF4 Trafficking victims referred to the National Referral Mechanism: not applicable" in out
     assert "A1" not in out  # the LA's own reference is never shown
     missing = run_cli("explain", "--home", str(audit_home), "--la", "E06000001", "--period", "2025Q3",
                       "--case-key", "0000000000000000")

@@ -278,7 +278,7 @@ def test_the_export_frame_is_typed_with_suppressed_values_missing(pathway_con):
 
 def test_the_statutory_page_shows_the_flow_chart_and_its_table(tmp_path):
     from dashboards.pages import statutory_page
-    from dashboards.publication import build_publication
+    from dashboards.publication import build_publication, partnership_name
 
     hartlepool = census("805", child("H1", episode("2024-05-01", assessment("2024-05-01", ["24A"]))))
     city = census("201", "".join(c for c, _, _ in PATHWAY_CHILDREN.values()))
@@ -287,7 +287,7 @@ def test_the_statutory_page_shows_the_flow_chart_and_its_table(tmp_path):
     body = page.body
     assert '"type": "funnel"' in body and "The EFH pathway" in body
     assert "EFH pathway, City of London, 2024-25" in body and "EFH pathway, Hartlepool, 2024-25" in body
-    assert "Partnership pool share" in body and "No statistical-neighbour comparison" in body
+    assert f"{partnership_name()} pool share" in body and "No statistical-neighbour comparison" in body
     # LAs in alphabetical order of name, then the partnership pool.
     assert body.index("<h3 id=\"pathway-2025-E09000001\">") < body.index("<h3 id=\"pathway-2025-E06000001\">") \
         < body.index("<h3 id=\"pathway-2025-all\">")

@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from dashboards.publication import partnership_name
 from pipelines.run import execute_audit
 from synth.packs import write_packs
 
@@ -201,7 +202,7 @@ def test_every_dataset_meets_the_ees_standards(small_home):
     assert set(rates["time_identifier"]) == {"Calendar year"} and set(rates["quarter"]) == {"Q3", "Q4"}
     assert set(rates["geographic_level"]) == {"Local authority", "Police force area"}
     partnership = rates[rates["geographic_level"] == "Police force area"]
-    assert set(partnership["pfa_code"]) == {"z"} and set(partnership["pfa_name"]) == {"Partnership"}
+    assert set(partnership["pfa_code"]) == {"z"} and set(partnership["pfa_name"]) == {partnership_name()}
     assert (partnership["new_la_code"] == "").all()
 
 

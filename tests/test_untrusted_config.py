@@ -32,7 +32,8 @@ HOSTILE_TEXT = '</script><script>alert("title")</script> "quoted" \'single\' & <
 
 def local_indicator(**overrides) -> dict:
     entry = {"id": "LOC1", "domain": "PI", "title": "A local indicator", "question": "Is it?",
-             "applicable": "true", "met": "planning_meetings >= 1", "direction": "higher", "source": "rsm"}
+             "applicable": "true", "met": "planning_meetings >= 1", "direction": "higher", "source": "rsm",
+             "applies_to": "Every case.", "met_when": "At least one planning meeting was held in the quarter."}
     entry.update(overrides)
     return entry
 

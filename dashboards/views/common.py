@@ -158,6 +158,7 @@ def definition(fw: Framework, indicator: Indicator) -> dict:
     """An indicator's rules and where they come from (the indicator and methods pages list them)."""
     return {"question": indicator.question, "domain": fw.domains[indicator.domain]["title"],
             "applicable": indicator.applicable, "met": indicator.met, "value": indicator.value or "",
+            "applies_to": indicator.applies_to, "met_when": indicator.met_when, "value_is": indicator.value_is,
             "direction": indicator.direction, "informational": indicator.informational,
             "source": " ".join(str(fw.sources.get(indicator.source, indicator.source)).split()),
             "citation": indicator.citation or ""}

@@ -3,7 +3,8 @@ partnership's SPC chart over quarters, every published number, and the definitio
 
 from __future__ import annotations
 
-from assets.scoring import Indicator
+from assets.framework import names_in
+from assets.scoring import Framework, Indicator
 from dashboards import figures
 from dashboards.figures import funnel_levels, level_label, percent, quarter_label
 from dashboards.publication import PARTNERSHIP_CODE, Publication
@@ -32,13 +33,32 @@ def indicator_view(pub: Publication, indicator: Indicator, partnership: str) -> 
     view = {"indicator": {"id": indicator.id, "title": indicator.title, "question": indicator.question,
                           "direction": indicator.direction, "informational": indicator.informational,
                           "domain": domain, "one": noun[0], "many": noun[1]},
-            "definition": definition(pub.framework, indicator), "latest": None,
+            "definition": definition(pub.framework, indicator) | {"names": rule_names(pub.framework, indicator)},
+            "latest": None,
             **page_exports(pub, "funnel_flags", "spc_signals", "indicator_rates", "indicators")}
     if pub.periods:
         view |= {"latest": quarter_label(pub.periods[-1]),
                  "funnels": [funnel(pub, indicator, partnership, period) for period in reversed(pub.periods)],
                  "trend": trend(pub, indicator), "history": history(pub, indicator, partnership)}
     return view
+
+
+def rule_names(fw: Framework, indicator: Indicator) -> list[dict]:
+    """The flags and tallies the indicator's rules use, each with its own rule, for the page's
+    technical detail (docs/indicators.md lists them all)."""
+    rules = " ".join(rule for rule in (indicator.applicable, indicator.value, indicator.met) if rule)
+    sources = fw.units[indicator.unit].sources
+    names = []
+    for name in names_in(rules, {**fw.flags, **fw.tallies}):
+        if name in fw.flags:
+            names.append({"name": name, "kind": "true where", "rule": fw.flags[name], "over": ""})
+            continue
+        tally = fw.tallies[name]
+        counted = f"distinct {tally['count_distinct']} of" if tally.get("count_distinct") else "rows of"
+        dated = sources.get(tally["from"]) and tally.get("window") != "all"
+        names.append({"name": name, "kind": f"the number of {counted} {tally['from']} where",
+                      "rule": tally["count_where"], "over": ", dated in the period" if dated else ", any date"})
+    return names
 
 
 def funnel(pub: Publication, indicator: Indicator, partnership: str, period: str) -> dict:

@@ -4,10 +4,10 @@ control prose quotes (funnel limits, SPC rule lengths, the threshold)."""
 from __future__ import annotations
 
 from assets.benchmarks import benchmark_spec
-from assets.config import load_yaml
 from assets.statistics import RUN_LENGTH, TREND_LENGTH
 from dashboards.benchmarks import marker_legend
 from dashboards.figures import funnel_levels, level_label
+from dashboards.glossary import quarter_note, terms, years_note
 from dashboards.publication import Publication
 from dashboards.views.common import indicator_groups, page_exports
 
@@ -31,9 +31,7 @@ def benchmarks_method() -> dict:
 
 
 def glossary() -> dict:
-    """The site's words and abbreviations spelled out, and what a quarter is (config/glossary.yaml),
-    terms in alphabetical order."""
-    data = load_yaml("glossary.yaml")
-    return {"quarters": " ".join(str(data["quarters"]).split()),
-            "terms": sorted(((str(term), " ".join(str(words).split())) for term, words in data["terms"].items()),
-                            key=lambda item: item[0].casefold())}
+    """The site's words and abbreviations spelled out, and what a quarter and a year are
+    (config/glossary.yaml), terms in alphabetical order."""
+    return {"quarters": quarter_note(), "years": years_note(),
+            "terms": [(term.term, term.described()) for term in terms()]}

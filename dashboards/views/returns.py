@@ -39,11 +39,13 @@ def statutory_view(pub: Publication) -> dict:
     rates = pub.statutory_rates
     if rates is None or rates.empty:
         return {"indicators": None, "pathway": pathway_view(pub), **page_exports(pub, "efh_pathway")}
-    indicators = []
+    indicators, counted = [], {}
     for indicator in pub.statutory_framework.indicators:
         mine = rates[rates["indicator_id"] == indicator.id]
         if mine.empty:
             continue
+        # An indicator that counts the same children as one shown above it says so, not the words again.
+        same_as = counted.setdefault(indicator.applies_to, indicator.id)
         mine = pd.concat([by_area(year) for _, year in mine.groupby("period", sort=True)])
         latest = mine[mine["period"] == mine["period"].max()]
         rows = []
@@ -58,6 +60,9 @@ def statutory_view(pub: Publication) -> dict:
                 cells.append(number(mean_text(row)))
             rows.append(cells)
         indicators.append({"id": indicator.id, "title": indicator.title, "question": indicator.question,
+                           "applies_to": indicator.applies_to, "met_when": indicator.met_when,
+                           "value_is": indicator.value_is, "same_as": "" if same_as == indicator.id else same_as,
+                           "applicable": indicator.applicable, "met": indicator.met, "value": indicator.value or "",
                            "direction": indicator.direction, "citation": indicator.citation,
                            "has_mean": bool(indicator.value), "rows": rows,
                            "chart_id": f"chart-{file_part(indicator.id)}",
