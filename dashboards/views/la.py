@@ -53,7 +53,8 @@ def rates(pub: Publication, code: str, name: str, partnership: str) -> dict | No
             + [rate(row["total_rate"], row["total_rate_suppressed"]), text(row["position"] or "not plotted")]
             for row in frame]
     labels = {i.id: f"{i.id} {i.title}" for i in fw.indicators}
-    return {"figure": figures.la_rates_figure(frame, labels, name, partnership), "rows": rows,
+    directions = {i.id: i.direction for i in fw.indicators}
+    return {"figure": figures.la_rates_figure(frame, labels, name, partnership, directions), "rows": rows,
             "not_plotted": sum(1 for row in frame if row["rate_suppressed"] or not row["denominator"] > 0),
             "better": flagged(frame, fw, "better"), "worse": flagged(frame, fw, "worse")}
 
