@@ -224,12 +224,12 @@ def scores_figure(scores: pd.DataFrame, panels: list[tuple[str, str]], areas: li
             suffix = "" if column == 0 else str(column + 1)
             y = [published_score(lookup, code, domain, period) for period in periods]
             data.append(scatter(
-                x=x, y=y, name=name, legendgroup=code, showlegend=column == 0, mode="lines+markers",
+                x=x, y=y, name=wrap(name, 28), legendgroup=code, showlegend=column == 0, mode="lines+markers",
                 line=style, marker={"symbol": symbol, "size": 9, "line": {"width": 2, "color": style["color"]}},
                 hovertext=[f"{name}, {quarter_label(p)}: {v:.2f}" if v is not None else ""
                            for p, v in zip(periods, y, strict=True)],
                 hoverinfo="text", connectgaps=False, xaxis=f"x{suffix}", yaxis=f"y{suffix}"))
-    titles, names = [title for _, title in panels], [name for _, name in areas]
+    titles, names = [title for _, title in panels], [wrap(name, 28) for _, name in areas]
 
     def layout(columns: int, box: int, panel: int) -> dict:
         result, domains = grid(titles, columns, box, panel, below=36, legend=names, title_size=15,
@@ -426,7 +426,7 @@ def la_rates_figure(frame: list[dict], labels: dict[str, str], la_name: str, par
                          "range": [-0.7, len(rows) - 0.3], "tickfont": {"size": 13}},
                   xaxis={"title": {"text": "Rate (%)"}, "range": [-3, 103], "ticksuffix": "%"})
     # On a phone the indicators' names go above their rows, across the chart, not beside it.
-    return with_screens(spec, None, labels_above(narrow_layout(spec), rows))
+    return with_screens(spec, None, labels_above(narrow_layout(spec, beside=20), rows))
 
 
 def la_trends_figure(panels: list[tuple[str, list[SpcPoint]]], periods: list[str]) -> dict:

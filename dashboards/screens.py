@@ -7,14 +7,14 @@ the browser zoomed) crosses a minimum. The data never changes with the screen: o
 go, how big they are and where lines break.
 
 Widths are of the chart's box, the page's main column: 1,052 px at most (site.css), 592 px in a
-640 px window (a 1,280 px screen at 200% zoom), 272 px on the narrowest phone (320 px). Each
-layout is designed for the narrowest box it is used at."""
+640 px window (a 1,280 px screen at 200% zoom: site.css narrows the gutters below 40em), 288 px
+on the narrowest phone (320 px). Each layout is designed for the narrowest box it is used at."""
 
 from __future__ import annotations
 
 MEDIUM = 600  # a box this wide or wider gets the medium layout (a tablet, a laptop zoomed to 150%)
 WIDE = 900  # ... and this wide or wider the full one
-NARROW_BOX, MEDIUM_BOX, WIDE_BOX = 272, MEDIUM, WIDE  # the narrowest box each layout is drawn in
+NARROW_BOX, MEDIUM_BOX, WIDE_BOX = 288, MEDIUM, WIDE  # the narrowest box each layout is drawn in
 CHARACTER = 0.56  # an average Arial character's width, in ems
 LINE = 1.3  # a line of text's height, in ems
 
@@ -78,25 +78,25 @@ def legend_names(data: list[dict]) -> list[str]:
     return names
 
 
-def narrow_layout(spec: dict, box: int = NARROW_BOX, size: int = 13, **changes) -> dict:
+def narrow_layout(spec: dict, box: int = NARROW_BOX, size: int = 13, beside: int = 90, **changes) -> dict:
     """A figure's layout made for a narrow box: the legend above the plot (under it, a legend that
     wraps over several rows runs into the axis title), the side margins cut, the axis titles
-    wrapped, the chart taller by the legend's height; `changes` on top."""
+    wrapped to the plot's width (the box less `beside` px of y axis labels), the chart taller by the
+    legend's height; `changes` on top."""
     layout = spec["layout"]
     legend = layout.get("showlegend", True) is not False and legend_names(spec["data"])
     above = legend_height(legend, box, size) if legend else 0
     narrow = {**layout, "font": {**layout["font"], "size": size},
-              "margin": {**layout["margin"], "l": 10, "r": 10, "t": max(layout["margin"]["t"], 20 + above)},
+              "margin": {**layout["margin"], "l": 10, "r": 20, "t": max(layout["margin"]["t"], 20 + above)},
               "height": layout["height"] + above}
     if legend:
         narrow["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1,
                             "yanchor": "bottom", "font": {"size": size}}
-    for axis in ("xaxis", "yaxis"):
-        if axis in layout:
-            narrow[axis] = {**layout[axis], "automargin": True}
-            title = layout[axis].get("title", {}).get("text")
-            if title:
-                narrow[axis]["title"] = {**layout[axis]["title"], "text": wrap(title, characters(box - 100, size))}
+    for axis in [key for key in layout if key.startswith(("xaxis", "yaxis"))]:
+        narrow[axis] = {**layout[axis], "automargin": True}
+        title = layout[axis].get("title", {}).get("text")
+        if title:
+            narrow[axis]["title"] = {**layout[axis]["title"], "text": wrap(title, characters(box - beside - 10, size))}
     return {**narrow, **changes}
 
 
