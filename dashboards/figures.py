@@ -444,7 +444,7 @@ def la_trends_figure(panels: list[tuple[str, list[SpcPoint]]], periods: list[str
     titles = [title for title, _ in panels]
 
     def layout(columns: int, box: int) -> dict:
-        result, domains = grid(titles, columns, box, panel=130, below=36, legend=names, gap=56, side=(48, 16))
+        result, domains = grid(titles, columns, box, panel=130, below=50, legend=names, gap=56, side=(48, 16))
         for number, ((x_domain, y_domain), (_, frame)) in enumerate(zip(domains, panels, strict=True)):
             suffix = "" if number == 0 else str(number + 1)
             result[f"xaxis{suffix}"] = {"domain": x_domain, "anchor": f"y{suffix}",
