@@ -6,7 +6,9 @@ take most of a minute.
 Only published numbers reach a chart: rows whose rate is suppressed, or whose denominator is zero,
 are dropped before anything is plotted, so no suppressed count can travel inside a figure's JSON.
 Every series is told apart by marker shape or line dash as well as colour (GOV.UK data
-visualisation guidance), and local authorities keep alphabetical order: a chart never ranks them."""
+visualisation guidance), and local authorities keep alphabetical order: a chart never ranks them.
+A figure may carry narrower layouts beside its own for phones and zoomed browsers (its "screens",
+dashboards/screens.py); `embed` draws the one that fits the chart's box."""
 
 from __future__ import annotations
 
