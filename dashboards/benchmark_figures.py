@@ -8,8 +8,11 @@ sources, so a copy of it taken out of the page still says where it comes from.""
 from __future__ import annotations
 
 from dashboards.figures import BLACK, COLOURS, GREY, figure, scatter
+from dashboards.screens import NARROW_BOX, characters, labels_above, lines, narrow_layout, with_screens, wrap_lines
+from dashboards.screens import wrap as wrapped
 
-NEIGHBOUR_GREY = "#b1b4b6"
+# 3.3:1 against white, as a graphic needs (WCAG 1.4.11); lighter than the grey of the limits' bars.
+NEIGHBOUR_GREY = "#898f92"
 
 
 def plotted(points: list[tuple[str, float | None]]) -> tuple[list[str], list[float]]:
@@ -35,7 +38,7 @@ def benchmark_figure(rows: list[dict], la_name: str, region_name: str, footnote:
     with_limits = [row for row in rows if row["england_rate"] is not None and row["upper"] is not None]
     y, x = series("england_rate")
     data.append(scatter(
-        x=x, y=y, name="England, with 99.8% limits for this LA", mode="markers",
+        x=x, y=y, name=wrapped("England, with 99.8% limits for this LA", 28), mode="markers",
         marker={"symbol": "diamond-open", "size": 13, "color": BLACK, "line": {"width": 2}},
         hovertemplate="England: %{x:.1f}<extra></extra>",
         error_x={"type": "data", "symmetric": False, "color": GREY, "thickness": 1.5,
@@ -44,15 +47,16 @@ def benchmark_figure(rows: list[dict], la_name: str, region_name: str, footnote:
                  "arrayminus": [round(r["england_rate"] - r["lower"], 2) if r in with_limits else 0 for r in rows
                                 if r["england_rate"] is not None]}))
     y, x = series("region_rate")
-    data.append(scatter(x=x, y=y, name=region_name, mode="markers", hovertemplate=f"{region_name}: %{{x:.1f}}"
-                        "<extra></extra>", marker={"symbol": "square-open", "size": 11, "color": COLOURS[2],
-                                                   "line": {"width": 2}}))
+    data.append(scatter(x=x, y=y, name=wrapped(region_name, 28), mode="markers",
+                        hovertemplate=f"{region_name}: %{{x:.1f}}<extra></extra>",
+                        marker={"symbol": "square-open", "size": 11, "color": COLOURS[2], "line": {"width": 2}}))
     y, x = series("neighbour_median")
     data.append(scatter(x=x, y=y, name="Statistical neighbours' median", mode="markers",
                         hovertemplate="Neighbours' median: %{x:.1f}<extra></extra>",
                         marker={"symbol": "triangle-up", "size": 12, "color": COLOURS[1]}))
     y, x = series("la_rate")
-    data.append(scatter(x=x, y=y, name=la_name, mode="markers", hovertemplate=f"{la_name}: %{{x:.1f}}<extra></extra>",
+    data.append(scatter(x=x, y=y, name=wrapped(la_name, 28), mode="markers",
+                        hovertemplate=f"{la_name}: %{{x:.1f}}<extra></extra>",
                         marker={"symbol": "circle", "size": 13, "color": COLOURS[0],
                                 "line": {"width": 1, "color": BLACK}}))
     result = figure(data, 340 + 40 * len(rows),
@@ -64,11 +68,23 @@ def benchmark_figure(rows: list[dict], la_name: str, region_name: str, footnote:
     # Legend above the plot, the dates and sources below it: both stay with the chart when copied.
     result["layout"]["legend"] = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
     result["layout"]["margin"] = {"l": 70, "r": 30, "t": 40, "b": 170}
-    result["layout"]["annotations"] = [
-        # A factor whose LA rate DfE withheld: its symbol at the right of the row, clear of the points.
-        *[{"text": f"{la_name}: {row['withheld']}", "showarrow": False, "xref": "paper", "x": 1, "xanchor": "right",
-           "yref": "y", "y": row["label"], "font": {"size": 13, "color": GREY}, "bgcolor": "#ffffff"}
-          for row in rows if row["withheld"]],
-        {"text": footnote, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -62,
-         "xanchor": "left", "yanchor": "top", "align": "left", "font": {"size": 11, "color": GREY}}]
-    return result
+    # A factor whose LA rate DfE withheld: its symbol at the right of the row, clear of the points.
+    withheld = [{"text": f"{la_name}: {row['withheld']}", "showarrow": False, "xref": "paper", "x": 1,
+                 "xanchor": "right", "yref": "y", "y": row["label"], "font": {"size": 13, "color": GREY},
+                 "bgcolor": "#ffffff"} for row in rows if row["withheld"]]
+    result["layout"]["annotations"] = [*withheld, note(footnote, 62)]
+    # On a phone: the factors above their rows, the axis title and the sources wrapped, the sources
+    # below however many lines the axis title takes.
+    narrow = narrow_layout(result, beside=20)
+    below = 40 + 20 * lines(narrow["xaxis"]["title"]["text"])
+    sources = wrap_lines(footnote, characters(NARROW_BOX - 20, 11))
+    bottom = below + 16 * lines(sources) + 10
+    narrow.update(annotations=[*withheld, note(sources, below)], margin={**narrow["margin"], "b": bottom},
+                  height=narrow["height"] + bottom - narrow["margin"]["b"])
+    return with_screens(result, None, labels_above(narrow, labels))
+
+
+def note(text: str, below: int) -> dict:
+    """The chart's dates and sources, `below` px under the plot, in small grey type."""
+    return {"text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0, "y": 0, "yshift": -below,
+            "xanchor": "left", "yanchor": "top", "align": "left", "font": {"size": 11, "color": GREY}}

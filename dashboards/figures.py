@@ -6,7 +6,9 @@ take most of a minute.
 Only published numbers reach a chart: rows whose rate is suppressed, or whose denominator is zero,
 are dropped before anything is plotted, so no suppressed count can travel inside a figure's JSON.
 Every series is told apart by marker shape or line dash as well as colour (GOV.UK data
-visualisation guidance), and local authorities keep alphabetical order: a chart never ranks them."""
+visualisation guidance), and local authorities keep alphabetical order: a chart never ranks them.
+A figure may carry narrower layouts beside its own for phones and zoomed browsers (its "screens",
+dashboards/screens.py); `embed` draws the one that fits the chart's box."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import html
 import json
 from dataclasses import dataclass, field
 from functools import cache
+from string import Template
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +25,7 @@ import plotly.io as pio
 
 from assets.config import load_yaml
 from assets.statistics import funnel_flags, funnel_limits, p_chart
+from dashboards.screens import MEDIUM_BOX, NARROW_BOX, WIDE_BOX, grid, labels_above, narrow_layout, with_screens, wrap
 
 FONT = "Arial, Helvetica, sans-serif"
 BLACK = "#0b0c0c"
@@ -31,14 +35,17 @@ COLOURS = ("#1d70b8", "#d4351c", "#00703c", "#4c2c92", "#b58840", "#28a197", "#d
            "#912b88", "#85994b")
 SHAPES = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star", "hexagon",
           "pentagon")
-# SPC points: colour, shape and words all say the same thing, so none is needed alone.
+# SPC points: colour, shape and words all say the same thing, so none is needed alone. The orange is
+# darker than GOV.UK's #f47738, which has 2.8:1 against white: a graphic needs 3:1 (WCAG 1.4.11).
 SIGNAL_STYLES = {
     "": ("Common cause variation", GREY, "circle"),
     "improvement": ("Special cause: improvement", "#1d70b8", "diamond"),
-    "concern": ("Special cause: concern", "#f47738", "square"),
+    "concern": ("Special cause: concern", "#ca5800", "square"),
 }
-PLOT_CONFIG = {"displaylogo": False, "responsive": True,
-               "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+# Charts resize with their box (`responsive`). No mode bar: its zoom, pan and download buttons
+# appear only under a mouse, cannot be reached from the keyboard and, on a phone, cover the legend
+# at the top of the chart; every chart's numbers are in the table under it and in the open data.
+PLOT_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}
 
 
 def quarter_label(period: str) -> str:
@@ -202,26 +209,13 @@ def numbers(values) -> list:
 
 def scores_figure(scores: pd.DataFrame, panels: list[tuple[str, str]], areas: list[tuple[str, str]],
                   periods: list[str]) -> dict:
-    """Small multiples side by side, one panel per score (practice first), one line per area over
-    quarters, the y axis shared (as plotly's make_subplots lays them out).
+    """Small multiples, one panel per score (practice first), one line per area over quarters, on
+    one scale: side by side on a wide screen, three across on a medium one, one above another on a
+    phone.
 
     `panels`: (domain code, title); `areas`: (la_code, name), the partnership last. Suppressed
     scores are gaps in the line."""
     lookup = score_lookup(scores)
-    spacing = 0.02
-    width = (1 - spacing * (len(panels) - 1)) / len(panels)
-    layout = {"annotations": []}
-    for column, (_, title) in enumerate(panels):
-        suffix = "" if column == 0 else str(column + 1)
-        domain = [column * (width + spacing), column * (width + spacing) + width]
-        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": domain, **quarter_axis(periods, narrow=True)}
-        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": [0.0, 1.0], "range": [0, 1.02], "dtick": 0.2,
-                                    "showgrid": True, "gridcolor": "#e5e6e7",
-                                    **({"title": {"text": "Score (0 to 1)"}} if column == 0 else
-                                       {"matches": "y", "showticklabels": False})}
-        layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper",
-                                      "x": sum(domain) / 2, "y": 1.0, "xanchor": "center", "yanchor": "bottom",
-                                      "font": {"size": 16}})
     x, data = list(range(len(periods))), []
     for number, (code, name) in enumerate(areas):
         partnership = number == len(areas) - 1
@@ -232,15 +226,29 @@ def scores_figure(scores: pd.DataFrame, panels: list[tuple[str, str]], areas: li
             suffix = "" if column == 0 else str(column + 1)
             y = [published_score(lookup, code, domain, period) for period in periods]
             data.append(scatter(
-                x=x, y=y, name=name, legendgroup=code, showlegend=column == 0, mode="lines+markers",
+                x=x, y=y, name=wrap(name, 28), legendgroup=code, showlegend=column == 0, mode="lines+markers",
                 line=style, marker={"symbol": symbol, "size": 9, "line": {"width": 2, "color": style["color"]}},
                 hovertext=[f"{name}, {quarter_label(p)}: {v:.2f}" if v is not None else ""
                            for p, v in zip(periods, y, strict=True)],
                 hoverinfo="text", connectgaps=False, xaxis=f"x{suffix}", yaxis=f"y{suffix}"))
-    result = figure(data, 450, **layout)
-    result["layout"].update(legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
-                            margin={"l": 70, "r": 30, "t": 60, "b": 60})
-    return result
+    titles, names = [title for _, title in panels], [wrap(name, 28) for _, name in areas]
+
+    def layout(columns: int, box: int, panel: int) -> dict:
+        result, domains = grid(titles, columns, box, panel, below=36, legend=names, title_size=15,
+                               gap=16 if columns == len(titles) else 40, side=(64, 16))
+        for number, (x_domain, y_domain) in enumerate(domains):
+            suffix = "" if number == 0 else str(number + 1)
+            first = number % columns == 0
+            result[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "domain": x_domain,
+                                        **quarter_axis(periods, narrow=True)}
+            result[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "domain": y_domain, "range": [0, 1.02],
+                                        "dtick": 0.2, "showgrid": True, "gridcolor": "#e5e6e7",
+                                        **({"title": {"text": "Score (0 to 1)"}} if first else
+                                           {"showticklabels": False})}
+        return {**figure([], 0)["layout"], **result}
+
+    return with_screens({"data": data, "layout": layout(len(titles), WIDE_BOX, 280)},
+                        layout(3, MEDIUM_BOX, 200), layout(1, NARROW_BOX, 170))
 
 
 def score_lookup(scores: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float, bool]]:
@@ -289,7 +297,7 @@ def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases", directio
     verdicts = [flag_verdict(int(flag), direction) for flag in points["flag"]]
     styles = flag_styles()
     groups = [(None, "Local authority", "circle", "#1d70b8")] + [
-        (verdict, f"Outside the widest limits: {styles[verdict]['words']}", styles[verdict]["symbol"],
+        (verdict, wrap(f"Outside the widest limits: {styles[verdict]['words']}", 28), styles[verdict]["symbol"],
          styles[verdict]["colour"]) for verdict in ("better", "worse")]
     for verdict, name, symbol, colour in groups:
         chosen = points[[v == verdict for v in verdicts]]
@@ -313,9 +321,10 @@ def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases", directio
             hovertext=[f"{row.la_name}<br>{percent(row.rate)} (n = {int(row.denominator)})"
                        for row in chosen.itertuples()],
             hoverinfo="text"))
-    return figure(data, 480, xaxis={"title": {"text": f"{many.capitalize()} the indicator applies to (denominator)"},
+    spec = figure(data, 480, xaxis={"title": {"text": f"{many.capitalize()} the indicator applies to (denominator)"},
                                     "rangemode": "tozero"},
                   yaxis={"title": {"text": "Rate (%)"}, "range": [0, 105], "ticksuffix": "%"})
+    return with_screens(spec, None, narrow_layout(spec))
 
 
 def quarter_axis(periods: list[str], narrow: bool = False) -> dict:
@@ -362,28 +371,46 @@ def spc_traces(points: list[SpcPoint], periods: list[str], label_signals: bool, 
 
 def spc_figure(points: list[SpcPoint], periods: list[str]) -> dict:
     """A p-chart with each special-cause point labelled improvement or concern."""
-    return figure(spc_traces(points, periods, label_signals=True, show_legend=True), 420,
+    spec = figure(spc_traces(points, periods, label_signals=True, show_legend=True), 420,
                   xaxis={"title": {"text": "Quarter"}, **quarter_axis(periods)},
                   yaxis={"title": {"text": "Rate (%)"}, "range": [0, 105], "ticksuffix": "%"})
+    # On a phone the quarters' labels go over two lines, or eight of them would overprint.
+    narrow = narrow_layout(spec)
+    return with_screens(spec, None, {**narrow, "xaxis": {**narrow["xaxis"], **quarter_axis(periods, narrow=True)}})
 
 
-def la_rates_figure(frame: list[dict], labels: dict[str, str], la_name: str, partnership: str) -> dict:
+def la_rates_figure(frame: list[dict], labels: dict[str, str], la_name: str, partnership: str,
+                    directions: dict[str, str] | None = None) -> dict:
     """A dot chart, one row per indicator in framework order (`labels`: id to row label): the LA's
     rate with its 95% interval (circles) beside the partnership's rate (open diamonds); a row the LA
-    has no published rate for says [c] or [z]. `frame` comes from la_comparison."""
+    has no published rate for says [c] or [z]. `frame` comes from la_comparison. With the
+    indicators' `directions` (id to "higher" or "lower"), a rate outside its funnel plot's widest
+    limits is drawn as the funnel plot draws it: the flag's own shape, colour and words."""
     la = [row for row in frame if not row["rate_suppressed"] and row["denominator"] > 0]
     total = [row for row in frame if not row["total_rate_suppressed"] and row["total_denominator"] > 0]
     hidden = [row for row in frame if row["rate_suppressed"] or not row["denominator"] > 0]
-    data = [
-        scatter(x=[100 * row["rate"] for row in la], y=[labels[row["indicator_id"]] for row in la], name=la_name,
-                mode="markers",
-                marker={"symbol": "circle", "size": 11, "color": "#1d70b8", "line": {"width": 1, "color": BLACK}},
-                error_x={"type": "data", "symmetric": False,
-                         "array": [100 * (row["ci_high"] - row["rate"]) for row in la],
-                         "arrayminus": [100 * (row["rate"] - row["ci_low"]) for row in la],
-                         "color": "#1d70b8", "thickness": 1.5},
-                hovertext=[f"{row['indicator_id']} {la_name}: {percent(row['rate'])} (n = {int(row['denominator'])})"
-                           for row in la], hoverinfo="text"),
+    styles = flag_styles()
+
+    def verdict(row: dict) -> str | None:
+        return flag_verdict(int(row["flag"]), directions[row["indicator_id"]]) if directions else None
+
+    data = []
+    for flag in (None, "better", "worse"):
+        mine = [row for row in la if verdict(row) == flag]
+        if not mine and flag:
+            continue
+        symbol, colour = (styles[flag]["symbol"], styles[flag]["colour"]) if flag else ("circle", "#1d70b8")
+        data.append(scatter(
+            x=[100 * row["rate"] for row in mine], y=[labels[row["indicator_id"]] for row in mine],
+            name=wrap(f"{la_name}: outside the widest limits, {styles[flag]['words']}" if flag else la_name, 28),
+            mode="markers", marker={"symbol": symbol, "size": 13 if flag else 11, "color": colour,
+                                    "line": {"width": 1, "color": BLACK}},
+            error_x={"type": "data", "symmetric": False, "color": colour, "thickness": 1.5,
+                     "array": [100 * (row["ci_high"] - row["rate"]) for row in mine],
+                     "arrayminus": [100 * (row["rate"] - row["ci_low"]) for row in mine]},
+            hovertext=[f"{row['indicator_id']} {la_name}: {percent(row['rate'])} (n = {int(row['denominator'])})"
+                       + (f"<br>{row['position']}" if row["position"] else "") for row in mine], hoverinfo="text"))
+    data += [
         scatter(x=[100 * row["total_rate"] for row in total], y=[labels[row["indicator_id"]] for row in total],
                 name=partnership, mode="markers",
                 marker={"symbol": "diamond-open", "size": 12, "color": BLACK, "line": {"width": 2}},
@@ -395,52 +422,47 @@ def la_rates_figure(frame: list[dict], labels: dict[str, str], la_name: str, par
                 textposition="middle right", textfont={"color": GREY, "size": 13}),
     ]
     rows = [labels[row["indicator_id"]] for row in frame]
-    return figure(data, 160 + 30 * len(rows),
+    spec = figure(data, 160 + 30 * len(rows),
                   yaxis={"type": "category", "categoryorder": "array", "categoryarray": rows[::-1],
                          "automargin": True, "showgrid": True, "gridcolor": "#e5e6e7",
                          "range": [-0.7, len(rows) - 0.3], "tickfont": {"size": 13}},
                   xaxis={"title": {"text": "Rate (%)"}, "range": [-3, 103], "ticksuffix": "%"})
+    # On a phone the indicators' names go above their rows, across the chart, not beside it.
+    return with_screens(spec, None, labels_above(narrow_layout(spec, beside=20), rows))
 
 
 def la_trends_figure(panels: list[tuple[str, list[SpcPoint]]], periods: list[str]) -> dict:
-    """Small multiples of p-charts, one per indicator (title, points), three across, the grid laid
-    out as plotly's make_subplots would."""
-    columns, horizontal_spacing = 3, 0.06
-    rows = max(1, -(-len(panels) // columns))
-    vertical_spacing = 0.5 / rows
-    width = (1 - horizontal_spacing * (columns - 1)) / columns
-    height = (1 - vertical_spacing * (rows - 1)) / rows
-    layout = {
-        "height": 120 + 230 * rows, "font": {"family": FONT, "size": 14, "color": BLACK},
-        "margin": {"l": 70, "r": 30, "t": 50, "b": 60}, "hoverlabel": {"font": {"family": FONT}},
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.4 / rows, "x": 0}, "annotations": [],
-    }
-    data, legend_done = [], set()
-    for number, (title, frame) in enumerate(panels):
-        row, column = divmod(number, columns)
+    """Small multiples of p-charts, one per indicator (title, points): three across on a wide
+    screen, two on a medium one, one above another on a phone."""
+    data, legend_done, names = [], set(), []
+    for number, (_, frame) in enumerate(panels):
         suffix = "" if number == 0 else str(number + 1)
-        x_domain = [column * (width + horizontal_spacing), column * (width + horizontal_spacing) + width]
-        top = 1 - row * (height + vertical_spacing)
-        y_domain = [top - height, top]
-        layout[f"xaxis{suffix}"] = {"domain": x_domain, "anchor": f"y{suffix}", **quarter_axis(periods, narrow=True)}
-        layout[f"yaxis{suffix}"] = {"domain": y_domain, "anchor": f"x{suffix}", "range": [0, 105],
-                                    "ticksuffix": "%", "tickfont": {"size": 11}, "dtick": 25}
-        layout["annotations"].append({"text": title, "showarrow": False, "xref": "paper", "yref": "paper",
-                                      "x": sum(x_domain) / 2, "y": top, "xanchor": "center", "yanchor": "bottom",
-                                      "font": {"size": 13}})
-        if not frame:
-            # An empty panel would otherwise be a blank space with no explanation.
-            layout["annotations"].append({
-                "text": "No rate can be shown<br>([c] or [z] every quarter)", "showarrow": False,
-                "xref": "paper", "yref": "paper", "x": sum(x_domain) / 2, "y": sum(y_domain) / 2,
-                "xanchor": "center", "yanchor": "middle", "font": {"size": 12, "color": GREY}})
-            continue
-        for trace in spc_traces(frame, periods, label_signals=False, show_legend=True):
+        for trace in spc_traces(frame, periods, label_signals=False, show_legend=True) if frame else []:
             # One legend entry per kind of line or point across the whole grid.
             trace["showlegend"] = trace["showlegend"] and trace["legendgroup"] not in legend_done
             legend_done.add(trace["legendgroup"])
+            names += [trace["name"]] if trace["showlegend"] else []
             data.append({**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
-    return {"data": data, "layout": layout}
+    titles = [title for title, _ in panels]
+
+    def layout(columns: int, box: int) -> dict:
+        result, domains = grid(titles, columns, box, panel=130, below=50, legend=names, gap=56, side=(48, 16))
+        for number, ((x_domain, y_domain), (_, frame)) in enumerate(zip(domains, panels, strict=True)):
+            suffix = "" if number == 0 else str(number + 1)
+            result[f"xaxis{suffix}"] = {"domain": x_domain, "anchor": f"y{suffix}",
+                                        **quarter_axis(periods, narrow=True)}
+            result[f"yaxis{suffix}"] = {"domain": y_domain, "anchor": f"x{suffix}", "range": [0, 105],
+                                        "ticksuffix": "%", "tickfont": {"size": 11}, "dtick": 25}
+            if not frame:
+                # An empty panel would otherwise be a blank space with no explanation.
+                result["annotations"].append({
+                    "text": "No rate can be shown<br>([c] or [z] every quarter)", "showarrow": False,
+                    "xref": "paper", "yref": "paper", "x": sum(x_domain) / 2, "y": sum(y_domain) / 2,
+                    "xanchor": "center", "yanchor": "middle", "font": {"size": 12, "color": GREY}})
+        return {**figure([], 0)["layout"], **result}
+
+    return with_screens({"data": data, "layout": layout(3, WIDE_BOX)}, layout(2, MEDIUM_BOX),
+                        layout(1, NARROW_BOX))
 
 
 @cache
@@ -449,12 +471,31 @@ def house_template() -> dict:
     return {"layout": json.loads(pio.to_json(pio.templates["simple_white"].layout, validate=False))}
 
 
+# The layout argument of a chart with screens (dashboards/screens.py): the template, then the first
+# screen's layout whose minimum width the chart's box reaches; a resize that crosses a minimum
+# draws the chart again in the layout that now fits. Layouts are copied before plotly is given
+# them, since it writes into the layout it draws.
+PICK_SCREEN = Template('{"template": $template, ...(function (chart, screens) { '
+               'function fits() { return screens.find(function (screen) { return chart.clientWidth >= screen[0]; }); } '
+               'function copy(layout) { return JSON.parse(JSON.stringify(layout)); } '
+               'var shown = fits(); '
+               'window.addEventListener("resize", function () { var now = fits(); if (now !== shown) { shown = now; '
+               'Plotly.react(chart, chart.data, Object.assign({"template": chart.layout.template}, copy(now[1]))); '
+               '} }); '
+               'return copy(shown[1]); })(document.getElementById($target), $screens)}')
+
+
 def embed(spec: dict, div_id: str) -> str:
-    """The chart's div and the call that draws it, using the plotly.js loaded by the page."""
+    """The chart's div and the call that draws it, using the plotly.js loaded by the page; a figure
+    with screens is drawn in the layout that fits its box."""
     # The house template is attached here, once per chart, rather than kept in each figure.
-    spec = {"data": spec["data"], "layout": {**spec["layout"], "template": house_template()}}
-    data, layout, config, target = (script_json(part) for part in (spec["data"], spec["layout"], PLOT_CONFIG,
-                                                                     div_id))
+    template, target = script_json(house_template()), script_json(div_id)
+    if spec.get("screens"):
+        screens = script_json([[width, layout] for width, layout in spec["screens"]])
+        layout = PICK_SCREEN.substitute(template=template, target=target, screens=screens)
+    else:
+        layout = script_json({**spec["layout"], "template": house_template()})
+    data, config = script_json(spec["data"]), script_json(PLOT_CONFIG)
     return (f'<div id="{html.escape(div_id, quote=True)}" class="chart"></div>\n'
             f'<script>Plotly.newPlot({target}, {data}, {layout}, {config});</script>')
 

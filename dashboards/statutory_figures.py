@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboards.figures import BLACK, COLOURS, GREY, figure, numbers, percent
+from dashboards.screens import narrow_layout, with_screens, wrap
 
 SUPPRESSED = "[c]"
 
@@ -38,12 +39,14 @@ def pathway_figure(rows: pd.DataFrame) -> dict:
     data.append({"type": "bar", "orientation": "h", "x": counts, "y": labels, "text": texts,
                  "textposition": "outside", "name": "Plans started by initial category", "cliponaxis": False,
                  "marker": {"color": COLOURS[2]}, "xaxis": "x2", "yaxis": "y2", "hoverinfo": "y+text"})
-    return figure(data, 520, showlegend=False, margin={"l": 10, "r": 60, "t": 30, "b": 40},
+    spec = figure(data, 520, showlegend=False, margin={"l": 10, "r": 60, "t": 30, "b": 40},
                   xaxis={"visible": False, "domain": [0, 1]},
                   yaxis={"domain": [0.42, 1], "autorange": "reversed", "automargin": True},
                   xaxis2={"anchor": "y2", "domain": [0, 0.8], "rangemode": "tozero",
                           "title": {"text": "Plans started, by initial category"}},
                   yaxis2={"domain": [0, 0.3], "anchor": "x2", "autorange": "reversed", "automargin": True})
+    narrow = narrow_layout(spec, beside=130)
+    return with_screens(spec, None, {**narrow, "margin": {**narrow["margin"], "r": 60}})
 
 
 def indicator_figure(rows: pd.DataFrame) -> dict:
@@ -73,8 +76,12 @@ def indicator_figure(rows: pd.DataFrame) -> dict:
                                    f"{int(row.denominator)}), 95% CI {percent(row.ci_low)} to {percent(row.ci_high)}"
                                    for row in mine.itertuples()], "hoverinfo": "text"})
     # No legend: the partnership is named on its row, and on a phone a legend overprints the chart.
-    return figure(data, 120 + 36 * len(names), showlegend=False, margin={"l": 10, "r": 20, "t": 20, "b": 60},
+    rows = [labels[n] for n in names]
+    spec = figure(data, 120 + 36 * len(names), showlegend=False, margin={"l": 10, "r": 20, "t": 20, "b": 60},
                   xaxis={"title": {"text": "Share of children (95% CI)"},
                          "range": [0, 100], "ticksuffix": "%"},
-                  yaxis={"categoryorder": "array", "categoryarray": [labels[n] for n in names],
-                         "autorange": "reversed", "automargin": True})
+                  yaxis={"categoryorder": "array", "categoryarray": rows, "autorange": "reversed", "automargin": True})
+    # On a phone a long name (Bournemouth, Christchurch and Poole) goes over lines, leaving the dots room.
+    narrow = narrow_layout(spec)
+    return with_screens(spec, None, {**narrow, "yaxis": {**narrow["yaxis"], "tickmode": "array", "tickvals": rows,
+                                                        "ticktext": [wrap(row, 16) for row in rows]}})

@@ -347,7 +347,9 @@ def test_a_funnel_flag_is_told_apart_as_good_news_or_a_concern_by_the_indicators
     funnel = Funnel("2025Q3", 0.4, points, [], [])
     styles = flag_styles()
     for direction, above, below in (("higher", "better", "worse"), ("lower", "worse", "better")):
-        traces = {t["name"]: t for t in funnel_figure(funnel, label_all=True, direction=direction)["data"]}
+        # A long name is broken over lines (<br>) so that the legend fits a phone.
+        traces = {t["name"].replace("<br>", " "): t
+                  for t in funnel_figure(funnel, label_all=True, direction=direction)["data"]}
         for name, verdict in (("Ayton", above), ("Beeby", below)):
             trace = traces[f"Outside the widest limits: {styles[verdict]['words']}"]
             assert trace["marker"]["symbol"] == styles[verdict]["symbol"]

@@ -56,8 +56,9 @@ def rates(pub: Publication, code: str, name: str, partnership: str, period: str)
             + [rate(row["total_rate"], row["total_rate_suppressed"]), text(row["position"] or "not plotted")]
             for row in frame]
     labels = {i.id: f"{i.id} {i.title}" for i in fw.indicators}
+    directions = {i.id: i.direction for i in fw.indicators}
     return {"quarter": quarter_label(period), "period": period,
-            "figure": figures.la_rates_figure(frame, labels, name, partnership), "rows": rows,
+            "figure": figures.la_rates_figure(frame, labels, name, partnership, directions), "rows": rows,
             "not_plotted": sum(1 for row in frame if row["rate_suppressed"] or not row["denominator"] > 0),
             "better": flagged(frame, fw, "better"), "worse": flagged(frame, fw, "worse")}
 
