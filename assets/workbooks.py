@@ -151,7 +151,7 @@ class SheetRows:
         path, title, first_row = self.path, self.title, self.first_row
         width = len(table_file.header) - 1  # the last column holds the cells beyond the header
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        formulas_book = None
+        formulas_book = values = formulas = None
         try:
             sheet = workbook[title]
             sheet.reset_dimensions()
@@ -192,6 +192,12 @@ class SheetRows:
             if columns[-1]:
                 yield text_batch(columns, table_file.columns)
         finally:
+            # A sheet's rows are read from a stream inside the workbook, which keeps the file open
+            # after the workbook is closed until the stream is: close the row readers first (the
+            # formulas' reader is rarely read to its end).
+            for reader in (values, formulas):
+                if reader is not None:
+                    reader.close()
             workbook.close()
             if formulas_book is not None:
                 formulas_book.close()

@@ -40,8 +40,11 @@ def fill_audit_returns(folder: Path, tool: AuditTool, scores: dict[tuple[str, st
     """Fill every form of the audit in `folder` and save them into its returns/ folder; `scores`:
     (case_key, domain) -> the case's domain score in the warehouse. Returns the files written."""
     rng = random.Random(seed)
-    form = load_workbook(folder / return_form_name(MODERATED), read_only=True)[ANSWERS_SHEET]
-    cases = sorted({row[1] for row in form.iter_rows(min_row=2, values_only=True) if row[1]})
+    book = load_workbook(folder / return_form_name(MODERATED), read_only=True)
+    try:  # a read-only workbook keeps its file open until closed
+        cases = sorted({row[1] for row in book[ANSWERS_SHEET].iter_rows(min_row=2, values_only=True) if row[1]})
+    finally:
+        book.close()
     turned = set(rng.sample(cases, max(1, round(DISAGREEING_SHARE * len(cases))))) if cases else set()
     truth = {}
     for case in cases:
