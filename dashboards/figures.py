@@ -305,8 +305,9 @@ def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases", directio
             continue
         chosen = chosen.sort_values("denominator")
         flagged = verdict is not None
-        labels = [f"{row.la_name} ({styles[verdict]['label']})" if flagged else row.la_name
-                  for row in chosen.itertuples()]
+        # Columns as lists, not itertuples: a national funnel has ~150 rows of many columns.
+        names, rates, sizes = (chosen[c].tolist() for c in ("la_name", "rate", "denominator"))
+        labels = [f"{la} ({styles[verdict]['label']})" if flagged else la for la in names]
         # Neighbouring labels alternate above and below their points so they do not overprint; a
         # point in the right third of the chart is labelled to its left, so the label stays inside.
         right = float(curve["n"].max()) * 2 / 3
@@ -318,8 +319,7 @@ def funnel_figure(funnel: Funnel, label_all: bool, many: str = "cases", directio
             text=labels, textposition=places, textfont={"size": 13},
             marker={"symbol": symbol, "size": 14 if flagged else 11, "color": colour,
                     "line": {"width": 1.5, "color": BLACK}},
-            hovertext=[f"{row.la_name}<br>{percent(row.rate)} (n = {int(row.denominator)})"
-                       for row in chosen.itertuples()],
+            hovertext=[f"{la}<br>{percent(r)} (n = {int(n)})" for la, r, n in zip(names, rates, sizes, strict=True)],
             hoverinfo="text"))
     spec = figure(data, 480, xaxis={"title": {"text": f"{many.capitalize()} the indicator applies to (denominator)"},
                                     "rangemode": "tozero"},

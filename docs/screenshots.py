@@ -19,7 +19,7 @@ from pathlib import Path
 SHOTS = [
     (["index.html"], 1400, "front-page.png"),
     (["index.html"], 390, "front-page-phone.png"),
-    (["overview.html"], 1400, "overview.png"),  # once the front page is the headlines, the overview moves here
+    (["overview.html"], 1400, "overview.png"),
     (["la-E08000011.html", "la-*.html"], 1400, "la-page.png"),
     (["la-E08000011.html", "la-*.html"], 390, "la-page-phone.png"),
     (["indicator-PI1.html", "indicator-*.html"], 1400, "indicator-page.png"),

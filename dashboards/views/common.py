@@ -36,6 +36,14 @@ def page_exports(pub: Publication, *names: str) -> dict:
     return {"exports": links, "downloads": [links[name] for name in names if links[name]]}
 
 
+def quarters_to_choose(pub: Publication) -> list[str]:
+    """The quarters an LA or indicator page lets the reader choose, latest first
+    (config/publication.yaml pages.quarters_to_choose)."""
+    from assets.config import load_yaml
+
+    return list(reversed(pub.periods[-int(load_yaml("publication.yaml")["pages"]["quarters_to_choose"]):]))
+
+
 def indicator_file(indicator_id: str) -> str:
     return f"indicator-{file_part(indicator_id)}.html"
 
@@ -180,12 +188,15 @@ def indicator_groups(fw: Framework) -> list[dict]:
 
 
 def la_names(pub: Publication) -> dict[str, str]:
-    """Every LA in the publication (with rates or only with a submission), code to name."""
-    names = {}
-    for frame in (pub.rates, pub.submissions):
-        las = frame[~frame["is_total"]] if len(frame) else frame
-        names.update(zip(las["la_code"].tolist(), las["la_name"].tolist(), strict=True))
-    return names
+    """Every LA in the publication (with rates or only with a submission), code to name (built once
+    per publication: every table row heading asks whether its LA has a page)."""
+    def build():
+        names = {}
+        for frame in (pub.rates, pub.submissions):
+            las = frame[~frame["is_total"]] if len(frame) else frame
+            names.update(zip(las["la_code"].tolist(), las["la_name"].tolist(), strict=True))
+        return names
+    return lookup(pub, "la_names", build)
 
 
 def las_by_name(pub: Publication) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from dashboards.views.common import (
     number,
     page_exports,
     quarter_rates,
+    quarters_to_choose,
     rate_cells,
     series,
     spc,
@@ -38,7 +39,7 @@ def indicator_view(pub: Publication, indicator: Indicator, partnership: str) -> 
             **page_exports(pub, "funnel_flags", "spc_signals", "indicator_rates", "indicators")}
     if pub.periods:
         view |= {"latest": quarter_label(pub.periods[-1]),
-                 "funnels": [funnel(pub, indicator, partnership, period) for period in reversed(pub.periods)],
+                 "funnels": [funnel(pub, indicator, partnership, period) for period in quarters_to_choose(pub)],
                  "trend": trend(pub, indicator), "history": history(pub, indicator, partnership)}
     return view
 

@@ -16,6 +16,7 @@ from dashboards.views.common import (
     lookup,
     page_exports,
     quarter_rates,
+    quarters_to_choose,
     rate,
     rate_cells,
     records,
@@ -32,7 +33,7 @@ from dashboards.views.contexts import la_contexts
 def la_view(pub: Publication, code: str, name: str, partnership: str) -> dict:
     return {"code": code, "name": name, "partnership": partnership, "latest": quarter_label(pub.periods[-1]),
             "rates": rates(pub, code, name, partnership, pub.periods[-1]),
-            "earlier_rates": [found for period in reversed(pub.periods[:-1])
+            "earlier_rates": [found for period in quarters_to_choose(pub)[1:]
                               if (found := rates(pub, code, name, partnership, period))],
             "trends": trends(pub, code),
             "quarter_count": len(pub.periods), "packs": packs(pub, code), "breaches": breaches(pub, code),
