@@ -391,3 +391,24 @@ def test_every_la_and_indicator_named_in_a_chart_caption_links_to_its_page(home,
             for flag_list in re.findall(r"(?:better than expected|a concern|Special causes):([^.]*)\.", plain):
                 assert not any(re.search(rf"\b{i}\b", flag_list) for i in ids), (name, flag_list)
     assert linked > 5
+
+
+def test_the_quarter_choice_covers_the_configured_latest_quarters(publication, monkeypatch):
+    import dashboards.views.common as common
+    from dashboards.views.indicator import indicator_view
+    from dashboards.views.la import la_view
+
+    real = common.load_yaml
+    monkeypatch.setattr(common, "load_yaml", lambda name: {**real(name), "pages": {"quarters_to_choose": 2}}
+                        if name == "publication.yaml" else real(name))
+    publication.lookups.pop("quarters_to_choose", None)
+    try:
+        latest_two = publication.periods[::-1][:2]
+        assert len(publication.periods) > 2
+        view = indicator_view(publication, framework().indicator("PI1"), "Partnership")
+        assert [funnel["period"] for funnel in view["funnels"]] == latest_two
+        code = publication.la_codes[0]
+        la = la_view(publication, code, code, "Partnership")
+        assert [la["rates"]["period"]] + [one["period"] for one in la["earlier_rates"]] == latest_two
+    finally:
+        publication.lookups.pop("quarters_to_choose", None)

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import pandas as pd
 import pyarrow as pa
 
+from assets.config import load_yaml
 from assets.scoring import Framework, Indicator
 from dashboards import figures
 from dashboards.disclosure import shown
@@ -39,9 +40,10 @@ def page_exports(pub: Publication, *names: str) -> dict:
 def quarters_to_choose(pub: Publication) -> list[str]:
     """The quarters an LA or indicator page lets the reader choose, latest first
     (config/publication.yaml pages.quarters_to_choose)."""
-    from assets.config import load_yaml
-
-    return list(reversed(pub.periods[-int(load_yaml("publication.yaml")["pages"]["quarters_to_choose"]):]))
+    def build():
+        count = int(load_yaml("publication.yaml")["pages"]["quarters_to_choose"])
+        return list(reversed(pub.periods[-count:]))
+    return lookup(pub, "quarters_to_choose", build)
 
 
 def indicator_file(indicator_id: str) -> str:

@@ -77,7 +77,7 @@ def trends(pub: Publication, code: str) -> dict | None:
     for indicator in pub.framework.indicators:
         frame = spc(pub, indicator, code)
         skipped += len(series(pub, indicator.id, code)) - len(frame)
-        panels.append((wrap(f"{indicator.id}: {indicator.title}"), frame))
+        panels.append((f"{indicator.id}: {indicator.title}", frame))  # wrapped to its column by the chart
         rows += [[link(indicator_file(indicator.id), indicator.id)] + cells for cells in spc_rows(frame)]
         signals += [{"id": indicator.id, "href": indicator_file(indicator.id), "quarter": quarter_label(r.period),
                      "signal": r.signal, "rules": r.rules}
@@ -86,18 +86,6 @@ def trends(pub: Publication, code: str) -> dict | None:
         return None
     return {"figure": figures.la_trends_figure(panels, pub.periods), "rows": rows, "panels": len(panels),
             "signals": signals, "skipped": skipped}
-
-
-def wrap(title: str, width: int = 34) -> str:
-    """Break a panel title over lines of about `width` characters (plotly does not wrap)."""
-    lines, line = [], ""
-    for word in title.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "<br>".join(lines + [line])
 
 
 def packs(pub: Publication, code: str) -> list:
